@@ -1,0 +1,225 @@
+//! `fastc`: compile and run one pipeline expression, or print what a compiler stage made of it.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+
+use fastiter::ir::{self, ParamInfo};
+use fastiter::{CodegenOptions, Compiled, EvalError, ExecError, RunOptions, Value};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Emit {
+    /// The parsed syntax tree.
+    Ast,
+    /// The typed, optimised fastiter IR.
+    Ir,
+    /// The Cranelift IR of the kernel.
+    Clif,
+    /// The kernel's machine code.
+    Asm,
+}
+
+/// Compile an iterator pipeline to a fused native kernel and run it.
+///
+/// The result prints on stdout in Python's repr. Errors go to stderr: exit status 1 for an
+/// exception while running (named by its Python type), 2 for a usage or compile error.
+#[derive(Debug, Parser)]
+#[command(
+    name = "fastc",
+    version,
+    after_help = "Examples:\n  fastc 'range(0, N).filter(x % 2 == 0).map(x * x).sum()' -D N=100000000\n  fastc --time 'range(0, 10**8).filter(lambda x: x % 2 == 0).map(lambda x: x * x).sum()'\n  fastc --emit ir 'range(10).map(x * 3).collect()'\n\nSources: range(stop), range(start, stop[, step]), [list, of, numbers]\nStages: map(f), filter(f)   f is an expression over x, or lambda v: ...\nConsumers: sum() count() min() max() any([f]) all([f]) reduce(identity, lambda a, b: ...) collect()"
+)]
+struct Cli {
+    /// The pipeline, e.g. 'range(10).map(x * x).sum()'.
+    expr: String,
+
+    /// Bind a parameter: NAME=VALUE, where VALUE is a number expression (10**8, -1.5, True).
+    #[arg(short = 'D', long = "define", value_name = "NAME=VALUE")]
+    defines: Vec<String>,
+
+    /// Print compile and run times on stderr.
+    #[arg(long)]
+    time: bool,
+
+    /// Print a compiler stage instead of running.
+    #[arg(long, value_enum)]
+    emit: Option<Emit>,
+
+    /// Worker threads (default: FASTITER_NUM_THREADS, else the number of CPUs).
+    #[arg(long, value_name = "N")]
+    threads: Option<usize>,
+
+    /// Run on the exact reference interpreter instead of compiling.
+    #[arg(long)]
+    no_jit: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(&cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure { message, code }) => {
+            eprintln!("error: {message}");
+            ExitCode::from(code)
+        }
+    }
+}
+
+struct Failure {
+    message: String,
+    code: u8,
+}
+
+fn usage(message: String) -> Failure {
+    Failure { message, code: 2 }
+}
+
+fn eval_error(src: &str, e: EvalError) -> Failure {
+    match e {
+        EvalError::Compile(c) => compile_failure(src, c),
+        EvalError::Exec(e) => exec_failure(e),
+    }
+}
+
+fn compile_failure(src: &str, e: fastiter::Error) -> Failure {
+    match e {
+        fastiter::Error::Compile(c) => usage(c.render(src)),
+        other => usage(other.to_string()),
+    }
+}
+
+fn exec_failure(e: ExecError) -> Failure {
+    Failure {
+        message: e.to_string(),
+        code: if matches!(e, ExecError::Python(_)) {
+            1
+        } else {
+            2
+        },
+    }
+}
+
+fn run(cli: &Cli) -> Result<(), Failure> {
+    let mut names = Vec::new();
+    let mut values = Vec::new();
+    for d in &cli.defines {
+        let Some((name, value)) = d.split_once('=') else {
+            return Err(usage(format!("-D expects NAME=VALUE, got '{d}'")));
+        };
+        let name = name.trim();
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_alphanumeric() || c == '_')
+            || name.starts_with(|c: char| c.is_ascii_digit())
+        {
+            return Err(usage(format!("-D: '{name}' is not a valid parameter name")));
+        }
+        let v = fastiter::eval_constant(value).map_err(|e| {
+            let f = eval_error(value, e);
+            usage(format!("in the value of -D {name}: {}", f.message))
+        })?;
+        if v.ty().is_none() {
+            return Err(usage(format!(
+                "-D {name}: the value must be an int, float or bool, not {v}"
+            )));
+        }
+        names.push(name.to_string());
+        values.push(v);
+    }
+    let params: Vec<ParamInfo> = names
+        .iter()
+        .zip(&values)
+        .map(|(n, v)| ParamInfo {
+            name: n.clone(),
+            ty: v.ty().unwrap_or(ir::Type::Int),
+        })
+        .collect();
+    let threads = match cli.threads {
+        Some(0) => return Err(usage("--threads must be at least 1".into())),
+        Some(n) => n,
+        None => fastiter_runtime::get_num_threads(),
+    };
+    let src = cli.expr.as_str();
+
+    if let Some(Emit::Ast) = cli.emit {
+        let ast = fastiter::syntax::parse(src).map_err(|e| usage(e.render(src)))?;
+        println!("{}", fastiter::syntax::render_ast(&ast));
+        return Ok(());
+    }
+    let cg = CodegenOptions {
+        clif: cli.emit == Some(Emit::Clif),
+        asm: cli.emit == Some(Emit::Asm),
+    };
+    let jit = !cli.no_jit || matches!(cli.emit, Some(Emit::Clif | Emit::Asm));
+    let compiled: Compiled =
+        fastiter::compile(src, &params, jit, cg).map_err(|e| compile_failure(src, e))?;
+    match cli.emit {
+        Some(Emit::Ir) => {
+            print!("{}", ir::display::pipeline(&compiled.pipeline));
+            return Ok(());
+        }
+        Some(Emit::Clif) => {
+            print!(
+                "{}",
+                compiled
+                    .kernel
+                    .as_ref()
+                    .and_then(|k| k.clif.clone())
+                    .unwrap_or_default()
+            );
+            return Ok(());
+        }
+        Some(Emit::Asm) => {
+            print!(
+                "{}",
+                compiled
+                    .kernel
+                    .as_ref()
+                    .and_then(|k| k.asm.clone())
+                    .unwrap_or_default()
+            );
+            return Ok(());
+        }
+        _ => {}
+    }
+    let opts = RunOptions {
+        threads,
+        jit: !cli.no_jit,
+        cancel: None,
+    };
+    let (value, stats) = compiled.run(&values, &opts).map_err(exec_failure)?;
+    print_value(&value);
+    if cli.time {
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        let mut line = format!(
+            "compile {:.2} ms · run {:.2} ms · {} thread{} · {} elements",
+            ms(compiled.compile_time),
+            ms(stats.run_time),
+            stats.threads,
+            if stats.threads == 1 { "" } else { "s" },
+            stats.elements
+        );
+        if stats.run_time.as_secs_f64() > 0.0 && stats.elements > 0 {
+            line.push_str(&format!(
+                " · {:.3e} elements/s",
+                stats.elements as f64 / stats.run_time.as_secs_f64()
+            ));
+        }
+        if !stats.jit {
+            line.push_str(" · interpreted");
+        } else if stats.interp_chunks > 0 {
+            line.push_str(&format!(
+                " · {} chunk(s) recomputed exactly",
+                stats.interp_chunks
+            ));
+        }
+        eprintln!("{line}");
+    }
+    Ok(())
+}
+
+fn print_value(v: &Value) {
+    let mut out = std::io::stdout().lock();
+    // A closed pipe (`fastc ... | head`) is not an error worth a panic.
+    let _ = writeln!(out, "{v}");
+}

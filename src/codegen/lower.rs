@@ -1,0 +1,834 @@
+//! IR → Cranelift IR for one pipeline: the loop skeleton, the consumer's accumulators, and
+//! expressions with their checks. Failed checks branch to two cold exits: `error(code,
+//! index)` and `inexact(index)`.
+
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{
+    types, AbiParam, Block, BlockArg, FuncRef, InstBuilder, MemFlagsData, StackSlotData,
+    StackSlotKind, Value,
+};
+use cranelift_frontend::{FunctionBuilder, Variable};
+use cranelift_jit::JITModule;
+use cranelift_module::{Linkage, Module};
+use num_traits::ToPrimitive;
+
+use super::helpers;
+use super::CodegenError;
+use crate::errors::ErrCode;
+use crate::ir::*;
+use crate::pyops::MathFn;
+use fastiter_runtime::abi::{self, Partial};
+
+fn clif_type(t: Type) -> types::Type {
+    match t {
+        Type::Int => types::I64,
+        Type::Float => types::F64,
+        Type::Bool => types::I8,
+    }
+}
+
+fn mem() -> MemFlagsData {
+    MemFlagsData::trusted()
+}
+
+/// 2**63 as a float: the first float past i64.
+const TWO63: f64 = 9_223_372_036_854_775_808.0;
+
+struct Gen<'a, 'f> {
+    b: FunctionBuilder<'f>,
+    p: &'a Pipeline,
+    vars: Vec<Option<Value>>,
+    params: Vec<Value>,
+    /// The element index errors are reported at.
+    idx: Value,
+    err_block: Block,
+    inexact_block: Block,
+    math1: FuncRef,
+    fbin: FuncRef,
+    /// Address of an 8-byte stack slot for helper results.
+    slot: Value,
+}
+
+pub fn build(
+    mut b: FunctionBuilder,
+    p: &Pipeline,
+    module: &mut JITModule,
+) -> Result<(), CodegenError> {
+    let ptr = types::I64;
+    let import = |module: &mut JITModule, b: &mut FunctionBuilder, name: &str, floats: usize| {
+        let mut sig = module.make_signature();
+        sig.params.push(AbiParam::new(types::I32));
+        for _ in 0..floats {
+            sig.params.push(AbiParam::new(types::F64));
+        }
+        sig.params.push(AbiParam::new(ptr));
+        sig.returns.push(AbiParam::new(types::I32));
+        let id = module
+            .declare_function(name, Linkage::Import, &sig)
+            .map_err(|e| CodegenError(e.to_string()))?;
+        Ok::<FuncRef, CodegenError>(module.declare_func_in_func(id, b.func))
+    };
+    let math1 = import(module, &mut b, helpers::MATH1, 1)?;
+    let fbin = import(module, &mut b, helpers::FBIN, 2)?;
+
+    let entry = b.create_block();
+    b.append_block_params_for_function_params(entry);
+    b.switch_to_block(entry);
+    let (env, lo, hi, out) = {
+        let ps = b.block_params(entry);
+        (ps[0], ps[1], ps[2], ps[3])
+    };
+    let ss = b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 8, 3));
+    let slot = b.ins().stack_addr(ptr, ss, 0);
+
+    let err_block = b.create_block();
+    b.append_block_param(err_block, types::I32);
+    b.append_block_param(err_block, types::I64);
+    b.set_cold_block(err_block);
+    let inexact_block = b.create_block();
+    b.append_block_param(inexact_block, types::I64);
+    b.set_cold_block(inexact_block);
+
+    let mut params = Vec::new();
+    for (i, q) in p.params.iter().enumerate() {
+        params.push(b.ins().load(clif_type(q.ty), mem(), env, (i * 8) as i32));
+    }
+    let src_off = (p.params.len() * 8) as i32;
+
+    let mut g = Gen {
+        b,
+        p,
+        vars: vec![None; p.vars.len()],
+        params,
+        idx: lo,
+        err_block,
+        inexact_block,
+        math1,
+        fbin,
+        slot,
+    };
+    g.body(env, src_off, lo, hi, out)?;
+
+    // The cold exits.
+    let b = &mut g.b;
+    b.switch_to_block(err_block);
+    let (code, index) = (b.block_params(err_block)[0], b.block_params(err_block)[1]);
+    b.ins().store(mem(), index, out, Partial::OFFSET_INDEX);
+    b.ins().store(mem(), code, out, Partial::OFFSET_CODE);
+    let st = b.ins().iconst(types::I32, abi::STATUS_ERROR as i64);
+    b.ins().return_(&[st]);
+    b.switch_to_block(inexact_block);
+    let index = b.block_params(inexact_block)[0];
+    b.ins().store(mem(), index, out, Partial::OFFSET_INDEX);
+    let st = b.ins().iconst(types::I32, abi::STATUS_INEXACT as i64);
+    b.ins().return_(&[st]);
+
+    g.b.seal_all_blocks();
+    let cfg = module.isa().frontend_config();
+    g.b.finalize(cfg);
+    Ok(())
+}
+
+/// The consumer's state, as SSA variables.
+struct Accs {
+    /// Sum (i128 or f64), min/max value, reduce accumulator.
+    acc: Option<Variable>,
+    /// Float sum compensation.
+    comp: Option<Variable>,
+    /// Count, collected items, min/max "seen" flag, float-sum element count.
+    count: Option<Variable>,
+    flags: Option<Variable>,
+    out_ptr: Option<Value>,
+}
+
+impl Gen<'_, '_> {
+    fn body(
+        &mut self,
+        env: Value,
+        src_off: i32,
+        lo: Value,
+        hi: Value,
+        out: Value,
+    ) -> Result<(), CodegenError> {
+        let p = self.p;
+        let elem_ty = p.elem_type();
+        // Source slots.
+        let (start, step, items) = match &p.source {
+            Source::Range { .. } => {
+                let start = self.b.ins().load(types::I64, mem(), env, src_off);
+                let step = self.b.ins().load(types::I64, mem(), env, src_off + 8);
+                (Some(start), Some(step), None)
+            }
+            Source::List { .. } => (
+                None,
+                None,
+                Some(self.b.ins().load(types::I64, mem(), env, src_off)),
+            ),
+        };
+
+        // Accumulators.
+        let mut accs = Accs {
+            acc: None,
+            comp: None,
+            count: None,
+            flags: None,
+            out_ptr: None,
+        };
+        let zero64 = self.b.ins().iconst(types::I64, 0);
+        let new_var = |g: &mut Self, ty: types::Type, init: Value| {
+            let v = g.b.declare_var(ty);
+            g.b.def_var(v, init);
+            v
+        };
+        match &p.consumer {
+            Consumer::Sum if elem_ty == Type::Float => {
+                let z = self.b.ins().f64const(0.0);
+                accs.acc = Some(new_var(self, types::F64, z));
+                accs.comp = Some(new_var(self, types::F64, z));
+                accs.count = Some(new_var(self, types::I64, zero64));
+            }
+            Consumer::Sum => {
+                let z = self.b.ins().uextend(types::I128, zero64);
+                accs.acc = Some(new_var(self, types::I128, z));
+            }
+            Consumer::Count => accs.count = Some(new_var(self, types::I64, zero64)),
+            Consumer::Min | Consumer::Max => {
+                let z = self.zero(elem_ty);
+                accs.acc = Some(new_var(self, clif_type(elem_ty), z));
+                accs.count = Some(new_var(self, types::I64, zero64));
+                accs.flags = Some(new_var(self, types::I64, zero64));
+            }
+            Consumer::Any(_) | Consumer::All(_) => {}
+            Consumer::Reduce { identity, .. } => {
+                self.idx = lo;
+                let v = self.expr(identity);
+                accs.acc = Some(new_var(self, clif_type(elem_ty), v));
+            }
+            Consumer::Collect => {
+                accs.count = Some(new_var(self, types::I64, zero64));
+                accs.out_ptr = Some(
+                    self.b
+                        .ins()
+                        .load(types::I64, mem(), out, Partial::OFFSET_OUT),
+                );
+            }
+        }
+
+        let i_var = self.b.declare_var(types::I64);
+        self.b.def_var(i_var, lo);
+        let body = self.b.create_block();
+        let latch = self.b.create_block();
+        let exit = self.b.create_block();
+        let nonempty = self.b.ins().icmp(IntCC::SignedLessThan, lo, hi);
+        self.b.ins().brif(nonempty, body, &[], exit, &[]);
+
+        // The loop body: one element.
+        self.b.switch_to_block(body);
+        let i = self.b.use_var(i_var);
+        self.idx = i;
+        let mut x = match &p.source {
+            Source::Range { .. } => {
+                let off = self.b.ins().imul(i, step.expect("range step"));
+                self.b.ins().iadd(start.expect("range start"), off)
+            }
+            Source::List { ty, .. } => {
+                let off = self.b.ins().ishl_imm_s(i, 3);
+                let addr = self.b.ins().iadd(items.expect("list items"), off);
+                self.b.ins().load(clif_type(*ty), mem(), addr, 0)
+            }
+        };
+        for s in &p.stages {
+            match s {
+                Stage::Map { var, body } => {
+                    self.vars[var.0 as usize] = Some(x);
+                    x = self.expr(body);
+                }
+                Stage::Filter { var, pred } => {
+                    self.vars[var.0 as usize] = Some(x);
+                    let keep = self.expr(pred);
+                    let next = self.b.create_block();
+                    self.b.ins().brif(keep, next, &[], latch, &[]);
+                    self.b.switch_to_block(next);
+                }
+            }
+        }
+        self.consume(x, elem_ty, &accs, out);
+        self.b.ins().jump(latch, &[]);
+
+        // The latch: bottom-tested.
+        self.b.switch_to_block(latch);
+        let i = self.b.use_var(i_var);
+        let i1 = self.b.ins().iadd_imm_s(i, 1);
+        self.b.def_var(i_var, i1);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, i1, hi);
+        self.b.ins().brif(more, body, &[], exit, &[]);
+
+        // Exit: store the partial.
+        self.b.switch_to_block(exit);
+        if let Some(v) = accs.acc {
+            let a = self.b.use_var(v);
+            let ty = self.b.func.dfg.value_type(a);
+            if ty == types::I128 {
+                let (l, h) = self.b.ins().isplit(a);
+                self.b.ins().store(mem(), l, out, Partial::OFFSET_ACC0);
+                self.b.ins().store(mem(), h, out, Partial::OFFSET_ACC1);
+            } else {
+                let w = self.widen(a, ty);
+                self.b.ins().store(mem(), w, out, Partial::OFFSET_ACC0);
+            }
+        }
+        if let Some(v) = accs.comp {
+            let c = self.b.use_var(v);
+            self.b.ins().store(mem(), c, out, Partial::OFFSET_ACC1);
+        }
+        if let Some(v) = accs.count {
+            let c = self.b.use_var(v);
+            self.b.ins().store(mem(), c, out, Partial::OFFSET_COUNT);
+        }
+        if let Some(v) = accs.flags {
+            let c = self.b.use_var(v);
+            self.b.ins().store(mem(), c, out, Partial::OFFSET_FLAGS);
+        }
+        let ok = self.b.ins().iconst(types::I32, abi::STATUS_OK as i64);
+        self.b.ins().return_(&[ok]);
+        Ok(())
+    }
+
+    /// Widen a scalar to the 8 bytes of a slot (bool: 0/1, float: its bits).
+    fn widen(&mut self, v: Value, ty: types::Type) -> Value {
+        if ty == types::I8 {
+            self.b.ins().uextend(types::I64, v)
+        } else {
+            v
+        }
+    }
+
+    fn zero(&mut self, t: Type) -> Value {
+        match t {
+            Type::Int => self.b.ins().iconst(types::I64, 0),
+            Type::Float => self.b.ins().f64const(0.0),
+            Type::Bool => self.b.ins().iconst(types::I8, 0),
+        }
+    }
+
+    fn consume(&mut self, x: Value, elem_ty: Type, accs: &Accs, out: Value) {
+        let p = self.p;
+        match &p.consumer {
+            Consumer::Sum if elem_ty == Type::Float => {
+                // Neumaier: the compensation collects the low-order bits each add loses.
+                let (sv, cv, nv) = (
+                    accs.acc.expect("sum"),
+                    accs.comp.expect("comp"),
+                    accs.count.expect("n"),
+                );
+                let s = self.b.use_var(sv);
+                let c = self.b.use_var(cv);
+                let t = self.b.ins().fadd(s, x);
+                let abs_s = self.b.ins().fabs(s);
+                let abs_x = self.b.ins().fabs(x);
+                let s_big = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, abs_s, abs_x);
+                let d1 = self.b.ins().fsub(s, t);
+                let d1 = self.b.ins().fadd(d1, x);
+                let d2 = self.b.ins().fsub(x, t);
+                let d2 = self.b.ins().fadd(d2, s);
+                let d = self.b.ins().select(s_big, d1, d2);
+                let c1 = self.b.ins().fadd(c, d);
+                self.b.def_var(cv, c1);
+                self.b.def_var(sv, t);
+                let n = self.b.use_var(nv);
+                let n1 = self.b.ins().iadd_imm_s(n, 1);
+                self.b.def_var(nv, n1);
+            }
+            Consumer::Sum => {
+                let v = accs.acc.expect("sum");
+                let a = self.b.use_var(v);
+                let w = if elem_ty == Type::Bool {
+                    self.b.ins().uextend(types::I128, x)
+                } else {
+                    self.b.ins().sextend(types::I128, x)
+                };
+                let s = self.b.ins().iadd(a, w);
+                self.b.def_var(v, s);
+            }
+            Consumer::Count => {
+                let v = accs.count.expect("count");
+                let n = self.b.use_var(v);
+                let n1 = self.b.ins().iadd_imm_s(n, 1);
+                self.b.def_var(v, n1);
+            }
+            Consumer::Min | Consumer::Max => {
+                let (av, nv, fv) = (
+                    accs.acc.expect("acc"),
+                    accs.count.expect("seen"),
+                    accs.flags.expect("flags"),
+                );
+                let cur = self.b.use_var(av);
+                let seen = self.b.use_var(nv);
+                let better = match (elem_ty, matches!(p.consumer, Consumer::Min)) {
+                    (Type::Float, true) => self.b.ins().fcmp(FloatCC::LessThan, x, cur),
+                    (Type::Float, false) => self.b.ins().fcmp(FloatCC::GreaterThan, x, cur),
+                    (Type::Int, true) => self.b.ins().icmp(IntCC::SignedLessThan, x, cur),
+                    (Type::Int, false) => self.b.ins().icmp(IntCC::SignedGreaterThan, x, cur),
+                    (Type::Bool, true) => self.b.ins().icmp(IntCC::UnsignedLessThan, x, cur),
+                    (Type::Bool, false) => self.b.ins().icmp(IntCC::UnsignedGreaterThan, x, cur),
+                };
+                let first = self.b.ins().icmp_imm_s(IntCC::Equal, seen, 0);
+                let take = self.b.ins().bor(first, better);
+                let new = self.b.ins().select(take, x, cur);
+                self.b.def_var(av, new);
+                let one = self.b.ins().iconst(types::I64, 1);
+                self.b.def_var(nv, one);
+                if elem_ty == Type::Float {
+                    let nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+                    let nan = self.b.ins().uextend(types::I64, nan);
+                    let f = self.b.use_var(fv);
+                    let f1 = self.b.ins().bor(f, nan);
+                    self.b.def_var(fv, f1);
+                }
+            }
+            Consumer::Any(pred) | Consumer::All(pred) => {
+                let c = match pred {
+                    Some(l) => {
+                        self.vars[l.var.0 as usize] = Some(x);
+                        self.expr(&l.body)
+                    }
+                    None => self.truth(x, elem_ty),
+                };
+                let found = self.b.create_block();
+                let next = self.b.create_block();
+                self.b.set_cold_block(found);
+                if matches!(p.consumer, Consumer::Any(_)) {
+                    self.b.ins().brif(c, found, &[], next, &[]);
+                } else {
+                    self.b.ins().brif(c, next, &[], found, &[]);
+                }
+                self.b.switch_to_block(found);
+                self.b
+                    .ins()
+                    .store(mem(), self.idx, out, Partial::OFFSET_INDEX);
+                let st = self.b.ins().iconst(types::I32, abi::STATUS_FOUND as i64);
+                self.b.ins().return_(&[st]);
+                self.b.switch_to_block(next);
+            }
+            Consumer::Reduce { acc, item, op, .. } => {
+                let v = accs.acc.expect("acc");
+                let a = self.b.use_var(v);
+                self.vars[acc.0 as usize] = Some(a);
+                self.vars[item.0 as usize] = Some(x);
+                let r = self.expr(op);
+                self.b.def_var(v, r);
+            }
+            Consumer::Collect => {
+                let v = accs.count.expect("count");
+                let n = self.b.use_var(v);
+                let off = self.b.ins().ishl_imm_s(n, 3);
+                let addr = self.b.ins().iadd(accs.out_ptr.expect("out"), off);
+                let w = self.widen(x, clif_type(elem_ty));
+                self.b.ins().store(mem(), w, addr, 0);
+                let n1 = self.b.ins().iadd_imm_s(n, 1);
+                self.b.def_var(v, n1);
+            }
+        }
+    }
+
+    /// Leave for the error exit with `code` when `cond` holds.
+    fn error_if(&mut self, cond: Value, code: ErrCode) {
+        let c = self.b.ins().iconst(types::I32, code as i64);
+        self.error_if_code(cond, c);
+    }
+
+    fn error_if_code(&mut self, cond: Value, code: Value) {
+        let cont = self.b.create_block();
+        let args = [BlockArg::Value(code), BlockArg::Value(self.idx)];
+        self.b.ins().brif(cond, self.err_block, &args, cont, &[]);
+        self.b.switch_to_block(cont);
+    }
+
+    /// Leave for the inexact exit when `cond` holds (the chunk is recomputed exactly).
+    fn inexact_if(&mut self, cond: Value) {
+        let cont = self.b.create_block();
+        let args = [BlockArg::Value(self.idx)];
+        self.b
+            .ins()
+            .brif(cond, self.inexact_block, &args, cont, &[]);
+        self.b.switch_to_block(cont);
+    }
+
+    fn truth(&mut self, v: Value, t: Type) -> Value {
+        match t {
+            Type::Bool => v,
+            Type::Int => self.b.ins().icmp_imm_s(IntCC::NotEqual, v, 0),
+            Type::Float => {
+                let z = self.b.ins().f64const(0.0);
+                self.b.ins().fcmp(FloatCC::NotEqual, v, z)
+            }
+        }
+    }
+
+    fn expr(&mut self, e: &Expr) -> Value {
+        match &e.kind {
+            ExprKind::ConstInt(v) => match v.to_i64() {
+                Some(v) => self.b.ins().iconst(types::I64, v),
+                None => {
+                    // No i64 holds it: the exact interpreter takes this chunk.
+                    let args = [BlockArg::Value(self.idx)];
+                    self.b.ins().jump(self.inexact_block, &args);
+                    let dead = self.b.create_block();
+                    self.b.switch_to_block(dead);
+                    self.b.ins().iconst(types::I64, 0)
+                }
+            },
+            ExprKind::ConstFloat(v) => self.b.ins().f64const(*v),
+            ExprKind::ConstBool(v) => self.b.ins().iconst(types::I8, *v as i64),
+            ExprKind::Var(v) => self.vars[v.0 as usize].expect("variable bound before use"),
+            ExprKind::Param(i) => self.params[*i as usize],
+            ExprKind::Unary(op, a) => {
+                let x = self.expr(a);
+                match op {
+                    UnOp::INeg => {
+                        let z = self.b.ins().iconst(types::I64, 0);
+                        let (r, of) = self.b.ins().ssub_overflow(z, x);
+                        self.inexact_if(of);
+                        r
+                    }
+                    UnOp::FNeg => self.b.ins().fneg(x),
+                    UnOp::IInvert => self.b.ins().bnot(x),
+                    UnOp::BNot => self.b.ins().bxor_imm_s(x, 1),
+                }
+            }
+            ExprKind::Binary(op, a, b) => {
+                let x = self.expr(a);
+                if *op == BinOp::IPow {
+                    let k = match &b.kind {
+                        ExprKind::ConstInt(k) => k.to_u32().unwrap_or(0),
+                        _ => unreachable!("verified: constant exponent"),
+                    };
+                    return self.ipow(x, k);
+                }
+                let y = self.expr(b);
+                self.binary(*op, x, y, e.ty)
+            }
+            ExprKind::Compare(op, kind, a, b) => {
+                let x = self.expr(a);
+                let y = self.expr(b);
+                match kind {
+                    CmpKind::Int => self.b.ins().icmp(int_cc(*op), x, y),
+                    CmpKind::Float => self.b.ins().fcmp(float_cc(*op), x, y),
+                    CmpKind::IntFloat => self.cmp_int_float(*op, x, y),
+                    CmpKind::FloatInt => self.cmp_int_float(op.swapped(), y, x),
+                }
+            }
+            ExprKind::And(a, b) | ExprKind::Or(a, b) => {
+                let is_and = matches!(e.kind, ExprKind::And(..));
+                let x = self.expr(a);
+                let t = self.truth(x, a.ty);
+                let rhs = self.b.create_block();
+                let join = self.b.create_block();
+                let res = self.b.append_block_param(join, clif_type(e.ty));
+                let args = [BlockArg::Value(x)];
+                if is_and {
+                    self.b.ins().brif(t, rhs, &[], join, &args);
+                } else {
+                    self.b.ins().brif(t, join, &args, rhs, &[]);
+                }
+                self.b.switch_to_block(rhs);
+                let y = self.expr(b);
+                self.b.ins().jump(join, &[BlockArg::Value(y)]);
+                self.b.switch_to_block(join);
+                res
+            }
+            ExprKind::If(c, a, b) => {
+                let cv = self.expr(c);
+                let then_b = self.b.create_block();
+                let else_b = self.b.create_block();
+                let join = self.b.create_block();
+                let res = self.b.append_block_param(join, clif_type(e.ty));
+                self.b.ins().brif(cv, then_b, &[], else_b, &[]);
+                self.b.switch_to_block(then_b);
+                let x = self.expr(a);
+                self.b.ins().jump(join, &[BlockArg::Value(x)]);
+                self.b.switch_to_block(else_b);
+                let y = self.expr(b);
+                self.b.ins().jump(join, &[BlockArg::Value(y)]);
+                self.b.switch_to_block(join);
+                res
+            }
+            ExprKind::Let(v, value, body) => {
+                let x = self.expr(value);
+                self.vars[v.0 as usize] = Some(x);
+                self.expr(body)
+            }
+            ExprKind::Cast(c, a) => {
+                let x = self.expr(a);
+                self.cast(*c, x)
+            }
+            ExprKind::Call(bi, args) => {
+                let vals: Vec<Value> = args.iter().map(|a| self.expr(a)).collect();
+                match bi {
+                    Builtin::IAbs => {
+                        let x = vals[0];
+                        let z = self.b.ins().iconst(types::I64, 0);
+                        let (neg, of) = self.b.ins().ssub_overflow(z, x);
+                        self.inexact_if(of);
+                        let is_neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, x, 0);
+                        self.b.ins().select(is_neg, neg, x)
+                    }
+                    Builtin::Math(MathFn::Fabs) => self.b.ins().fabs(vals[0]),
+                    Builtin::Math(MathFn::Sqrt) => {
+                        let z = self.b.ins().f64const(0.0);
+                        let neg = self.b.ins().fcmp(FloatCC::LessThan, vals[0], z);
+                        self.error_if(neg, ErrCode::MathDomain);
+                        self.b.ins().sqrt(vals[0])
+                    }
+                    Builtin::MathInt(f) => {
+                        // An i64 converts to a float exactly as CPython's log helper does.
+                        let x = self.b.ins().fcvt_from_sint(types::F64, vals[0]);
+                        let code = self.b.ins().iconst(types::I32, helpers::math_index(*f));
+                        let call = self.b.ins().call(self.math1, &[code, x, self.slot]);
+                        self.helper_result(call)
+                    }
+                    Builtin::Math(f) => {
+                        let code = self.b.ins().iconst(types::I32, helpers::math_index(*f));
+                        let call = self.b.ins().call(self.math1, &[code, vals[0], self.slot]);
+                        self.helper_result(call)
+                    }
+                    Builtin::LogBase => self.fbin(helpers::FBIN_LOGBASE, vals[0], vals[1]),
+                }
+            }
+        }
+    }
+
+    /// Check a helper's returned error code, then load its result from the slot.
+    fn helper_result(&mut self, call: cranelift_codegen::ir::Inst) -> Value {
+        let code = self.b.inst_results(call)[0];
+        let failed = self.b.ins().icmp_imm_s(IntCC::NotEqual, code, 0);
+        self.error_if_code(failed, code);
+        self.b.ins().load(types::F64, mem(), self.slot, 0)
+    }
+
+    fn fbin(&mut self, op: i64, x: Value, y: Value) -> Value {
+        let code = self.b.ins().iconst(types::I32, op);
+        let call = self.b.ins().call(self.fbin, &[code, x, y, self.slot]);
+        self.helper_result(call)
+    }
+
+    fn binary(&mut self, op: BinOp, x: Value, y: Value, ty: Type) -> Value {
+        use BinOp::*;
+        match op {
+            IAdd => {
+                let (r, of) = self.b.ins().sadd_overflow(x, y);
+                self.inexact_if(of);
+                r
+            }
+            ISub => {
+                let (r, of) = self.b.ins().ssub_overflow(x, y);
+                self.inexact_if(of);
+                r
+            }
+            IMul => {
+                let (r, of) = self.b.ins().smul_overflow(x, y);
+                self.inexact_if(of);
+                r
+            }
+            IFloorDiv | IMod => self.floor_divmod(op, x, y),
+            IPow => unreachable!("handled with its constant exponent"),
+            ITrueDiv => {
+                let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+                self.error_if(zero, ErrCode::IntTrueDivZero);
+                // Exactly representable operands give a correctly rounded quotient; past
+                // 2**53 the exact interpreter divides.
+                let big = |g: &mut Self, v: Value| {
+                    let s = g.b.ins().iadd_imm_s(v, 1 << 53);
+                    g.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, s, 1 << 54)
+                };
+                let bx = big(self, x);
+                let by = big(self, y);
+                let any = self.b.ins().bor(bx, by);
+                self.inexact_if(any);
+                let fx = self.b.ins().fcvt_from_sint(types::F64, x);
+                let fy = self.b.ins().fcvt_from_sint(types::F64, y);
+                self.b.ins().fdiv(fx, fy)
+            }
+            IBitAnd => self.b.ins().band(x, y),
+            IBitOr => self.b.ins().bor(x, y),
+            IBitXor => self.b.ins().bxor(x, y),
+            BBitAnd => self.b.ins().band(x, y),
+            BBitOr => self.b.ins().bor(x, y),
+            BBitXor => self.b.ins().bxor(x, y),
+            IShl => {
+                let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, y, 0);
+                self.error_if(neg, ErrCode::NegativeShift);
+                let far = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, y, 63);
+                self.inexact_if(far);
+                let r = self.b.ins().ishl(x, y);
+                let back = self.b.ins().sshr(r, y);
+                let lost = self.b.ins().icmp(IntCC::NotEqual, back, x);
+                self.inexact_if(lost);
+                r
+            }
+            IShr => {
+                let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, y, 0);
+                self.error_if(neg, ErrCode::NegativeShift);
+                let far = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, y, 63);
+                let max = self.b.ins().iconst(types::I64, 63);
+                let n = self.b.ins().select(far, max, y);
+                self.b.ins().sshr(x, n)
+            }
+            FAdd => self.b.ins().fadd(x, y),
+            FSub => self.b.ins().fsub(x, y),
+            FMul => self.b.ins().fmul(x, y),
+            FDiv => {
+                let z = self.b.ins().f64const(0.0);
+                let zero = self.b.ins().fcmp(FloatCC::Equal, y, z);
+                self.error_if(zero, ErrCode::FloatDivZero);
+                self.b.ins().fdiv(x, y)
+            }
+            FFloorDiv => self.fbin(helpers::FBIN_FLOORDIV, x, y),
+            FMod => self.fbin(helpers::FBIN_MOD, x, y),
+            FPow => self.fbin(helpers::FBIN_POW, x, y),
+            Min | Max => {
+                // Python: min(a, b) is b only if b < a (the first of equals wins).
+                let better = match (ty, op == Min) {
+                    (Type::Float, true) => self.b.ins().fcmp(FloatCC::LessThan, y, x),
+                    (Type::Float, false) => self.b.ins().fcmp(FloatCC::GreaterThan, y, x),
+                    (Type::Int, true) => self.b.ins().icmp(IntCC::SignedLessThan, y, x),
+                    (Type::Int, false) => self.b.ins().icmp(IntCC::SignedGreaterThan, y, x),
+                    (Type::Bool, true) => self.b.ins().icmp(IntCC::UnsignedLessThan, y, x),
+                    (Type::Bool, false) => self.b.ins().icmp(IntCC::UnsignedGreaterThan, y, x),
+                };
+                self.b.ins().select(better, y, x)
+            }
+        }
+    }
+
+    /// Python's floor division / modulo on i64: ZeroDivisionError on 0; `MIN // -1` is the
+    /// one overflow.
+    fn floor_divmod(&mut self, op: BinOp, x: Value, y: Value) -> Value {
+        let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
+        let code = if op == BinOp::IFloorDiv {
+            ErrCode::IntFloorDivZero
+        } else {
+            ErrCode::IntModZero
+        };
+        self.error_if(zero, code);
+        // Divide by 1 instead of -1 so the machine division never traps.
+        let m1 = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);
+        let one = self.b.ins().iconst(types::I64, 1);
+        let d = self.b.ins().select(m1, one, y);
+        let q = self.b.ins().sdiv(x, d);
+        let r = self.b.ins().srem(x, d);
+        let rnz = self.b.ins().icmp_imm_s(IntCC::NotEqual, r, 0);
+        let sx = self.b.ins().bxor(r, y);
+        let sign = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, sx, 0);
+        let adj = self.b.ins().band(rnz, sign);
+        if op == BinOp::IMod {
+            let z = self.b.ins().iconst(types::I64, 0);
+            let add = self.b.ins().select(adj, y, z);
+            self.b.ins().iadd(r, add)
+        } else {
+            let adj64 = self.b.ins().uextend(types::I64, adj);
+            let qf = self.b.ins().isub(q, adj64);
+            let z = self.b.ins().iconst(types::I64, 0);
+            let (neg, of) = self.b.ins().ssub_overflow(z, x);
+            let bad = self.b.ins().band(m1, of);
+            self.inexact_if(bad);
+            self.b.ins().select(m1, neg, qf)
+        }
+    }
+
+    /// `x ** k` by left-to-right binary exponentiation; every intermediate is a power of `x`
+    /// no larger than the result, so a check fires only if the result overflows.
+    fn ipow(&mut self, x: Value, k: u32) -> Value {
+        if k == 0 {
+            return self.b.ins().iconst(types::I64, 1);
+        }
+        let mut r = x;
+        for bit in (0..(31 - k.leading_zeros())).rev() {
+            let (sq, of) = self.b.ins().smul_overflow(r, r);
+            self.inexact_if(of);
+            r = sq;
+            if k >> bit & 1 == 1 {
+                let (m, of) = self.b.ins().smul_overflow(r, x);
+                self.inexact_if(of);
+                r = m;
+            }
+        }
+        r
+    }
+
+    /// An exact comparison of an i64 with an f64, as CPython compares int and float.
+    fn cmp_int_float(&mut self, op: CmpOp, x: Value, y: Value) -> Value {
+        // Rounding is monotone: if float(x) != y, comparing float(x) with y gives the exact
+        // answer. If they are equal, y is integral: compare in ints (2**63 is above every i64).
+        let fx = self.b.ins().fcvt_from_sint(types::F64, x);
+        let res_f = self.b.ins().fcmp(float_cc(op), fx, y);
+        let eq = self.b.ins().fcmp(FloatCC::Equal, fx, y);
+        let two63 = self.b.ins().f64const(TWO63);
+        let big = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, y, two63);
+        let yi = self.b.ins().fcvt_to_sint_sat(types::I64, y);
+        let res_i = self.b.ins().icmp(int_cc(op), x, yi);
+        let res_big = self.b.ins().iconst(
+            types::I8,
+            matches!(op, CmpOp::Lt | CmpOp::Le | CmpOp::Ne) as i64,
+        );
+        let exact = self.b.ins().select(big, res_big, res_i);
+        self.b.ins().select(eq, exact, res_f)
+    }
+
+    fn cast(&mut self, c: Cast, x: Value) -> Value {
+        match c {
+            Cast::BoolToInt => self.b.ins().uextend(types::I64, x),
+            Cast::BoolToFloat => {
+                let w = self.b.ins().uextend(types::I64, x);
+                self.b.ins().fcvt_from_sint(types::F64, w)
+            }
+            Cast::IntToFloat => self.b.ins().fcvt_from_sint(types::F64, x),
+            Cast::IntTruth => self.truth(x, Type::Int),
+            Cast::FloatTruth => self.truth(x, Type::Float),
+            Cast::FloatToInt | Cast::FloatRound | Cast::FloatFloor | Cast::FloatCeil => {
+                let nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+                self.error_if(nan, ErrCode::FloatNanToInt);
+                let ax = self.b.ins().fabs(x);
+                let inf = self.b.ins().f64const(f64::INFINITY);
+                let is_inf = self.b.ins().fcmp(FloatCC::Equal, ax, inf);
+                self.error_if(is_inf, ErrCode::FloatInfToInt);
+                let t = match c {
+                    Cast::FloatToInt => self.b.ins().trunc(x),
+                    Cast::FloatRound => self.b.ins().nearest(x),
+                    Cast::FloatFloor => self.b.ins().floor(x),
+                    _ => self.b.ins().ceil(x),
+                };
+                let lo = self.b.ins().f64const(-TWO63);
+                let hi = self.b.ins().f64const(TWO63);
+                let below = self.b.ins().fcmp(FloatCC::LessThan, t, lo);
+                let above = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, t, hi);
+                let out = self.b.ins().bor(below, above);
+                self.inexact_if(out);
+                self.b.ins().fcvt_to_sint_sat(types::I64, t)
+            }
+        }
+    }
+}
+
+fn int_cc(op: CmpOp) -> IntCC {
+    match op {
+        CmpOp::Eq => IntCC::Equal,
+        CmpOp::Ne => IntCC::NotEqual,
+        CmpOp::Lt => IntCC::SignedLessThan,
+        CmpOp::Le => IntCC::SignedLessThanOrEqual,
+        CmpOp::Gt => IntCC::SignedGreaterThan,
+        CmpOp::Ge => IntCC::SignedGreaterThanOrEqual,
+    }
+}
+
+/// Python's float comparisons: false with a NaN, except `!=`.
+fn float_cc(op: CmpOp) -> FloatCC {
+    match op {
+        CmpOp::Eq => FloatCC::Equal,
+        CmpOp::Ne => FloatCC::NotEqual,
+        CmpOp::Lt => FloatCC::LessThan,
+        CmpOp::Le => FloatCC::LessThanOrEqual,
+        CmpOp::Gt => FloatCC::GreaterThan,
+        CmpOp::Ge => FloatCC::GreaterThanOrEqual,
+    }
+}

@@ -1,0 +1,127 @@
+//! Runtime exceptions: the Python exception types a pipeline can raise, and the numeric codes
+//! kernels use to report them across the kernel ABI.
+
+use std::fmt;
+
+/// The Python exception type of a runtime error. The name is the Python class name, so the
+/// CLI prints it and the Python package raises the builtin of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PyExcType {
+    ZeroDivisionError,
+    ValueError,
+    OverflowError,
+    TypeError,
+}
+
+impl PyExcType {
+    pub fn name(self) -> &'static str {
+        match self {
+            PyExcType::ZeroDivisionError => "ZeroDivisionError",
+            PyExcType::ValueError => "ValueError",
+            PyExcType::OverflowError => "OverflowError",
+            PyExcType::TypeError => "TypeError",
+        }
+    }
+}
+
+/// Every error a kernel can raise, with CPython's type and message (CPython 3.11 wording).
+/// The discriminant is the code a kernel writes into `Partial::code`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u32)]
+pub enum ErrCode {
+    IntFloorDivZero = 1,
+    IntModZero = 2,
+    IntTrueDivZero = 3,
+    FloatDivZero = 4,
+    FloatFloorDivZero = 5,
+    FloatModZero = 6,
+    ZeroToNegativePower = 7,
+    MathDomain = 8,
+    MathRange = 9,
+    FloatInfToInt = 10,
+    FloatNanToInt = 11,
+    NegativeShift = 12,
+    FloatPowOverflow = 13,
+    IntTooLargeForFloat = 14,
+    IntDivTooLargeForFloat = 15,
+    /// The exact result is a `complex`, which fastiter does not represent: the pipeline is
+    /// refused at run time rather than answered differently.
+    ComplexResult = 16,
+    /// `range()` with a step of zero.
+    RangeStepZero = 17,
+}
+
+impl ErrCode {
+    pub const ALL: [ErrCode; 17] = [
+        ErrCode::IntFloorDivZero,
+        ErrCode::IntModZero,
+        ErrCode::IntTrueDivZero,
+        ErrCode::FloatDivZero,
+        ErrCode::FloatFloorDivZero,
+        ErrCode::FloatModZero,
+        ErrCode::ZeroToNegativePower,
+        ErrCode::MathDomain,
+        ErrCode::MathRange,
+        ErrCode::FloatInfToInt,
+        ErrCode::FloatNanToInt,
+        ErrCode::NegativeShift,
+        ErrCode::FloatPowOverflow,
+        ErrCode::IntTooLargeForFloat,
+        ErrCode::IntDivTooLargeForFloat,
+        ErrCode::ComplexResult,
+        ErrCode::RangeStepZero,
+    ];
+
+    pub fn from_u32(code: u32) -> Option<ErrCode> {
+        ErrCode::ALL.iter().copied().find(|c| *c as u32 == code)
+    }
+
+    pub fn exc_type(self) -> PyExcType {
+        use ErrCode::*;
+        match self {
+            IntFloorDivZero | IntModZero | IntTrueDivZero | FloatDivZero | FloatFloorDivZero
+            | FloatModZero | ZeroToNegativePower => PyExcType::ZeroDivisionError,
+            MathDomain | FloatNanToInt | NegativeShift | RangeStepZero => PyExcType::ValueError,
+            MathRange
+            | FloatInfToInt
+            | FloatPowOverflow
+            | IntTooLargeForFloat
+            | IntDivTooLargeForFloat => PyExcType::OverflowError,
+            ComplexResult => PyExcType::TypeError,
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        use ErrCode::*;
+        match self {
+            IntFloorDivZero => "integer division or modulo by zero",
+            IntModZero => "integer modulo by zero",
+            IntTrueDivZero => "division by zero",
+            FloatDivZero => "float division by zero",
+            FloatFloorDivZero => "float floor division by zero",
+            FloatModZero => "float modulo",
+            ZeroToNegativePower => "0.0 cannot be raised to a negative power",
+            MathDomain => "math domain error",
+            MathRange => "math range error",
+            FloatInfToInt => "cannot convert float infinity to integer",
+            FloatNanToInt => "cannot convert float NaN to integer",
+            NegativeShift => "negative shift count",
+            FloatPowOverflow => "(34, 'Numerical result out of range')",
+            IntTooLargeForFloat => "int too large to convert to float",
+            IntDivTooLargeForFloat => "integer division result too large for a float",
+            ComplexResult => "the result is a complex number, which fastiter does not compile",
+            RangeStepZero => "range() arg 3 must not be zero",
+        }
+    }
+
+    /// True where fastiter declines to answer instead of raising what CPython raises.
+    pub fn is_refusal(self) -> bool {
+        matches!(self, ErrCode::ComplexResult)
+    }
+}
+
+impl fmt::Display for ErrCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.exc_type().name(), self.message())
+    }
+}

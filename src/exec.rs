@@ -1,0 +1,414 @@
+//! Running a compiled pipeline: evaluate the source and parameters into the kernel's
+//! environment, run chunks through the runtime (kernel first, the exact interpreter where a
+//! kernel reports an inexact operation), and combine the chunk results in order.
+
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use num_bigint::BigInt;
+use num_traits::{Signed, ToPrimitive, Zero};
+
+use crate::codegen::Kernel;
+use crate::errors::ErrCode;
+use crate::interp::{compare_values, Interp};
+use crate::ir::{Consumer, Pipeline, Source, Type};
+use crate::pyops;
+use crate::value::Value;
+use fastiter_runtime::abi::{self, Partial};
+
+/// Why a run produced no value.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ExecError {
+    /// The Python exception CPython raises for the same pipeline.
+    #[error("{0}")]
+    Python(ErrCode),
+    #[error("cancelled")]
+    Cancelled,
+    /// Something fastiter declines to run (a range longer than 2**63 - 1 elements, ...).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// The evaluated source of one run.
+#[derive(Debug, Clone)]
+pub enum SourceData {
+    /// Element `i` is `start + i * step`.
+    Range {
+        start: BigInt,
+        step: BigInt,
+        len: u64,
+    },
+    List(Vec<Value>),
+}
+
+impl SourceData {
+    pub fn len(&self) -> u64 {
+        match self {
+            SourceData::Range { len, .. } => *len,
+            SourceData::List(items) => items.len() as u64,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, i: i64) -> Value {
+        match self {
+            SourceData::Range { start, step, .. } => Value::Int(start + step * BigInt::from(i)),
+            SourceData::List(items) => items[i as usize].clone(),
+        }
+    }
+}
+
+/// A chunk's accumulated result, exact.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Acc {
+    IntSum(BigInt),
+    /// Neumaier sum and compensation, and how many elements were added (an empty float sum
+    /// is the int 0, as in Python).
+    FloatSum {
+        s: f64,
+        c: f64,
+        n: u64,
+    },
+    Count(u64),
+    Extreme {
+        value: Option<Value>,
+        nan_seen: bool,
+    },
+    /// `any`/`all` went through the chunk without deciding.
+    NotFound,
+    Reduce(Value),
+    Items(Vec<Value>),
+}
+
+/// What one chunk produced.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChunkOut {
+    Done(Acc),
+    Error {
+        index: i64,
+        code: ErrCode,
+    },
+    /// `any`/`all` decided at this element.
+    Found {
+        index: i64,
+    },
+}
+
+impl ChunkOut {
+    fn decisive(&self) -> bool {
+        !matches!(self, ChunkOut::Done(_))
+    }
+}
+
+/// How to run.
+#[derive(Debug, Clone, Copy)]
+pub struct RunOptions<'a> {
+    pub threads: usize,
+    /// Use the compiled kernel (false: the reference interpreter only, `--no-jit`).
+    pub jit: bool,
+    pub cancel: Option<&'a AtomicBool>,
+}
+
+/// What a run did, for `--time`.
+#[derive(Debug, Clone, Default)]
+pub struct RunStats {
+    pub elements: u64,
+    pub threads: usize,
+    pub run_time: Duration,
+    /// Chunks (or whole runs) the exact interpreter computed.
+    pub interp_chunks: usize,
+    pub jit: bool,
+}
+
+/// Evaluate the source expressions (over parameters only).
+pub fn eval_source(p: &Pipeline, params: &[Value]) -> Result<SourceData, ExecError> {
+    let mut it = Interp::new(p, params);
+    match &p.source {
+        Source::Range { start, stop, step } => {
+            let int = |it: &mut Interp, e| match it.eval(e).map_err(ExecError::Python)? {
+                Value::Int(v) => Ok(v),
+                _ => unreachable!("range arguments are ints"),
+            };
+            let (start, stop, step) = (
+                int(&mut it, start)?,
+                int(&mut it, stop)?,
+                int(&mut it, step)?,
+            );
+            if step.is_zero() {
+                return Err(ExecError::Python(ErrCode::RangeStepZero));
+            }
+            let span = if step.is_positive() {
+                &stop - &start
+            } else {
+                &start - &stop
+            };
+            let len = if span.is_positive() {
+                let s = step.abs();
+                (span + &s - 1) / s
+            } else {
+                BigInt::zero()
+            };
+            let len = len
+                .to_u64()
+                .filter(|l| *l <= i64::MAX as u64)
+                .ok_or_else(|| {
+                    ExecError::Unsupported(format!("range of {len} elements is too long"))
+                })?;
+            Ok(SourceData::Range { start, step, len })
+        }
+        Source::List { items, .. } => {
+            let mut out = Vec::with_capacity(items.len());
+            for e in items {
+                out.push(it.eval(e).map_err(ExecError::Python)?);
+            }
+            Ok(SourceData::List(out))
+        }
+    }
+}
+
+/// The kernel environment: parameter slots, then the source's slots (range: start, step;
+/// list: a pointer to the items). None when a value does not fit a slot (an int outside
+/// i64): such a run goes to the interpreter.
+struct Env {
+    slots: Vec<u64>,
+    _items: Vec<u64>,
+}
+
+fn build_env(params: &[Value], src: &SourceData) -> Option<Env> {
+    let mut slots = Vec::with_capacity(params.len() + 2);
+    for v in params {
+        slots.push(v.to_slot()?);
+    }
+    let mut items = Vec::new();
+    match src {
+        SourceData::Range { start, step, len } => {
+            // The kernel computes elements in i64: the first and the last must fit.
+            let last = start + step * BigInt::from(len.saturating_sub(1));
+            last.to_i64()?;
+            slots.push(start.to_i64()? as u64);
+            slots.push(step.to_i64()? as u64);
+        }
+        SourceData::List(values) => {
+            for v in values {
+                items.push(v.to_slot()?);
+            }
+            slots.push(items.as_ptr() as u64);
+        }
+    }
+    Some(Env {
+        slots,
+        _items: items,
+    })
+}
+
+/// Run a pipeline. `kernel` is None when only the interpreter is to be used.
+pub fn run(
+    p: &Pipeline,
+    kernel: Option<&Kernel>,
+    params: &[Value],
+    opts: &RunOptions,
+) -> Result<(Value, RunStats), ExecError> {
+    let t0 = Instant::now();
+    let src = eval_source(p, params)?;
+    let len = src.len();
+    let env = if opts.jit {
+        build_env(params, &src)
+    } else {
+        None
+    };
+    let kernel = kernel.filter(|_| env.is_some());
+    let interp_chunks = std::sync::atomic::AtomicUsize::new(0);
+    let elem_ty = p.elem_type();
+
+    let run_range = |lo: i64, hi: i64| -> ChunkOut {
+        if let (Some(k), Some(env)) = (kernel, env.as_ref()) {
+            if let Some(out) = run_kernel(p, k, &env.slots, lo, hi, elem_ty) {
+                return out;
+            }
+        }
+        interp_chunks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Interp::new(p, params).run_chunk(&src, lo, hi)
+    };
+
+    let outs = fastiter_runtime::execute(len, opts.threads.max(1), opts.cancel, |_, lo, hi| {
+        let out = run_range(lo, hi);
+        let decisive = out.decisive();
+        (out, decisive)
+    })
+    .map_err(|_| ExecError::Cancelled)?;
+
+    let nan_seen = outs
+        .iter()
+        .any(|o| matches!(o, ChunkOut::Done(Acc::Extreme { nan_seen: true, .. })));
+    let outs = if nan_seen && outs.len() > 1 {
+        // With a NaN, a float min/max depends on the exact sequence of comparisons: redo it
+        // as one sequential scan.
+        vec![run_range(0, len as i64)]
+    } else {
+        outs
+    };
+    let value = combine(p, params, outs)?;
+    let stats = RunStats {
+        elements: len,
+        threads: opts.threads.max(1),
+        run_time: t0.elapsed(),
+        interp_chunks: interp_chunks.into_inner(),
+        jit: kernel.is_some(),
+    };
+    Ok((value, stats))
+}
+
+/// Call the kernel on `[lo, hi)`; None when it reports an inexact operation.
+fn run_kernel(
+    p: &Pipeline,
+    k: &Kernel,
+    env: &[u64],
+    lo: i64,
+    hi: i64,
+    elem_ty: Type,
+) -> Option<ChunkOut> {
+    let mut buf: Vec<u64> = if matches!(p.consumer, Consumer::Collect) {
+        Vec::with_capacity((hi - lo) as usize)
+    } else {
+        Vec::new()
+    };
+    let mut part = Partial::new(buf.as_mut_ptr());
+    let status = k.call(env, lo, hi, &mut part);
+    match status {
+        abi::STATUS_OK => {}
+        abi::STATUS_ERROR => {
+            let code = ErrCode::from_u32(part.code)?;
+            return Some(ChunkOut::Error {
+                index: part.index,
+                code,
+            });
+        }
+        abi::STATUS_FOUND => return Some(ChunkOut::Found { index: part.index }),
+        _ => return None,
+    }
+    let acc = match &p.consumer {
+        Consumer::Sum if elem_ty == Type::Float => Acc::FloatSum {
+            s: f64::from_bits(part.acc0),
+            c: f64::from_bits(part.acc1),
+            n: part.count as u64,
+        },
+        Consumer::Sum => Acc::IntSum(BigInt::from(
+            ((part.acc1 as u128) << 64 | part.acc0 as u128) as i128,
+        )),
+        Consumer::Count => Acc::Count(part.count as u64),
+        Consumer::Min | Consumer::Max => Acc::Extreme {
+            value: (part.count > 0).then(|| Value::from_slot(part.acc0, elem_ty)),
+            nan_seen: part.flags & abi::FLAG_NAN_SEEN != 0,
+        },
+        Consumer::Any(_) | Consumer::All(_) => Acc::NotFound,
+        Consumer::Reduce { .. } => Acc::Reduce(Value::from_slot(part.acc0, elem_ty)),
+        Consumer::Collect => {
+            // SAFETY: the kernel wrote `count` (at most `hi - lo`, the capacity) initialised
+            // 8-byte slots into `buf` through `part.out`.
+            unsafe { buf.set_len(part.count as usize) };
+            Acc::Items(buf.iter().map(|b| Value::from_slot(*b, elem_ty)).collect())
+        }
+    };
+    Some(ChunkOut::Done(acc))
+}
+
+/// Combine chunk results in order into the pipeline's value.
+fn combine(p: &Pipeline, params: &[Value], outs: Vec<ChunkOut>) -> Result<Value, ExecError> {
+    let mut accs = Vec::with_capacity(outs.len());
+    for o in outs {
+        match o {
+            ChunkOut::Done(a) => accs.push(a),
+            ChunkOut::Error { code, .. } => return Err(ExecError::Python(code)),
+            ChunkOut::Found { .. } => {
+                return Ok(Value::Bool(matches!(p.consumer, Consumer::Any(_))))
+            }
+        }
+    }
+    Ok(match &p.consumer {
+        Consumer::Sum => {
+            let (mut total, mut fs, mut fc, mut n, mut float) =
+                (BigInt::zero(), 0.0, 0.0, 0u64, false);
+            for a in accs {
+                match a {
+                    Acc::IntSum(v) => total += v,
+                    Acc::FloatSum { s, c, n: k } => {
+                        float = true;
+                        pyops::neumaier_add(&mut fs, &mut fc, s);
+                        fc += c;
+                        n += k;
+                    }
+                    _ => unreachable!(),
+                }
+            }
+            if float && n > 0 {
+                Value::Float(pyops::neumaier_result(fs, fc))
+            } else {
+                Value::Int(total)
+            }
+        }
+        Consumer::Count => Value::Int(
+            accs.iter()
+                .map(|a| if let Acc::Count(n) = a { *n } else { 0 })
+                .sum::<u64>()
+                .into(),
+        ),
+        Consumer::Min | Consumer::Max => {
+            let want = if matches!(p.consumer, Consumer::Min) {
+                std::cmp::Ordering::Less
+            } else {
+                std::cmp::Ordering::Greater
+            };
+            let mut best: Option<Value> = None;
+            for a in accs {
+                if let Acc::Extreme { value: Some(v), .. } = a {
+                    let take = match &best {
+                        None => true,
+                        Some(b) => compare_values(&v, b) == Some(want),
+                    };
+                    if take {
+                        best = Some(v);
+                    }
+                }
+            }
+            best.unwrap_or(Value::None)
+        }
+        Consumer::Any(_) => Value::Bool(false),
+        Consumer::All(_) => Value::Bool(true),
+        Consumer::Reduce {
+            identity,
+            acc,
+            item,
+            op,
+        } => {
+            let mut it = Interp::new(p, params);
+            let mut parts = accs.into_iter().map(|a| match a {
+                Acc::Reduce(v) => v,
+                _ => unreachable!(),
+            });
+            match parts.next() {
+                None => it.eval(identity).map_err(ExecError::Python)?,
+                Some(first) => {
+                    let mut total = first;
+                    for v in parts {
+                        total = it
+                            .apply2(*acc, *item, op, total, v)
+                            .map_err(ExecError::Python)?;
+                    }
+                    total
+                }
+            }
+        }
+        Consumer::Collect => {
+            let mut items = Vec::new();
+            for a in accs {
+                if let Acc::Items(v) = a {
+                    items.extend(v);
+                }
+            }
+            Value::List(items)
+        }
+    })
+}

@@ -1,0 +1,296 @@
+//! The typed IR: a pipeline (source, stages, consumer) over typed scalar expressions. Every
+//! semantic decision of SEMANTICS.md is made while lowering into it (which operation, which
+//! promotion, which check), so codegen and the interpreter only follow what it says.
+
+pub mod display;
+pub mod lower;
+pub mod verify;
+
+use num_bigint::BigInt;
+
+use crate::diagnostics::Span;
+use crate::pyops::MathFn;
+
+/// The scalar types of pipeline values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Type {
+    Int,
+    Float,
+    Bool,
+}
+
+impl Type {
+    pub fn name(self) -> &'static str {
+        match self {
+            Type::Int => "int",
+            Type::Float => "float",
+            Type::Bool => "bool",
+        }
+    }
+}
+
+/// A local variable (a lambda parameter, a `let` temporary). Indexes `Pipeline::vars`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct VarId(pub u32);
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VarInfo {
+    pub name: String,
+    pub ty: Type,
+}
+
+/// A runtime parameter: a value supplied per run (`-D N=...`, a Python free variable).
+/// Changing its value does not recompile.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamInfo {
+    pub name: String,
+    pub ty: Type,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    pub kind: ExprKind,
+    pub ty: Type,
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    /// Any size; codegen reports `INEXACT` for a constant outside i64.
+    ConstInt(BigInt),
+    ConstFloat(f64),
+    ConstBool(bool),
+    Var(VarId),
+    Param(u32),
+    Unary(UnOp, Box<Expr>),
+    Binary(BinOp, Box<Expr>, Box<Expr>),
+    /// A comparison of two operands of `kind` (no chaining: lowering makes `And`s of these).
+    Compare(CmpOp, CmpKind, Box<Expr>, Box<Expr>),
+    /// Python's `a and b`: `a` if `a` is falsy, else `b`. Both operands have the result type.
+    And(Box<Expr>, Box<Expr>),
+    /// Python's `a or b`: `a` if `a` is truthy, else `b`.
+    Or(Box<Expr>, Box<Expr>),
+    /// `then if cond else other`; `cond` is Bool.
+    If(Box<Expr>, Box<Expr>, Box<Expr>),
+    /// Evaluate `value` once, bind it to the variable, then evaluate `body`.
+    Let(VarId, Box<Expr>, Box<Expr>),
+    Cast(Cast, Box<Expr>),
+    Call(Builtin, Vec<Expr>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UnOp {
+    /// `-x` on int: checked.
+    INeg,
+    FNeg,
+    /// `~x` on int.
+    IInvert,
+    /// `not x` where x is already Bool.
+    BNot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum BinOp {
+    /// int ⨯ int → int, overflow-checked.
+    IAdd,
+    ISub,
+    IMul,
+    /// Floor division and modulo (ZeroDivisionError on 0).
+    IFloorDiv,
+    IMod,
+    /// int ** constant non-negative int (the right operand is a `ConstInt`).
+    IPow,
+    /// int / int → float, correctly rounded.
+    ITrueDiv,
+    IBitAnd,
+    IBitOr,
+    IBitXor,
+    IShl,
+    IShr,
+    /// bool ⨯ bool → bool for `& | ^`.
+    BBitAnd,
+    BBitOr,
+    BBitXor,
+    FAdd,
+    FSub,
+    FMul,
+    FDiv,
+    FFloorDiv,
+    FMod,
+    FPow,
+    /// `min(a, b)` / `max(a, b)`: the first of equal values, Python's `<`/`>` (for float
+    /// NaN: `min(a, b)` is `b if b < a else a`).
+    Min,
+    Max,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CmpOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+impl CmpOp {
+    /// The operator with its operands swapped: `a < b` is `b > a`.
+    pub fn swapped(self) -> CmpOp {
+        match self {
+            CmpOp::Eq => CmpOp::Eq,
+            CmpOp::Ne => CmpOp::Ne,
+            CmpOp::Lt => CmpOp::Gt,
+            CmpOp::Le => CmpOp::Ge,
+            CmpOp::Gt => CmpOp::Lt,
+            CmpOp::Ge => CmpOp::Le,
+        }
+    }
+
+    pub fn holds(self, ord: Option<std::cmp::Ordering>) -> bool {
+        use std::cmp::Ordering::*;
+        match (self, ord) {
+            (CmpOp::Ne, None) => true,
+            (_, None) => false,
+            (CmpOp::Eq, Some(o)) => o == Equal,
+            (CmpOp::Ne, Some(o)) => o != Equal,
+            (CmpOp::Lt, Some(o)) => o == Less,
+            (CmpOp::Le, Some(o)) => o != Greater,
+            (CmpOp::Gt, Some(o)) => o == Greater,
+            (CmpOp::Ge, Some(o)) => o != Less,
+        }
+    }
+}
+
+/// Operand types of a comparison. Bools are compared as ints (lowering casts them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CmpKind {
+    Int,
+    Float,
+    /// int on the left, float on the right: compared exactly, as CPython does.
+    IntFloat,
+    /// float on the left, int on the right (operands keep their evaluation order).
+    FloatInt,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cast {
+    BoolToInt,
+    BoolToFloat,
+    /// Exact, correctly rounded (OverflowError past the float range).
+    IntToFloat,
+    /// Python truthiness of an int / float: `x != 0`.
+    IntTruth,
+    FloatTruth,
+    /// `int(f)`: truncation; ValueError on NaN, OverflowError on inf.
+    FloatToInt,
+    /// `round(f)`: half to even.
+    FloatRound,
+    /// `math.floor(f)` / `math.ceil(f)`: int results.
+    FloatFloor,
+    FloatCeil,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Builtin {
+    /// `abs` of an int (checked).
+    IAbs,
+    /// A `math` function of one float: CPython's domain/range errors.
+    Math(MathFn),
+    /// `math.log`/`log2`/`log10` of an int: exact for ints of any size.
+    MathInt(MathFn),
+    /// `math.log(x, base)`.
+    LogBase,
+}
+
+/// A pipeline: `source`, then `stages` in order, then `consumer`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pipeline {
+    pub params: Vec<ParamInfo>,
+    pub vars: Vec<VarInfo>,
+    pub source: Source,
+    pub stages: Vec<Stage>,
+    pub consumer: Consumer,
+    /// Span of the whole pipeline expression.
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Source {
+    /// `range(start, stop, step)`: Int expressions over parameters only.
+    Range { start: Expr, stop: Expr, step: Expr },
+    /// A list literal: one element type, items over parameters only.
+    List { items: Vec<Expr>, ty: Type },
+}
+
+impl Source {
+    pub fn elem_type(&self) -> Type {
+        match self {
+            Source::Range { .. } => Type::Int,
+            Source::List { ty, .. } => *ty,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stage {
+    /// Bind the element to `var`, replace it by `body`.
+    Map { var: VarId, body: Expr },
+    /// Bind the element to `var`, keep it when `pred` (Bool) holds.
+    Filter { var: VarId, pred: Expr },
+}
+
+/// A predicate over the element, for `any`/`all`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lambda1 {
+    pub var: VarId,
+    pub body: Expr,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Consumer {
+    Sum,
+    Count,
+    Min,
+    Max,
+    /// Truthiness of `pred(x)` (or of `x` when absent); stops at the first true element.
+    Any(Option<Lambda1>),
+    /// Stops at the first false element.
+    All(Option<Lambda1>),
+    /// Each chunk folds from `identity` with `op(acc, item)`; chunk results are then folded in
+    /// order with `op`. `identity` and `op` have the element's type.
+    Reduce {
+        identity: Expr,
+        acc: VarId,
+        item: VarId,
+        op: Expr,
+    },
+    Collect,
+}
+
+impl Consumer {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Consumer::Sum => "sum",
+            Consumer::Count => "count",
+            Consumer::Min => "min",
+            Consumer::Max => "max",
+            Consumer::Any(_) => "any",
+            Consumer::All(_) => "all",
+            Consumer::Reduce { .. } => "reduce",
+            Consumer::Collect => "collect",
+        }
+    }
+}
+
+impl Pipeline {
+    /// The type of elements reaching the consumer.
+    pub fn elem_type(&self) -> Type {
+        self.stages
+            .iter()
+            .fold(self.source.elem_type(), |ty, s| match s {
+                Stage::Map { body, .. } => body.ty,
+                Stage::Filter { .. } => ty,
+            })
+    }
+}

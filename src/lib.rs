@@ -1,0 +1,147 @@
+//! fastiter: a compiler from chained iterator pipelines (a Python-expression subset) to fused
+//! native kernels, run in parallel chunks with CPython's exact semantics.
+//!
+//! The flow: `syntax::parse` (text → AST) → `ir::lower` (AST → typed IR) → `passes` →
+//! `codegen` (IR → kernel) → `exec` (run chunks on the runtime, combine). See ARCHITECTURE.md.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+pub mod codegen;
+pub mod diagnostics;
+pub mod errors;
+pub mod exec;
+pub mod interp;
+pub mod ir;
+pub mod passes;
+pub mod pyops;
+pub mod syntax;
+pub mod value;
+
+use std::time::{Duration, Instant};
+
+pub use codegen::{CodegenOptions, Kernel};
+pub use diagnostics::{CompileError, ErrorKind};
+pub use exec::{ExecError, RunOptions, RunStats};
+pub use value::Value;
+
+/// A pipeline compiled for parameters of given types.
+pub struct Compiled {
+    pub source: String,
+    pub ast: syntax::ast::Expr,
+    pub pipeline: ir::Pipeline,
+    /// None when compiled for the interpreter only.
+    pub kernel: Option<Kernel>,
+    /// Text → machine code (or → optimised IR without a kernel).
+    pub compile_time: Duration,
+}
+
+/// Why compiling failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Compile(#[from] CompileError),
+    /// A compiler bug (the verifier or Cranelift rejected what lowering produced).
+    #[error("internal compiler error: {0}")]
+    Internal(String),
+}
+
+/// Compile `src` for runtime parameters with these names and types.
+pub fn compile(
+    src: &str,
+    params: &[ir::ParamInfo],
+    jit: bool,
+    cg: CodegenOptions,
+) -> Result<Compiled, Error> {
+    let t0 = Instant::now();
+    let ast = syntax::parse(src)?;
+    let pipeline = ir::lower::lower_pipeline(&ast, params)?;
+    let pipeline = passes::optimize(pipeline).map_err(Error::Internal)?;
+    let kernel = if jit {
+        Some(codegen::compile(&pipeline, cg).map_err(|e| Error::Internal(e.to_string()))?)
+    } else {
+        None
+    };
+    Ok(Compiled {
+        source: src.to_string(),
+        ast,
+        pipeline,
+        kernel,
+        compile_time: t0.elapsed(),
+    })
+}
+
+impl Compiled {
+    /// Run with parameter values in the order given to `compile`.
+    pub fn run(&self, params: &[Value], opts: &RunOptions) -> Result<(Value, RunStats), ExecError> {
+        exec::run(
+            &self.pipeline,
+            self.kernel.as_ref().filter(|_| opts.jit),
+            params,
+            opts,
+        )
+    }
+}
+
+/// Compile and run in one step, with named parameter values.
+pub fn eval(src: &str, params: &[(String, Value)], opts: &RunOptions) -> Result<Value, EvalError> {
+    let infos: Vec<ir::ParamInfo> = params
+        .iter()
+        .map(|(n, v)| ir::ParamInfo {
+            name: n.clone(),
+            ty: v.ty().unwrap_or(ir::Type::Int),
+        })
+        .collect();
+    let c = compile(src, &infos, opts.jit, CodegenOptions::default())?;
+    let values: Vec<Value> = params.iter().map(|(_, v)| v.clone()).collect();
+    Ok(c.run(&values, opts)?.0)
+}
+
+/// Compiling or running failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Compile(#[from] Error),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+}
+
+/// Evaluate a constant expression (a `-D NAME=VALUE` value such as `10**8`, `-1.5`, `True`)
+/// with the interpreter.
+pub fn eval_constant(src: &str) -> Result<Value, EvalError> {
+    use syntax::ast::{Expr, ExprKind, Ident};
+    let value = syntax::parse(src).map_err(Error::from)?;
+    let span = value.span;
+    let list = Expr {
+        kind: ExprKind::List(vec![value]),
+        span,
+    };
+    let attr = Expr {
+        kind: ExprKind::Attribute {
+            value: Box::new(list),
+            attr: Ident {
+                name: "collect".into(),
+                span,
+            },
+        },
+        span,
+    };
+    let call = Expr {
+        kind: ExprKind::Call {
+            func: Box::new(attr),
+            args: vec![],
+            kwargs: vec![],
+        },
+        span,
+    };
+    let p = ir::lower::lower_pipeline(&call, &[]).map_err(Error::from)?;
+    let opts = RunOptions {
+        threads: 1,
+        jit: false,
+        cancel: None,
+    };
+    match exec::run(&p, None, &[], &opts)?.0 {
+        Value::List(mut items) if items.len() == 1 => Ok(items.remove(0)),
+        other => Err(EvalError::Exec(ExecError::Unsupported(format!(
+            "not a constant: {other}"
+        )))),
+    }
+}

@@ -1,0 +1,77 @@
+//! Constant folding: operations on constants computed at compile time, exactly, with the same
+//! functions the interpreter uses. An operation that would raise is left for run time.
+
+use num_bigint::BigInt;
+use num_traits::ToPrimitive;
+
+use crate::ir::{BinOp, Cast, Expr, ExprKind, Pipeline, UnOp};
+use crate::pyops;
+
+pub fn run(p: Pipeline) -> Pipeline {
+    super::map_exprs(p, &fold_node)
+}
+
+/// Fold an expression tree (used by lowering where it needs to know a constant's value).
+pub fn fold_expr(e: Expr) -> Expr {
+    super::rewrite(e, &fold_node)
+}
+
+fn fold_node(e: Expr) -> Expr {
+    let folded = match &e.kind {
+        ExprKind::Unary(op, a) => match (op, &a.kind) {
+            (UnOp::INeg, ExprKind::ConstInt(v)) => Some(ExprKind::ConstInt(-v)),
+            (UnOp::IInvert, ExprKind::ConstInt(v)) => Some(ExprKind::ConstInt(!v)),
+            (UnOp::FNeg, ExprKind::ConstFloat(v)) => Some(ExprKind::ConstFloat(-v)),
+            (UnOp::BNot, ExprKind::ConstBool(v)) => Some(ExprKind::ConstBool(!v)),
+            _ => None,
+        },
+        ExprKind::Cast(c, a) => match (c, &a.kind) {
+            (Cast::BoolToInt, ExprKind::ConstBool(v)) => {
+                Some(ExprKind::ConstInt(BigInt::from(*v as u8)))
+            }
+            (Cast::BoolToFloat, ExprKind::ConstBool(v)) => {
+                Some(ExprKind::ConstFloat(*v as u8 as f64))
+            }
+            (Cast::IntToFloat, ExprKind::ConstInt(v)) => {
+                pyops::int_to_float(v).ok().map(ExprKind::ConstFloat)
+            }
+            _ => None,
+        },
+        ExprKind::Binary(op, a, b) => match (&a.kind, &b.kind) {
+            (ExprKind::ConstInt(x), ExprKind::ConstInt(y)) => {
+                fold_int(*op, x, y).map(ExprKind::ConstInt)
+            }
+            (ExprKind::ConstFloat(x), ExprKind::ConstFloat(y)) => match op {
+                BinOp::FAdd => Some(ExprKind::ConstFloat(x + y)),
+                BinOp::FSub => Some(ExprKind::ConstFloat(x - y)),
+                BinOp::FMul => Some(ExprKind::ConstFloat(x * y)),
+                BinOp::FDiv => pyops::float_div(*x, *y).ok().map(ExprKind::ConstFloat),
+                BinOp::FPow => pyops::float_pow(*x, *y).ok().map(ExprKind::ConstFloat),
+                _ => None,
+            },
+            _ => None,
+        },
+        _ => None,
+    };
+    match folded {
+        Some(kind) => Expr { kind, ..e },
+        None => e,
+    }
+}
+
+fn fold_int(op: BinOp, x: &BigInt, y: &BigInt) -> Option<BigInt> {
+    match op {
+        BinOp::IAdd => Some(x + y),
+        BinOp::ISub => Some(x - y),
+        BinOp::IMul => Some(x * y),
+        BinOp::IFloorDiv => pyops::int_floordiv(x, y).ok(),
+        BinOp::IMod => pyops::int_mod(x, y).ok(),
+        BinOp::IPow => y.to_u32().map(|k| pyops::int_pow(x, k)),
+        BinOp::IBitAnd => Some(x & y),
+        BinOp::IBitOr => Some(x | y),
+        BinOp::IBitXor => Some(x ^ y),
+        BinOp::IShl => pyops::int_lshift(x, y).ok(),
+        BinOp::IShr => pyops::int_rshift(x, y).ok(),
+        _ => None,
+    }
+}

@@ -1,0 +1,104 @@
+//! Optimisation passes: each a pure function IR → IR with a name, run in order by
+//! `optimize`, with the IR verified after every pass (the error names the pass).
+
+pub mod fold;
+pub mod strength;
+
+use crate::ir::{verify, Pipeline};
+
+/// A pass: a name and a rewrite of the pipeline.
+pub struct Pass {
+    pub name: &'static str,
+    pub run: fn(Pipeline) -> Pipeline,
+}
+
+pub const PASSES: &[Pass] = &[
+    Pass {
+        name: "fold",
+        run: fold::run,
+    },
+    Pass {
+        name: "strength",
+        run: strength::run,
+    },
+];
+
+/// Run every pass in order. A verifier failure is a compiler bug, reported with the pass name.
+pub fn optimize(mut p: Pipeline) -> Result<Pipeline, String> {
+    verify::verify(&p).map_err(|e| format!("IR invalid after lowering: {e}"))?;
+    for pass in PASSES {
+        p = (pass.run)(p);
+        verify::verify(&p).map_err(|e| format!("IR invalid after pass `{}`: {e}", pass.name))?;
+    }
+    Ok(p)
+}
+
+/// Apply `f` bottom-up to every expression of the pipeline.
+pub fn map_exprs(mut p: Pipeline, f: &dyn Fn(crate::ir::Expr) -> crate::ir::Expr) -> Pipeline {
+    use crate::ir::{Consumer, Source, Stage};
+    let g = |e: crate::ir::Expr| rewrite(e, f);
+    p.source = match p.source {
+        Source::Range { start, stop, step } => Source::Range {
+            start: g(start),
+            stop: g(stop),
+            step: g(step),
+        },
+        Source::List { items, ty } => Source::List {
+            items: items.into_iter().map(g).collect(),
+            ty,
+        },
+    };
+    p.stages = p
+        .stages
+        .into_iter()
+        .map(|s| match s {
+            Stage::Map { var, body } => Stage::Map { var, body: g(body) },
+            Stage::Filter { var, pred } => Stage::Filter { var, pred: g(pred) },
+        })
+        .collect();
+    p.consumer = match p.consumer {
+        Consumer::Any(Some(l)) => Consumer::Any(Some(crate::ir::Lambda1 {
+            var: l.var,
+            body: g(l.body),
+        })),
+        Consumer::All(Some(l)) => Consumer::All(Some(crate::ir::Lambda1 {
+            var: l.var,
+            body: g(l.body),
+        })),
+        Consumer::Reduce {
+            identity,
+            acc,
+            item,
+            op,
+        } => Consumer::Reduce {
+            identity: g(identity),
+            acc,
+            item,
+            op: g(op),
+        },
+        c => c,
+    };
+    p
+}
+
+/// Rewrite children first, then the node itself.
+pub fn rewrite(
+    e: crate::ir::Expr,
+    f: &dyn Fn(crate::ir::Expr) -> crate::ir::Expr,
+) -> crate::ir::Expr {
+    use crate::ir::ExprKind::*;
+    let r = |b: Box<crate::ir::Expr>| Box::new(rewrite(*b, f));
+    let kind = match e.kind {
+        Unary(op, a) => Unary(op, r(a)),
+        Binary(op, a, b) => Binary(op, r(a), r(b)),
+        Compare(op, k, a, b) => Compare(op, k, r(a), r(b)),
+        And(a, b) => And(r(a), r(b)),
+        Or(a, b) => Or(r(a), r(b)),
+        If(c, a, b) => If(r(c), r(a), r(b)),
+        Let(v, a, b) => Let(v, r(a), r(b)),
+        Cast(c, a) => Cast(c, r(a)),
+        Call(b, args) => Call(b, args.into_iter().map(|a| rewrite(a, f)).collect()),
+        k => k,
+    };
+    f(crate::ir::Expr { kind, ..e })
+}
