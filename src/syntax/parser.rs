@@ -83,6 +83,9 @@ struct Scan {
     too_deep: Option<(u8, usize)>,
     /// An unterminated string literal: its start and whether it is triple-quoted.
     unterminated: Option<(usize, bool)>,
+    /// The end of the last character that is neither whitespace nor in a comment: where
+    /// "unexpected end of input" points.
+    content_end: usize,
 }
 
 impl Scan {
@@ -104,8 +107,12 @@ fn scan(src: &str) -> Scan {
     let mut stack: Vec<usize> = Vec::new();
     let mut too_deep = None;
     let mut unterminated = None;
+    let mut content_end = 0;
     let mut i = 0;
     while i < bytes.len() {
+        if !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'#') {
+            content_end = i + 1;
+        }
         match bytes[i] {
             b'#' => {
                 while i < bytes.len() && bytes[i] != b'\n' && bytes[i] != b'\r' {
@@ -141,6 +148,8 @@ fn scan(src: &str) -> Scan {
                 if !closed && unterminated.is_none() {
                     unterminated = Some((start, triple));
                 }
+                i = i.min(bytes.len());
+                content_end = i;
                 continue;
             }
             b @ (b'(' | b'[' | b'{') => {
@@ -166,6 +175,7 @@ fn scan(src: &str) -> Scan {
         brackets,
         too_deep,
         unterminated,
+        content_end,
     }
 }
 
@@ -263,7 +273,7 @@ fn expected(rule: Rule) -> Expected {
         Rule::comma => Token(2, "','"),
         Rule::colon => Token(3, "':'"),
         Rule::kw_else => Token(4, "'else'"),
-        Rule::kw_in => Token(5, "'in'"),
+        Rule::comp_in => Token(5, "'in'"),
         Rule::rparen => Token(6, "')'"),
         Rule::rbracket => Token(7, "']'"),
         Rule::rbrace => Token(8, "'}'"),
@@ -319,11 +329,14 @@ fn translate(src: &str, scan: &Scan, err: pest::error::Error<Rule>) -> CompileEr
     tokens.sort_unstable();
     tokens.dedup();
     let words: Vec<&str> = tokens.iter().map(|&(_, w)| w).collect();
-    let found = Found::at(src, pos);
+    let mut found = Found::at(src, pos);
+    if found.token == Token::End {
+        found.span = Span::new(scan.content_end, scan.content_end);
+    }
     let open = scan.open_at(pos);
     let open_desc = |(b, at): (u8, usize)| {
         let (l, c) = line_col(src, at);
-        format!("'{}' opened at {l}:{c}", b as char)
+        format!("'{}' (opened at {l}:{c})", b as char)
     };
     let syntax = |msg: String| CompileError::new(ErrorKind::Syntax, found.span, msg);
 
@@ -347,6 +360,9 @@ fn translate(src: &str, scan: &Scan, err: pest::error::Error<Rule>) -> CompileEr
             Token::Keyword(k) => {
                 let e = syntax(format!("expected an expression, found keyword '{k}'"));
                 match *k {
+                    "await" | "yield" => {
+                        e.with_help(format!("`{k}` expressions are not supported"))
+                    }
                     "lambda" | "not" => e.with_help(format!(
                         "a `{k}` expression cannot be an operand here: put it in parentheses"
                     )),
@@ -428,13 +444,8 @@ fn translate(src: &str, scan: &Scan, err: pest::error::Error<Rule>) -> CompileEr
                 {
                     e.with_help("the input is one expression: augmented assignment is a statement")
                 }
-                Token::Name | Token::Number | Token::Str | Token::Open(_) | Token::Keyword(_)
-                    if open.is_some() =>
-                {
-                    e.with_help("perhaps you forgot a comma?")
-                }
                 Token::Name | Token::Number | Token::Str | Token::Open(_) => {
-                    e.with_help("the input must be a single expression")
+                    e.with_help("perhaps you forgot a comma or an operator?")
                 }
                 _ => e,
             }
@@ -1234,7 +1245,7 @@ impl Builder {
         let span = span_of(&pair);
         let mut inner = pair.into_inner();
         let lit = next(&mut inner, span)?;
-        let (radix, kind) = match lit.as_rule() {
+        let (radix, mut kind) = match lit.as_rule() {
             Rule::hex_int => (16, "hexadecimal"),
             Rule::oct_int => (8, "octal"),
             Rule::bin_int => (2, "binary"),
@@ -1243,11 +1254,20 @@ impl Builder {
         for suffix in inner {
             match suffix.as_rule() {
                 Rule::bad_suffix => {
+                    if lit.as_str() == "0" {
+                        // `0x`, `0o9`, `0b`: a prefix without valid digits.
+                        kind = match suffix.as_str().as_bytes().first() {
+                            Some(b'x' | b'X') => "hexadecimal",
+                            Some(b'o' | b'O') => "octal",
+                            Some(b'b' | b'B') => "binary",
+                            _ => kind,
+                        };
+                    }
                     return Err(CompileError::new(
                         ErrorKind::Syntax,
                         span,
                         format!("invalid {kind} literal"),
-                    ))
+                    ));
                 }
                 _ => {
                     return Err(unsupported(
