@@ -73,11 +73,23 @@ impl CompileError {
     pub fn render(&self, src: &str) -> String {
         let (line, col) = self.line_col(src);
         let start = floor_char_boundary(src, self.span.start);
-        let end = floor_char_boundary(src, self.span.end.max(start));
+        let mut end = floor_char_boundary(src, self.span.end.max(start));
+        let mut text = src.to_string();
+        if start == end {
+            // An empty span (an end of input) gets a one-column mark: the character there,
+            // or a space added at the end of the line to point at.
+            match src[start..].chars().next() {
+                Some(c) if c != '\n' && c != '\r' => end = start + c.len_utf8(),
+                _ => {
+                    text.insert(start, ' ');
+                    end = start + 1;
+                }
+            }
+        }
         let located = Located {
             error: self,
             header: format!("{} at {}:{}", self.message, line, col),
-            src,
+            src: text,
             span: miette::SourceSpan::new(start.into(), end - start),
         };
         let handler =
@@ -108,7 +120,7 @@ fn floor_char_boundary(src: &str, offset: usize) -> usize {
 struct Located<'a> {
     error: &'a CompileError,
     header: String,
-    src: &'a str,
+    src: String,
     span: miette::SourceSpan,
 }
 
