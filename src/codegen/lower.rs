@@ -216,6 +216,18 @@ impl Gen<'_, '_> {
 
         let i_var = self.b.declare_var(types::I64);
         self.b.def_var(i_var, lo);
+        // A range's element is carried from one iteration to the next (x += step, wrapping:
+        // every element of the range fits in i64, intermediate steps past the end are unused).
+        let x_var = match (start, step) {
+            (Some(start), Some(step)) => {
+                let off = self.b.ins().imul(lo, step);
+                let x0 = self.b.ins().iadd(start, off);
+                let v = self.b.declare_var(types::I64);
+                self.b.def_var(v, x0);
+                Some(v)
+            }
+            _ => None,
+        };
         let body = self.b.create_block();
         let latch = self.b.create_block();
         let exit = self.b.create_block();
@@ -227,10 +239,7 @@ impl Gen<'_, '_> {
         let i = self.b.use_var(i_var);
         self.idx = i;
         let mut x = match &p.source {
-            Source::Range { .. } => {
-                let off = self.b.ins().imul(i, step.expect("range step"));
-                self.b.ins().iadd(start.expect("range start"), off)
-            }
+            Source::Range { .. } => self.b.use_var(x_var.expect("range element")),
             Source::List { ty, .. } => {
                 let off = self.b.ins().ishl_imm_s(i, 3);
                 let addr = self.b.ins().iadd(items.expect("list items"), off);
@@ -260,6 +269,11 @@ impl Gen<'_, '_> {
         let i = self.b.use_var(i_var);
         let i1 = self.b.ins().iadd_imm_s(i, 1);
         self.b.def_var(i_var, i1);
+        if let (Some(v), Some(step)) = (x_var, step) {
+            let x = self.b.use_var(v);
+            let x1 = self.b.ins().iadd(x, step);
+            self.b.def_var(v, x1);
+        }
         let more = self.b.ins().icmp(IntCC::SignedLessThan, i1, hi);
         self.b.ins().brif(more, body, &[], exit, &[]);
 
