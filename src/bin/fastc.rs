@@ -32,7 +32,12 @@ enum Emit {
 )]
 struct Cli {
     /// The pipeline, e.g. 'range(10).map(x * x).sum()'.
-    expr: String,
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    expr: Option<String>,
+
+    /// Read the pipeline from a file instead (`#` starts a comment).
+    #[arg(short = 'f', long, value_name = "PATH")]
+    file: Option<std::path::PathBuf>,
 
     /// Bind a parameter: NAME=VALUE, where VALUE is a number expression (10**8, -1.5, True).
     #[arg(short = 'D', long = "define", value_name = "NAME=VALUE")]
@@ -139,7 +144,13 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         Some(n) => n,
         None => fastiter_runtime::get_num_threads(),
     };
-    let src = cli.expr.as_str();
+    let text = match (&cli.expr, &cli.file) {
+        (Some(e), _) => e.clone(),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?,
+        (None, None) => return Err(usage("no pipeline given (see --help)".into())),
+    };
+    let src = text.as_str();
 
     if let Some(Emit::Ast) = cli.emit {
         let ast = fastiter::syntax::parse(src).map_err(|e| usage(e.render(src)))?;
