@@ -68,17 +68,24 @@ impl CompileError {
 
     /// The full diagnostic, rendered by miette without colour so that it reads the same in a
     /// terminal, a log and a Python exception: `× MESSAGE at LINE:COL`, the source line(s),
-    /// an underline under the span, and the help if any. Spans past the end of `src` are
-    /// clamped to it.
+    /// an underline under the span, and the help if any.
+    ///
+    /// Never panics: spans past the end of `src` are clamped to it, an empty span is marked
+    /// one column wide, and a source with very long lines is shown as an excerpt of the
+    /// span's line.
     pub fn render(&self, src: &str) -> String {
         let (line, col) = self.line_col(src);
+        let header = format!("{} at {}:{}", self.message, line, col);
         let start = floor_char_boundary(src, self.span.start);
-        let mut end = floor_char_boundary(src, self.span.end.max(start));
-        let mut text = src.to_string();
+        let end = floor_char_boundary(src, self.span.end.max(start));
+        let (text, start, mut end) = shown_source(src, start, end);
+        // Lines end at '\n' (as for `line_col`): show a CRLF as a space and a '\n', and a lone
+        // CR as a space, keeping every byte offset.
+        let mut text = text.replace("\r\n", " \n").replace('\r', " ");
         if start == end {
             // An empty span (an end of input) gets a one-column mark: the character there,
             // or a space added at the end of the line to point at.
-            match src[start..].chars().next() {
+            match text[start..].chars().next() {
                 Some(c) if c != '\n' && c != '\r' => end = start + c.len_utf8(),
                 _ => {
                     text.insert(start, ' ');
@@ -88,7 +95,7 @@ impl CompileError {
         }
         let located = Located {
             error: self,
-            header: format!("{} at {}:{}", self.message, line, col),
+            header,
             src: text,
             span: miette::SourceSpan::new(start.into(), end - start),
         };
@@ -96,15 +103,52 @@ impl CompileError {
             miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
                 .with_width(usize::MAX)
                 .with_wrap_lines(false)
+                .without_primary_span_start()
                 .without_syntax_highlighting();
         let mut out = String::new();
-        if handler.render_report(&mut out, &located).is_err() {
-            return located.header;
+        // miette is a third-party renderer: should it ever panic on odd input, fall back to
+        // the header and help rather than take the caller down.
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handler.render_report(&mut out, &located)
+        }));
+        if !matches!(rendered, Ok(Ok(()))) {
+            let mut plain = format!("  × {}", located.header);
+            if let Some(help) = &self.help {
+                plain.push_str(&format!("\n  help: {help}"));
+            }
+            return plain;
         }
         let trimmed = out.trim_end().len();
         out.truncate(trimmed);
         out
     }
+}
+
+/// Lines longer than this many bytes are not shown whole: the diagnostic shows an excerpt
+/// of the span's line instead.
+const MAX_SHOWN_LINE: usize = 160;
+
+/// The text to show for a span of `src` (char boundaries, `start <= end`) and the span in
+/// it: `src` itself, or, when a line is too long to show, an excerpt of the span's line
+/// (`…` marking the cuts) with the span clipped to it.
+fn shown_source(src: &str, start: usize, end: usize) -> (String, usize, usize) {
+    if src.split(['\n', '\r']).all(|l| l.len() <= MAX_SHOWN_LINE) {
+        return (src.to_string(), start, end);
+    }
+    let line_start = src[..start].rfind(['\n', '\r']).map_or(0, |i| i + 1);
+    let line_end = src[start..]
+        .find(['\n', '\r'])
+        .map_or(src.len(), |i| start + i);
+    let left = floor_char_boundary(
+        src,
+        start.saturating_sub(MAX_SHOWN_LINE / 3).max(line_start),
+    );
+    let right = floor_char_boundary(src, (start + MAX_SHOWN_LINE / 2).min(line_end));
+    let prefix = if left > line_start { "…" } else { "" };
+    let suffix = if right < line_end { "…" } else { "" };
+    let text = format!("{prefix}{}{suffix}", &src[left..right]);
+    let shift = |offset: usize| prefix.len() + offset.min(right) - left;
+    (text, shift(start), shift(end))
 }
 
 /// The largest char boundary of `src` at or before `offset`, clamped to its length.
@@ -212,8 +256,56 @@ mod tests {
         );
         assert_eq!(
             e.render(src),
-            "expected an expression at 1:18\n  |\n1 | range(10).map(x *).sum()\n  |                  ^"
+            "  × expected an expression at 1:18\n   ╭────\n 1 │ range(10).map(x *).sum()\n   ·                  ─\n   ╰────"
         );
+    }
+
+    #[test]
+    fn renders_help_and_the_line_of_a_multi_line_source() {
+        let src = "range(10)\n  .map(lambda x: 'x')\n  .sum()";
+        let e = CompileError::new(
+            ErrorKind::Unsupported,
+            Span::new(27, 30),
+            "string literals are not supported",
+        )
+        .with_help("fastiter pipelines compute on numbers");
+        let out = e.render(src);
+        assert!(
+            out.starts_with("  × string literals are not supported at 2:18\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains(" 2 │   .map(lambda x: 'x')\n   ·                  ───\n"),
+            "{out}"
+        );
+        assert!(
+            out.ends_with("help: fastiter pipelines compute on numbers"),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn render_clamps_spans_past_the_end() {
+        let src = "x +";
+        for span in [
+            Span::new(3, 3),
+            Span::new(3, 10),
+            Span::new(50, 60),
+            Span::new(2, 1),
+        ] {
+            let out = CompileError::new(ErrorKind::Syntax, span, "oops").render(src);
+            assert!(out.contains(" 1 │ x +"), "{out}");
+        }
+        let e = CompileError::new(
+            ErrorKind::Syntax,
+            Span::new(3, 3),
+            "unexpected end of input",
+        );
+        assert!(e.render(src).contains("·    ─"), "{}", e.render(src));
+        // Offsets inside a multi-byte character, and an empty source.
+        let e = CompileError::new(ErrorKind::Syntax, Span::new(1, 2), "bad");
+        assert!(e.render("é").starts_with("  × bad at 1:1"));
+        assert!(e.render("").starts_with("  × bad at 1:1"));
     }
 
     #[test]

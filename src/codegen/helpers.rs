@@ -1,5 +1,5 @@
 //! Functions kernels call for float operations that need libm or CPython's special cases:
-//! `math.*`, float `//`, `%`, `**` and `math.log(x, base)`. Each writes its result through a
+//! `math.*`, float `//`, `%` and `**`. Each writes its result through a
 //! pointer and returns 0 or an `ErrCode`.
 
 use cranelift_jit::JITBuilder;
@@ -13,7 +13,6 @@ pub const FBIN: &str = "fastiter_fbin";
 pub const FBIN_FLOORDIV: i64 = 0;
 pub const FBIN_MOD: i64 = 1;
 pub const FBIN_POW: i64 = 2;
-pub const FBIN_LOGBASE: i64 = 3;
 
 pub fn register(jb: &mut JITBuilder) {
     jb.symbol(MATH1, math1 as *const u8);
@@ -44,8 +43,7 @@ extern "C" fn fbin(op: u32, a: f64, b: f64, out: *mut f64) -> u32 {
     let r = match op as i64 {
         FBIN_FLOORDIV => pyops::float_floordiv(a, b),
         FBIN_MOD => pyops::float_mod(a, b),
-        FBIN_POW => pyops::float_pow(a, b),
-        _ => pyops::math_log_base(a, b),
+        _ => pyops::float_pow(a, b),
     };
     finish(r, out)
 }

@@ -606,7 +606,6 @@ impl Gen<'_, '_> {
                         let call = self.b.ins().call(self.math1, &[code, vals[0], self.slot]);
                         self.helper_result(call)
                     }
-                    Builtin::LogBase => self.fbin(helpers::FBIN_LOGBASE, vals[0], vals[1]),
                 }
             }
         }

@@ -259,11 +259,6 @@ impl<'a> Interp<'a> {
                 Builtin::MathInt(f) => {
                     Value::Float(pyops::math1_int(*f, &self.eval_int(&args[0])?)?)
                 }
-                Builtin::LogBase => {
-                    let x = self.eval_float(&args[0])?;
-                    let base = self.eval_float(&args[1])?;
-                    Value::Float(pyops::math_log_base(x, base)?)
-                }
             },
         })
     }

@@ -854,10 +854,11 @@ fn math_call(name: &str, mut args: Vec<Expr>, span: Span, name_span: Span) -> CR
             )
         }
         "log" if args.len() == 2 => {
-            let b = to_float(args.remove(1));
-            let a = to_float(args.remove(0));
+            // CPython: log(x) / log(base), each log exact for ints of any size.
+            let base = math_log(args.remove(1), span);
+            let x = math_log(args.remove(0), span);
             mk(
-                ExprKind::Call(Builtin::LogBase, vec![a, b]),
+                ExprKind::Binary(BinOp::FDiv, Box::new(x), Box::new(base)),
                 Type::Float,
                 span,
             )
@@ -883,6 +884,23 @@ fn math_call(name: &str, mut args: Vec<Expr>, span: Span, name_span: Span) -> CR
             )
         }
     })
+}
+
+/// `math.log(a)` of an int or a float.
+fn math_log(a: Expr, span: Span) -> Expr {
+    if a.ty == Type::Int {
+        mk(
+            ExprKind::Call(Builtin::MathInt(MathFn::Log), vec![a]),
+            Type::Float,
+            span,
+        )
+    } else {
+        mk(
+            ExprKind::Call(Builtin::Math(MathFn::Log), vec![to_float(a)]),
+            Type::Float,
+            span,
+        )
+    }
 }
 
 fn cast(c: Cast, e: Expr, ty: Type) -> Expr {

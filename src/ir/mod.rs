@@ -199,8 +199,6 @@ pub enum Builtin {
     Math(MathFn),
     /// `math.log`/`log2`/`log10` of an int: exact for ints of any size.
     MathInt(MathFn),
-    /// `math.log(x, base)`.
-    LogBase,
 }
 
 /// A pipeline: `source`, then `stages` in order, then `consumer`.

@@ -165,7 +165,6 @@ impl Verifier<'_> {
                     Builtin::IAbs => (&[Int], Int),
                     Builtin::Math(_) => (&[Float], Float),
                     Builtin::MathInt(_) => (&[Int], Float),
-                    Builtin::LogBase => (&[Float, Float], Float),
                 };
                 if args.len() != params.len() {
                     return Err("builtin arity".into());

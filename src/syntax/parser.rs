@@ -22,7 +22,7 @@ use crate::diagnostics::{line_col, CompileError, ErrorKind, Span};
 
 /// The most brackets (`(`, `[`, `{`) that may be open at once. Deeper input is refused
 /// before pest runs, so pest's recursion stays bounded.
-pub const MAX_NESTING: usize = 100;
+pub const MAX_NESTING: usize = 64;
 
 /// The deepest AST `parse` returns (a leaf has depth 1). Longer chains (`a + b + ...`,
 /// `-----x`, `x.map(f).map(f)...`) are refused with an `Unsupported` error.
@@ -108,7 +108,8 @@ fn scan(src: &str) -> Scan {
     let mut too_deep = None;
     let mut unterminated = None;
     let mut content_end = 0;
-    let mut i = 0;
+    // A byte-order mark is not content.
+    let mut i = if src.starts_with('\u{feff}') { 3 } else { 0 };
     while i < bytes.len() {
         if !matches!(bytes[i], b' ' | b'\t' | b'\n' | b'\r' | b'\x0c' | b'#') {
             content_end = i + 1;
@@ -471,7 +472,7 @@ fn join_or(words: &[&str]) -> String {
 }
 
 fn is_blank(src: &str) -> bool {
-    src.lines().all(|l| {
+    src.trim_start_matches('\u{feff}').lines().all(|l| {
         let t = l.trim();
         t.is_empty() || t.starts_with('#')
     })
@@ -1223,12 +1224,13 @@ impl Builder {
 
     fn strings(&self, pair: Pair<'_, Rule>) -> CompileError {
         let span = span_of(&pair);
-        let prefix = pair
-            .into_inner()
-            .next()
-            .and_then(|s| s.into_inner().find(|p| p.as_rule() == Rule::string_prefix))
-            .map(|p| p.as_str().to_ascii_lowercase())
-            .unwrap_or_default();
+        // The prefix: the letters before the first quote of the first literal.
+        let prefix: String = pair
+            .as_str()
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .map(|c| c.to_ascii_lowercase())
+            .collect();
         let what = if prefix.contains('f') {
             "f-strings are not supported"
         } else if prefix.contains('t') {
@@ -1251,7 +1253,7 @@ impl Builder {
             Rule::bin_int => (2, "binary"),
             _ => (10, "decimal"),
         };
-        for suffix in inner {
+        if let Some(suffix) = inner.next() {
             match suffix.as_rule() {
                 Rule::bad_suffix => {
                     if lit.as_str() == "0" {
@@ -1484,6 +1486,20 @@ mod tests {
             operand.kind,
             ExprKind::Binary { op: BinOp::Pow, .. }
         ));
+    }
+
+    #[test]
+    fn every_keyword_is_reserved_and_only_at_a_word_boundary() {
+        for k in KEYWORDS {
+            let e = parse(k);
+            match k {
+                "True" | "False" | "None" => assert!(e.is_ok(), "{k}"),
+                _ => assert_eq!(e.map_err(|e| e.kind), Err(ErrorKind::Syntax), "{k}"),
+            }
+            for name in [format!("{k}_"), format!("{k}x"), format!("_{k}")] {
+                assert_eq!(ok(&name).kind, ExprKind::Name(name.clone()));
+            }
+        }
     }
 
     #[test]
