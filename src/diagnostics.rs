@@ -1,20 +1,25 @@
 //! Spans and compile errors: every parse, type and unsupported-construct error carries the
-//! span it is about, and renders with line, column, the source line and a caret.
+//! span it is about, and renders (through miette) with line, column, the source line and an
+//! underline under the span.
 
 use std::fmt;
 
 /// A byte range `[start, end)` in the source text.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Span {
+    /// The first byte.
     pub start: usize,
+    /// One past the last byte.
     pub end: usize,
 }
 
 impl Span {
+    /// The span `[start, end)`.
     pub fn new(start: usize, end: usize) -> Span {
         Span { start, end }
     }
 
+    /// The smallest span covering both `self` and `other`.
     pub fn to(self, other: Span) -> Span {
         Span {
             start: self.start.min(other.start),
@@ -37,16 +42,21 @@ pub enum ErrorKind {
     Unsupported,
 }
 
+/// An error that stops compilation, about one span of the source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CompileError {
+    /// Which family of error (decides the exit code or Python exception type).
     pub kind: ErrorKind,
+    /// One line, no position: `render` adds it.
     pub message: String,
+    /// The source text the error is about.
     pub span: Span,
     /// What to do instead, when there is something to say.
     pub help: Option<String>,
 }
 
 impl CompileError {
+    /// An error of `kind` about `span`, without help.
     pub fn new(kind: ErrorKind, span: Span, message: impl Into<String>) -> CompileError {
         CompileError {
             kind,
@@ -56,6 +66,7 @@ impl CompileError {
         }
     }
 
+    /// The same error with a help line saying what to do instead.
     pub fn with_help(mut self, help: impl Into<String>) -> CompileError {
         self.help = Some(help.into());
         self
@@ -240,6 +251,7 @@ pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
+/// The result of a compile step.
 pub type CResult<T> = Result<T, CompileError>;
 
 #[cfg(test)]

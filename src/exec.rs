@@ -11,7 +11,7 @@ use num_traits::{Signed, ToPrimitive, Zero};
 use crate::codegen::Kernel;
 use crate::errors::ErrCode;
 use crate::interp::{compare_values, Interp};
-use crate::ir::{Consumer, Pipeline, Source, Type};
+use crate::ir::{Consumer, Dtype, Pipeline, Source, Type};
 use crate::pyops;
 use crate::value::Value;
 use fastiter_runtime::abi::{self, Partial};
@@ -39,6 +39,68 @@ pub enum SourceData {
         len: u64,
     },
     List(Vec<Value>),
+    Buffer(BufferArg),
+}
+
+/// An input buffer for one run: contiguous elements of `dtype` at `ptr`.
+#[derive(Debug, Clone, Copy)]
+pub struct BufferArg {
+    ptr: *const u8,
+    len: usize,
+    dtype: Dtype,
+}
+
+// SAFETY: a BufferArg is only read, and `BufferArg::new`'s contract keeps the memory alive and
+// unchanged for the run, on whichever thread reads it.
+unsafe impl Send for BufferArg {}
+// SAFETY: as above: shared reads only.
+unsafe impl Sync for BufferArg {}
+
+impl BufferArg {
+    /// # Safety
+    /// `ptr` points to `len` contiguous, initialised, properly aligned elements of `dtype`,
+    /// which stay alive and are not written while any run using this `BufferArg` executes.
+    pub unsafe fn new(ptr: *const u8, len: usize, dtype: Dtype) -> BufferArg {
+        BufferArg { ptr, len, dtype }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn dtype(&self) -> Dtype {
+        self.dtype
+    }
+
+    /// Element `i` as a Python value.
+    pub fn get(&self, i: usize) -> Value {
+        assert!(
+            i < self.len,
+            "buffer index {i} out of bounds ({})",
+            self.len
+        );
+        // SAFETY: `i < len`, and `new`'s contract makes `ptr[..len]` valid, aligned elements of
+        // `dtype`.
+        unsafe {
+            let p = self.ptr;
+            match self.dtype {
+                Dtype::I8 => Value::int((p as *const i8).add(i).read() as i64),
+                Dtype::I16 => Value::int((p as *const i16).add(i).read() as i64),
+                Dtype::I32 => Value::int((p as *const i32).add(i).read() as i64),
+                Dtype::I64 => Value::int((p as *const i64).add(i).read()),
+                Dtype::U8 => Value::int(p.add(i).read() as i64),
+                Dtype::U16 => Value::int((p as *const u16).add(i).read() as i64),
+                Dtype::U32 => Value::int((p as *const u32).add(i).read() as i64),
+                Dtype::F32 => Value::Float((p as *const f32).add(i).read() as f64),
+                Dtype::F64 => Value::Float((p as *const f64).add(i).read()),
+                Dtype::Bool => Value::Bool(p.add(i).read() != 0),
+            }
+        }
+    }
 }
 
 impl SourceData {
@@ -46,6 +108,7 @@ impl SourceData {
         match self {
             SourceData::Range { len, .. } => *len,
             SourceData::List(items) => items.len() as u64,
+            SourceData::Buffer(b) => b.len as u64,
         }
     }
 
@@ -57,6 +120,7 @@ impl SourceData {
         match self {
             SourceData::Range { start, step, .. } => Value::Int(start + step * BigInt::from(i)),
             SourceData::List(items) => items[i as usize].clone(),
+            SourceData::Buffer(b) => b.get(i as usize),
         }
     }
 }
@@ -124,9 +188,24 @@ pub struct RunStats {
 }
 
 /// Evaluate the source expressions (over parameters only).
-pub fn eval_source(p: &Pipeline, params: &[Value]) -> Result<SourceData, ExecError> {
+pub fn eval_source(
+    p: &Pipeline,
+    params: &[Value],
+    buffer: Option<BufferArg>,
+) -> Result<SourceData, ExecError> {
     let mut it = Interp::new(p, params);
     match &p.source {
+        Source::Buffer { name, dtype } => match buffer {
+            Some(b) if b.dtype == *dtype => Ok(SourceData::Buffer(b)),
+            Some(b) => Err(ExecError::Unsupported(format!(
+                "buffer `{name}` was compiled for {} elements but {} were given",
+                dtype.name(),
+                b.dtype.name()
+            ))),
+            None => Err(ExecError::Unsupported(format!(
+                "no buffer given for `{name}`"
+            ))),
+        },
         Source::Range { start, stop, step } => {
             let int = |it: &mut Interp, e| match it.eval(e).map_err(ExecError::Python)? {
                 Value::Int(v) => Ok(v),
@@ -197,6 +276,7 @@ fn build_env(params: &[Value], src: &SourceData) -> Option<Env> {
             }
             slots.push(items.as_ptr() as u64);
         }
+        SourceData::Buffer(b) => slots.push(b.ptr as u64),
     }
     Some(Env {
         slots,
@@ -209,10 +289,11 @@ pub fn run(
     p: &Pipeline,
     kernel: Option<&Kernel>,
     params: &[Value],
+    buffer: Option<BufferArg>,
     opts: &RunOptions,
 ) -> Result<(Value, RunStats), ExecError> {
     let t0 = Instant::now();
-    let src = eval_source(p, params)?;
+    let src = eval_source(p, params, buffer)?;
     let len = src.len();
     let env = if opts.jit {
         build_env(params, &src)

@@ -51,9 +51,20 @@ pub fn compile(
     jit: bool,
     cg: CodegenOptions,
 ) -> Result<Compiled, Error> {
+    compile_with(src, params, None, jit, cg)
+}
+
+/// Compile `src` whose source may be the input buffer `buffer`.
+pub fn compile_with(
+    src: &str,
+    params: &[ir::ParamInfo],
+    buffer: Option<&ir::BufferDecl>,
+    jit: bool,
+    cg: CodegenOptions,
+) -> Result<Compiled, Error> {
     let t0 = Instant::now();
     let ast = syntax::parse(src)?;
-    let pipeline = ir::lower::lower_pipeline(&ast, params)?;
+    let pipeline = ir::lower::lower_pipeline_with(&ast, params, buffer)?;
     let pipeline = passes::optimize(pipeline).map_err(Error::Internal)?;
     let kernel = if jit {
         Some(codegen::compile(&pipeline, cg).map_err(|e| Error::Internal(e.to_string()))?)
@@ -72,12 +83,18 @@ pub fn compile(
 impl Compiled {
     /// Run with parameter values in the order given to `compile`.
     pub fn run(&self, params: &[Value], opts: &RunOptions) -> Result<(Value, RunStats), ExecError> {
-        exec::run(
-            &self.pipeline,
-            self.kernel.as_ref().filter(|_| opts.jit),
-            params,
-            opts,
-        )
+        self.run_with(params, None, opts)
+    }
+
+    /// Run over an input buffer (for a pipeline compiled with a `BufferDecl`).
+    pub fn run_with(
+        &self,
+        params: &[Value],
+        buffer: Option<exec::BufferArg>,
+        opts: &RunOptions,
+    ) -> Result<(Value, RunStats), ExecError> {
+        let kernel = self.kernel.as_ref().filter(|_| opts.jit);
+        exec::run(&self.pipeline, kernel, params, buffer, opts)
     }
 }
 
@@ -138,7 +155,7 @@ pub fn eval_constant(src: &str) -> Result<Value, EvalError> {
         jit: false,
         cancel: None,
     };
-    match exec::run(&p, None, &[], &opts)?.0 {
+    match exec::run(&p, None, &[], None, &opts)?.0 {
         Value::List(mut items) if items.len() == 1 => Ok(items.remove(0)),
         other => Err(EvalError::Exec(ExecError::Unsupported(format!(
             "not a constant: {other}"

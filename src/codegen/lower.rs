@@ -159,7 +159,7 @@ impl Gen<'_, '_> {
                 let step = self.b.ins().load(types::I64, mem(), env, src_off + 8);
                 (Some(start), Some(step), None)
             }
-            Source::List { .. } => (
+            Source::List { .. } | Source::Buffer { .. } => (
                 None,
                 None,
                 Some(self.b.ins().load(types::I64, mem(), env, src_off)),
@@ -245,6 +245,11 @@ impl Gen<'_, '_> {
                 let addr = self.b.ins().iadd(items.expect("list items"), off);
                 self.b.ins().load(clif_type(*ty), mem(), addr, 0)
             }
+            Source::Buffer { dtype, .. } => {
+                let off = self.b.ins().imul_imm_s(i, dtype.size() as i64);
+                let addr = self.b.ins().iadd(items.expect("buffer"), off);
+                self.load_elem(*dtype, addr)
+            }
         };
         for s in &p.stages {
             match s {
@@ -306,6 +311,29 @@ impl Gen<'_, '_> {
         let ok = self.b.ins().iconst(types::I32, abi::STATUS_OK as i64);
         self.b.ins().return_(&[ok]);
         Ok(())
+    }
+
+    /// Load one buffer element as its pipeline type.
+    fn load_elem(&mut self, dtype: Dtype, addr: Value) -> Value {
+        let ins = self.b.ins();
+        match dtype {
+            Dtype::I8 => ins.sload8(types::I64, mem(), addr, 0),
+            Dtype::I16 => ins.sload16(types::I64, mem(), addr, 0),
+            Dtype::I32 => ins.sload32(mem(), addr, 0),
+            Dtype::I64 => ins.load(types::I64, mem(), addr, 0),
+            Dtype::U8 => ins.uload8(types::I64, mem(), addr, 0),
+            Dtype::U16 => ins.uload16(types::I64, mem(), addr, 0),
+            Dtype::U32 => ins.uload32(mem(), addr, 0),
+            Dtype::F32 => {
+                let f = ins.load(types::F32, mem(), addr, 0);
+                self.b.ins().fpromote(types::F64, f)
+            }
+            Dtype::F64 => ins.load(types::F64, mem(), addr, 0),
+            Dtype::Bool => {
+                let v = ins.load(types::I8, mem(), addr, 0);
+                self.b.ins().icmp_imm_s(IntCC::NotEqual, v, 0)
+            }
+        }
     }
 
     /// Widen a scalar to the 8 bytes of a slot (bool: 0/1, float: its bits).

@@ -28,6 +28,14 @@ pub fn pipeline(p: &Pipeline) -> String {
             let items: Vec<String> = items.iter().map(|e| expr(p, e)).collect();
             let _ = writeln!(out, "  source list[{}] : {}", items.join(", "), ty.name());
         }
+        Source::Buffer { name, dtype } => {
+            let _ = writeln!(
+                out,
+                "  source buffer {name}[{}] : {}",
+                dtype.name(),
+                dtype.elem_type().name()
+            );
+        }
     }
     for s in &p.stages {
         match s {

@@ -16,15 +16,26 @@ const MAX_INT_EXPONENT: u32 = 100_000;
 /// Lower a whole pipeline expression. `params` are the runtime parameters in scope, with the
 /// types of their current values.
 pub fn lower_pipeline(e: &ast::Expr, params: &[ParamInfo]) -> CResult<Pipeline> {
+    lower_pipeline_with(e, params, None)
+}
+
+/// Lower a pipeline whose source may be the named input buffer.
+pub fn lower_pipeline_with(
+    e: &ast::Expr,
+    params: &[ParamInfo],
+    buffer: Option<&BufferDecl>,
+) -> CResult<Pipeline> {
     let mut lw = Lowerer {
         params: params.to_vec(),
         vars: Vec::new(),
         scopes: Vec::new(),
+        buffer: buffer.cloned(),
     };
     lw.pipeline(e)
 }
 
 struct Lowerer {
+    buffer: Option<BufferDecl>,
     params: Vec<ParamInfo>,
     vars: Vec<VarInfo>,
     /// Names bound by enclosing lambdas, innermost last.
@@ -150,6 +161,13 @@ impl Lowerer {
 
     fn source(&mut self, e: &ast::Expr) -> CResult<Source> {
         match &e.kind {
+            ast::ExprKind::Name(n) if self.buffer.as_ref().is_some_and(|b| &b.name == n) => {
+                let b = self.buffer.clone().expect("checked");
+                Ok(Source::Buffer {
+                    name: b.name,
+                    dtype: b.dtype,
+                })
+            }
             ast::ExprKind::Call { func, args, kwargs } => {
                 let name = match &func.kind {
                     ast::ExprKind::Name(n) => n.as_str(),

@@ -219,6 +219,9 @@ pub enum Source {
     Range { start: Expr, stop: Expr, step: Expr },
     /// A list literal: one element type, items over parameters only.
     List { items: Vec<Expr>, ty: Type },
+    /// A contiguous buffer of `dtype` passed in at run time (a NumPy array, an
+    /// `array.array`, a `memoryview`), read in place.
+    Buffer { name: String, dtype: Dtype },
 }
 
 impl Source {
@@ -226,8 +229,83 @@ impl Source {
         match self {
             Source::Range { .. } => Type::Int,
             Source::List { ty, .. } => *ty,
+            Source::Buffer { dtype, .. } => dtype.elem_type(),
         }
     }
+}
+
+/// The element type of an input buffer, as stored in memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dtype {
+    I8,
+    I16,
+    I32,
+    I64,
+    U8,
+    U16,
+    U32,
+    F32,
+    F64,
+    Bool,
+}
+
+impl Dtype {
+    pub const ALL: [Dtype; 10] = [
+        Dtype::I8,
+        Dtype::I16,
+        Dtype::I32,
+        Dtype::I64,
+        Dtype::U8,
+        Dtype::U16,
+        Dtype::U32,
+        Dtype::F32,
+        Dtype::F64,
+        Dtype::Bool,
+    ];
+
+    /// The pipeline type of an element: ints as Python ints, floats widened exactly to f64.
+    pub fn elem_type(self) -> Type {
+        match self {
+            Dtype::F32 | Dtype::F64 => Type::Float,
+            Dtype::Bool => Type::Bool,
+            _ => Type::Int,
+        }
+    }
+
+    pub fn size(self) -> usize {
+        match self {
+            Dtype::I8 | Dtype::U8 | Dtype::Bool => 1,
+            Dtype::I16 | Dtype::U16 => 2,
+            Dtype::I32 | Dtype::U32 | Dtype::F32 => 4,
+            Dtype::I64 | Dtype::F64 => 8,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dtype::I8 => "i8",
+            Dtype::I16 => "i16",
+            Dtype::I32 => "i32",
+            Dtype::I64 => "i64",
+            Dtype::U8 => "u8",
+            Dtype::U16 => "u16",
+            Dtype::U32 => "u32",
+            Dtype::F32 => "f32",
+            Dtype::F64 => "f64",
+            Dtype::Bool => "bool",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Dtype> {
+        Dtype::ALL.iter().copied().find(|d| d.name() == name)
+    }
+}
+
+/// The buffer a pipeline reads, as declared to the compiler.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BufferDecl {
+    pub name: String,
+    pub dtype: Dtype,
 }
 
 #[derive(Debug, Clone, PartialEq)]

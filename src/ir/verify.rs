@@ -16,6 +16,7 @@ pub fn verify(p: &Pipeline) -> Result<(), String> {
                 v.expect(e, *ty)?;
             }
         }
+        Source::Buffer { .. } => {}
     }
     let mut ty = p.source.elem_type();
     for s in &p.stages {

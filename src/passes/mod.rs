@@ -43,6 +43,7 @@ pub fn map_exprs(mut p: Pipeline, f: &dyn Fn(crate::ir::Expr) -> crate::ir::Expr
             stop: g(stop),
             step: g(step),
         },
+        b @ Source::Buffer { .. } => b,
         Source::List { items, ty } => Source::List {
             items: items.into_iter().map(g).collect(),
             ty,
