@@ -1,0 +1,404 @@
+//! `fastiter._native`: the compiler and runtime, seen from Python. Compiles pipeline text for
+//! typed parameters (and an optional input buffer), runs kernels with the GIL released, and
+//! turns results and errors into Python objects and exceptions.
+#![deny(unsafe_op_in_unsafe_fn)]
+
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use num_bigint::BigInt;
+use num_traits::ToPrimitive;
+use pyo3::buffer::PyUntypedBuffer;
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError, PyZeroDivisionError};
+use pyo3::prelude::*;
+use pyo3::types::{PyBool, PyFloat, PyInt, PyList};
+
+use fastiter::errors::PyExcType;
+use fastiter::exec::BufferArg;
+use fastiter::ir::{self, BufferDecl, Dtype, ParamInfo};
+use fastiter::{CodegenOptions, Compiled, ErrorKind, ExecError, RunOptions, Value};
+
+pyo3::create_exception!(
+    _native,
+    CompileError,
+    pyo3::exceptions::PyException,
+    "fastiter cannot compile this pipeline. Attributes: kind ('syntax', 'type', 'name' or \
+     'unsupported'), message, line, column (1-based), rendered (the message with the source \
+     line and a caret)."
+);
+pyo3::create_exception!(
+    _native,
+    Refused,
+    pyo3::exceptions::PyException,
+    "The compiled pipeline declined to produce a value CPython would give differently (a \
+     complex number, a range too long, ...): run it as plain Python instead."
+);
+
+/// Inputs with at least this many elements run on a worker thread while the calling thread
+/// watches for Ctrl-C; smaller ones run inline (a thread costs more than they do).
+const WATCH_THRESHOLD: u64 = 1 << 18;
+
+/// A compiled pipeline.
+#[pyclass(frozen, module = "fastiter._native")]
+struct Kernel {
+    compiled: Compiled,
+    params: Vec<ParamInfo>,
+    buffer: Option<BufferDecl>,
+}
+
+fn kind_name(k: ErrorKind) -> &'static str {
+    match k {
+        ErrorKind::Syntax => "syntax",
+        ErrorKind::Type => "type",
+        ErrorKind::Name => "name",
+        ErrorKind::Unsupported => "unsupported",
+    }
+}
+
+fn compile_error(py: Python<'_>, src: &str, e: fastiter::Error) -> PyErr {
+    match e {
+        fastiter::Error::Compile(c) => {
+            let (line, col) = c.line_col(src);
+            let rendered = c.render(src);
+            let err = CompileError::new_err(rendered.clone());
+            let v = err.value(py);
+            let _ = v.setattr("kind", kind_name(c.kind));
+            let _ = v.setattr("message", c.message.clone());
+            let _ = v.setattr("line", line);
+            let _ = v.setattr("column", col);
+            let _ = v.setattr("rendered", rendered);
+            let _ = v.setattr("help", c.help.clone());
+            err
+        }
+        other => CompileError::new_err(other.to_string()),
+    }
+}
+
+fn type_from_name(name: &str) -> PyResult<ir::Type> {
+    match name {
+        "int" => Ok(ir::Type::Int),
+        "float" => Ok(ir::Type::Float),
+        "bool" => Ok(ir::Type::Bool),
+        other => Err(PyValueError::new_err(format!(
+            "unknown parameter type {other:?}"
+        ))),
+    }
+}
+
+/// Compile `src` for parameters `[(name, 'int'|'float'|'bool'), ...]`, and optionally an input
+/// buffer `(name, dtype)` with dtype one of i8 i16 i32 i64 u8 u16 u32 f32 f64 bool.
+#[pyfunction]
+#[pyo3(signature = (src, params, buffer=None))]
+fn compile(
+    py: Python<'_>,
+    src: &str,
+    params: Vec<(String, String)>,
+    buffer: Option<(String, String)>,
+) -> PyResult<Kernel> {
+    let params = params
+        .into_iter()
+        .map(|(name, ty)| {
+            Ok(ParamInfo {
+                name,
+                ty: type_from_name(&ty)?,
+            })
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let buffer = match buffer {
+        Some((name, dt)) => Some(BufferDecl {
+            name,
+            dtype: Dtype::from_name(&dt)
+                .ok_or_else(|| PyValueError::new_err(format!("unknown dtype {dt:?}")))?,
+        }),
+        None => None,
+    };
+    let src_owned = src.to_string();
+    let (p2, b2) = (params.clone(), buffer.clone());
+    let compiled = py
+        .detach(move || {
+            fastiter::compile_with(
+                &src_owned,
+                &p2,
+                b2.as_ref(),
+                true,
+                CodegenOptions::default(),
+            )
+        })
+        .map_err(|e| compile_error(py, src, e))?;
+    Ok(Kernel {
+        compiled,
+        params,
+        buffer,
+    })
+}
+
+/// The dtype of a buffer's format, for the formats fastiter reads (native byte order).
+fn buffer_dtype(buf: &PyUntypedBuffer) -> Option<Dtype> {
+    let fmt = buf.format().to_str().ok()?;
+    let code = fmt.trim_start_matches(['@', '=', '<']);
+    if fmt.starts_with(['>', '!']) || code.len() != 1 {
+        return None;
+    }
+    let size = buf.item_size();
+    Some(match (code, size) {
+        ("d", 8) => Dtype::F64,
+        ("f", 4) => Dtype::F32,
+        ("q" | "l" | "n", 8) => Dtype::I64,
+        ("i" | "l", 4) => Dtype::I32,
+        ("h", 2) => Dtype::I16,
+        ("b", 1) => Dtype::I8,
+        ("B" | "c", 1) => Dtype::U8,
+        ("H", 2) => Dtype::U16,
+        ("I" | "L", 4) => Dtype::U32,
+        ("?", 1) => Dtype::Bool,
+        _ => return None,
+    })
+}
+
+/// The dtype name of an object's buffer, or None when fastiter cannot read it in place (no
+/// buffer protocol, not C-contiguous, an unsupported format).
+#[pyfunction]
+fn buffer_dtype_of(obj: &Bound<'_, PyAny>) -> Option<&'static str> {
+    let buf = PyUntypedBuffer::get(obj).ok()?;
+    if !buf.is_c_contiguous() {
+        return None;
+    }
+    buffer_dtype(&buf).map(Dtype::name)
+}
+
+fn to_value(obj: &Bound<'_, PyAny>, ty: ir::Type) -> PyResult<Value> {
+    Ok(match ty {
+        ir::Type::Bool => Value::Bool(obj.cast::<PyBool>()?.is_true()),
+        ir::Type::Int => Value::Int(obj.cast::<PyInt>()?.extract::<BigInt>()?),
+        ir::Type::Float => Value::Float(obj.cast::<PyFloat>()?.value()),
+    })
+}
+
+fn to_py(py: Python<'_>, v: Value) -> PyResult<Py<PyAny>> {
+    Ok(match v {
+        Value::None => py.None(),
+        Value::Bool(b) => PyBool::new(py, b).to_owned().into_any().unbind(),
+        Value::Int(i) => match i.to_i64() {
+            Some(small) => small.into_pyobject(py)?.into_any().unbind(),
+            None => i.into_pyobject(py)?.into_any().unbind(),
+        },
+        Value::Float(f) => PyFloat::new(py, f).into_any().unbind(),
+        Value::List(items) => {
+            let objs = items
+                .into_iter()
+                .map(|v| to_py(py, v))
+                .collect::<PyResult<Vec<_>>>()?;
+            PyList::new(py, objs)?.into_any().unbind()
+        }
+    })
+}
+
+fn exec_error(e: ExecError) -> PyErr {
+    match e {
+        ExecError::Python(code) if code.is_refusal() => Refused::new_err(code.message()),
+        ExecError::Python(code) => {
+            let msg = code.message();
+            match code.exc_type() {
+                PyExcType::ZeroDivisionError => PyZeroDivisionError::new_err(msg),
+                PyExcType::ValueError => PyValueError::new_err(msg),
+                PyExcType::OverflowError => PyOverflowError::new_err(msg),
+                PyExcType::TypeError => PyTypeError::new_err(msg),
+            }
+        }
+        ExecError::Cancelled => pyo3::exceptions::PyKeyboardInterrupt::new_err(()),
+        ExecError::Unsupported(m) => Refused::new_err(m),
+    }
+}
+
+#[pymethods]
+impl Kernel {
+    /// The optimised IR, as `fastc --emit ir` prints it.
+    #[getter]
+    fn ir(&self) -> String {
+        ir::display::pipeline(&self.compiled.pipeline)
+    }
+
+    /// Seconds from text to machine code.
+    #[getter]
+    fn compile_time(&self) -> f64 {
+        self.compiled.compile_time.as_secs_f64()
+    }
+
+    /// Parameter names and types, in the order `run` takes their values.
+    #[getter]
+    fn params(&self) -> Vec<(String, &'static str)> {
+        self.params
+            .iter()
+            .map(|p| (p.name.clone(), p.ty.name()))
+            .collect()
+    }
+
+    /// Run with parameter values (in `params` order) over `buffer` (for a pipeline compiled
+    /// with one). `threads=0` uses the configured number of threads; `jit=False` runs the
+    /// exact reference interpreter. Releases the GIL; Ctrl-C cancels a long run.
+    #[pyo3(signature = (params, buffer=None, threads=0, jit=true))]
+    fn run(
+        &self,
+        py: Python<'_>,
+        params: Vec<Bound<'_, PyAny>>,
+        buffer: Option<Bound<'_, PyAny>>,
+        threads: usize,
+        jit: bool,
+    ) -> PyResult<Py<PyAny>> {
+        if params.len() != self.params.len() {
+            return Err(PyTypeError::new_err(format!(
+                "expected {} parameter values, got {}",
+                self.params.len(),
+                params.len()
+            )));
+        }
+        let values = params
+            .iter()
+            .zip(&self.params)
+            .map(|(o, p)| to_value(o, p.ty))
+            .collect::<PyResult<Vec<_>>>()?;
+        // The buffer view stays alive (and the exporter keeps its memory) until this function
+        // returns, after the run.
+        let view = match (&self.buffer, &buffer) {
+            (Some(decl), Some(obj)) => {
+                let buf = PyUntypedBuffer::get(obj)?;
+                if !buf.is_c_contiguous() || buffer_dtype(&buf) != Some(decl.dtype) {
+                    return Err(PyTypeError::new_err(format!(
+                        "expected a C-contiguous buffer of {}",
+                        decl.dtype.name()
+                    )));
+                }
+                Some(buf)
+            }
+            (Some(_), None) => {
+                return Err(PyTypeError::new_err(
+                    "this pipeline reads a buffer: pass buffer=",
+                ))
+            }
+            (None, _) => None,
+        };
+        let arg = match (&self.buffer, &view) {
+            // SAFETY: the view is C-contiguous with `item_count` elements of the checked dtype,
+            // and is held (so the exporter keeps the memory) until after the run; fastiter only
+            // reads it. Python code could write to a writable buffer from another thread
+            // meanwhile: the reads would see some mix of values, as a Python loop would.
+            (Some(decl), Some(v)) => Some(unsafe {
+                BufferArg::new(v.buf_ptr() as *const u8, v.item_count(), decl.dtype)
+            }),
+            _ => None,
+        };
+        let threads = if threads == 0 {
+            fastiter_runtime::get_num_threads()
+        } else {
+            threads
+        };
+        let compiled = &self.compiled;
+        let long =
+            arg.is_some_and(|b| b.len() as u64 >= WATCH_THRESHOLD) || self.long_range(&values);
+        let result = if long {
+            run_watched(py, |cancel| {
+                compiled.run_with(
+                    &values,
+                    arg,
+                    &RunOptions {
+                        threads,
+                        jit,
+                        cancel: Some(cancel),
+                    },
+                )
+            })?
+        } else {
+            py.detach(|| {
+                compiled.run_with(
+                    &values,
+                    arg,
+                    &RunOptions {
+                        threads,
+                        jit,
+                        cancel: None,
+                    },
+                )
+            })
+        };
+        drop(view);
+        let (value, _) = result.map_err(exec_error)?;
+        to_py(py, value)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<fastiter kernel {:?}>", self.compiled.source)
+    }
+}
+
+impl Kernel {
+    /// Whether a range source is long enough to watch for Ctrl-C.
+    fn long_range(&self, values: &[Value]) -> bool {
+        match fastiter::exec::eval_source(&self.compiled.pipeline, values, None) {
+            Ok(src) => src.len() >= WATCH_THRESHOLD,
+            Err(_) => false,
+        }
+    }
+}
+
+/// Run `f` on a worker thread with the GIL released, checking for signals (Ctrl-C) every few
+/// milliseconds; on a signal, cancel the run, wait for it to stop, and raise.
+fn run_watched<T: Send>(py: Python<'_>, f: impl FnOnce(&AtomicBool) -> T + Send) -> PyResult<T> {
+    let cancel = AtomicBool::new(false);
+    py.detach(|| {
+        std::thread::scope(|s| {
+            let (tx, rx) = mpsc::channel();
+            let cancel_ref = &cancel;
+            s.spawn(move || {
+                let _ = tx.send(f(cancel_ref));
+            });
+            let mut pending: Option<PyErr> = None;
+            loop {
+                match rx.recv_timeout(Duration::from_millis(20)) {
+                    Ok(v) => return pending.map_or(Ok(v), Err),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        if pending.is_none() {
+                            if let Err(e) = Python::attach(|py| py.check_signals()) {
+                                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                                pending = Some(e);
+                            }
+                        }
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => {
+                        return Err(pending.unwrap_or_else(|| {
+                            pyo3::exceptions::PyRuntimeError::new_err(
+                                "fastiter worker stopped unexpectedly",
+                            )
+                        }))
+                    }
+                }
+            }
+        })
+    })
+}
+
+/// Set the number of worker threads (at least 1).
+#[pyfunction]
+fn set_num_threads(n: i64) -> PyResult<()> {
+    let n = usize::try_from(n)
+        .map_err(|_| PyValueError::new_err("number of threads must be at least 1"))?;
+    fastiter_runtime::set_num_threads(n).map_err(|e| PyValueError::new_err(e.to_string()))
+}
+
+/// The number of worker threads.
+#[pyfunction]
+fn get_num_threads() -> usize {
+    fastiter_runtime::get_num_threads()
+}
+
+#[pymodule(gil_used = false)]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(compile, m)?)?;
+    m.add_function(wrap_pyfunction!(buffer_dtype_of, m)?)?;
+    m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
+    m.add_class::<Kernel>()?;
+    m.add("CompileError", m.py().get_type::<CompileError>())?;
+    m.add("Refused", m.py().get_type::<Refused>())?;
+    Ok(())
+}

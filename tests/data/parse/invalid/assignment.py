@@ -1,0 +1,1 @@
+total = range(10).sum()

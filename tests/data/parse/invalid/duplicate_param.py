@@ -1,0 +1,1 @@
+range(10).reduce(lambda x, x: x)

@@ -1,0 +1,1 @@
+range(10).map(lambda x: ...)

@@ -1,0 +1,1 @@
+range(10).filter(lambda x: x in y)

@@ -1,0 +1,1 @@
+range(1abc)

@@ -1,0 +1,1 @@
+range(10).map(lambda x: x + 1).map(lambda x: x + 1).map(lambda x: x + 1).map(lambda x: x + 1).map(lambda x: x + 1).map(lambda x: x + 1).map(lambda x: x + 1).map(lambda x: x + 1).map(lambda x: x + 1).map(lambda x: x + 1).map(lambda x: x *).map(lambda x: x).map(lambda x: x).map(lambda x: x).map(lambda x: x).map(lambda x: x).sum()

@@ -1,0 +1,1 @@
+range(10).min(key=abs, 0)

@@ -1,0 +1,2 @@
+range(10).sum()
+range(5).sum()

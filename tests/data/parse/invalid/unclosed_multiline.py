@@ -1,0 +1,4 @@
+(
+    range(10)
+    .map(lambda x: x)
+    .sum(

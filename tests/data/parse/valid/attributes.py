@@ -1,0 +1,1 @@
+math.pi * math.floor(x.real) + True.real

@@ -1,0 +1,1 @@
+(a or b) or c or (d and e and f)

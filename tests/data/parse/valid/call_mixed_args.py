@@ -1,0 +1,1 @@
+f(a, b + 1, key=lambda x: -x, default=None)

@@ -1,0 +1,1 @@
+lambda x: lambda y: lambda: x + y

@@ -1,0 +1,1 @@
+lambda a, b: a * b + 1

@@ -1,0 +1,1 @@
+notx + lambda_ + orange + iff + True_ + None1 + _ + isinstance + format + asx + assert_ + asyncx + import_ + match + case + type

@@ -1,0 +1,1 @@
+sum(map(lambda x: x, range(min(a, b), max(a, b))))

@@ -1,0 +1,1 @@
+range(-5, 5).min(key=lambda x: -x)

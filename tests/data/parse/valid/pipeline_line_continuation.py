@@ -1,0 +1,3 @@
+range(10) \
+    .map(lambda x: x) \
+    .sum()

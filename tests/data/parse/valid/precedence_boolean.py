@@ -1,0 +1,1 @@
+not a or b and not c or not not d

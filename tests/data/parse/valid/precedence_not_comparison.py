@@ -1,0 +1,1 @@
+not x == y and x < y

@@ -1,0 +1,3 @@
+
+	range(0,	10
+	).sum()  # tabs and CRLF
