@@ -3,7 +3,7 @@
 
 use fastiter::exec::BufferArg;
 use fastiter::ir::{BufferDecl, Dtype};
-use fastiter::{CodegenOptions, RunOptions, Value};
+use fastiter::{CodegenOptions, RunOptions};
 
 fn run(src: &str, dtype: Dtype, bytes: &[u8], len: usize, jit: bool, threads: usize) -> String {
     let decl = BufferDecl {
