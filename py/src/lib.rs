@@ -263,7 +263,10 @@ impl Kernel {
         let view = match (&self.buffer, &buffer) {
             (Some(decl), Some(obj)) => {
                 let buf = PyUntypedBuffer::get(obj)?;
-                if !buf.is_c_contiguous() || buffer_dtype(&buf) != Some(decl.dtype) {
+                let dt = buffer_dtype(&buf);
+                // Bytes of 0/1 (a `bytes` built from a list of bools) read as bools.
+                let ok = dt == Some(decl.dtype) || (decl.dtype == Dtype::Bool && dt == Some(Dtype::U8));
+                if !buf.is_c_contiguous() || !ok {
                     return Err(PyTypeError::new_err(format!(
                         "expected a C-contiguous buffer of {}",
                         decl.dtype.name()
