@@ -251,6 +251,12 @@ fn edge_cases_match_interpreter() {
         "range(20).map(x or a).collect()",
         "range(5).map(math.log(x * 10**10)).collect()",
         "range(5).map(math.log(x + 1, 2)).collect()",
+        "range(a, b).filter(x % 2 == 0).map(x * x).sum()",
+        "range(a, a + 100).filter(x % 7 == 3).collect()",
+        "range(-2**63, -2**63 + 50).filter(x % 4 == 1).collect()",
+        "range(2**63 - 50, 2**63 - 1).filter(x % 9 == 8).collect()",
+        "range(-20, 20).filter(0 == x % 3).count()",
+        "range(b - 20, b).filter(x % 5 == 4).max()",
     ];
     for src in cases {
         for (a, b, f) in [(3, -2, 0.5), (i64::MIN, i64::MAX, f64::NAN)] {

@@ -3,6 +3,7 @@
 
 pub mod fold;
 pub mod strength;
+pub mod stride;
 
 use crate::ir::{verify, Pipeline};
 
@@ -13,6 +14,15 @@ pub struct Pass {
 }
 
 pub const PASSES: &[Pass] = &[
+    Pass {
+        name: "fold",
+        run: fold::run,
+    },
+    Pass {
+        name: "stride",
+        run: stride::run,
+    },
+    // Again: stride builds new range bounds from constants.
     Pass {
         name: "fold",
         run: fold::run,
