@@ -265,7 +265,8 @@ impl Kernel {
                 let buf = PyUntypedBuffer::get(obj)?;
                 let dt = buffer_dtype(&buf);
                 // Bytes of 0/1 (a `bytes` built from a list of bools) read as bools.
-                let ok = dt == Some(decl.dtype) || (decl.dtype == Dtype::Bool && dt == Some(Dtype::U8));
+                let ok =
+                    dt == Some(decl.dtype) || (decl.dtype == Dtype::Bool && dt == Some(Dtype::U8));
                 if !buf.is_c_contiguous() || !ok {
                     return Err(PyTypeError::new_err(format!(
                         "expected a C-contiguous buffer of {}",
