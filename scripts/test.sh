@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# Every check and test of the project, from a fresh machine (needs Rust and python3).
+# Every check and test of the project, from a fresh machine (needs Rust, python3 with pip).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
-echo "== cargo clippy"
+echo "== cargo clippy (compiler, runtime, Python extension)"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== cargo test (debug: Cranelift verifier on)"
-PROPTEST_CASES="${PROPTEST_CASES:-3000}" cargo test --workspace
-echo "== cargo test --release (the differential tests again, optimised kernels and more cases)"
-PROPTEST_CASES="${PROPTEST_CASES_RELEASE:-20000}" cargo test --workspace --release --test differential
+PROPTEST_CASES="${PROPTEST_CASES:-3000}" cargo test
+echo "== differential tests again in release (optimised kernels, more cases)"
+PROPTEST_CASES="${PROPTEST_CASES_RELEASE:-20000}" cargo test --release --test differential --test threads
+if [ -x scripts/test_python.sh ]; then
+    echo "== Python package tests"
+    ./scripts/test_python.sh
+fi

@@ -13,6 +13,7 @@ pub mod interp;
 pub mod ir;
 pub mod passes;
 pub mod pyops;
+pub mod repl;
 pub mod syntax;
 pub mod value;
 
@@ -28,6 +29,9 @@ pub struct Compiled {
     pub source: String,
     pub ast: syntax::ast::Expr,
     pub pipeline: ir::Pipeline,
+    /// The pipeline as lowered, before passes (a pass may change how many elements the
+    /// kernel iterates; users count the source's elements).
+    pub lowered: ir::Pipeline,
     /// None when compiled for the interpreter only.
     pub kernel: Option<Kernel>,
     /// Text → machine code (or → optimised IR without a kernel).
@@ -64,8 +68,8 @@ pub fn compile_with(
 ) -> Result<Compiled, Error> {
     let t0 = Instant::now();
     let ast = syntax::parse(src)?;
-    let pipeline = ir::lower::lower_pipeline_with(&ast, params, buffer)?;
-    let pipeline = passes::optimize(pipeline).map_err(Error::Internal)?;
+    let lowered = ir::lower::lower_pipeline_with(&ast, params, buffer)?;
+    let pipeline = passes::optimize(lowered.clone()).map_err(Error::Internal)?;
     let kernel = if jit {
         Some(codegen::compile(&pipeline, cg).map_err(|e| Error::Internal(e.to_string()))?)
     } else {
@@ -75,6 +79,7 @@ pub fn compile_with(
         source: src.to_string(),
         ast,
         pipeline,
+        lowered,
         kernel,
         compile_time: t0.elapsed(),
     })
@@ -94,7 +99,11 @@ impl Compiled {
         opts: &RunOptions,
     ) -> Result<(Value, RunStats), ExecError> {
         let kernel = self.kernel.as_ref().filter(|_| opts.jit);
-        exec::run(&self.pipeline, kernel, params, buffer, opts)
+        let (value, mut stats) = exec::run(&self.pipeline, kernel, params, buffer, opts)?;
+        if let Ok(src) = exec::eval_source(&self.lowered, params, buffer) {
+            stats.elements = src.len();
+        }
+        Ok((value, stats))
     }
 }
 

@@ -3,6 +3,8 @@
 //! turns results and errors into Python objects and exceptions.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod repl;
+
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -402,6 +404,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_class::<Kernel>()?;
+    repl::register(m)?;
     m.add("CompileError", m.py().get_type::<CompileError>())?;
     m.add("Refused", m.py().get_type::<Refused>())?;
     Ok(())

@@ -20,19 +20,28 @@ enum Emit {
     Asm,
 }
 
-/// Compile an iterator pipeline to a fused native kernel and run it.
+/// Compile an iterator pipeline to a fused native kernel and run it, or open the REPL.
 ///
 /// The result prints on stdout in Python's repr. Errors go to stderr: exit status 1 for an
 /// exception while running (named by its Python type), 2 for a usage or compile error.
+///
+/// With no pipeline (or `fastc repl`), fastc opens a REPL: type a pipeline and see its value,
+/// `let N = 10**7` binds a parameter, `:help` lists the commands (`:ast`, `:ir`, `:clif`,
+/// `:asm`, `:time`, `:bench`, `:threads`, `:vars`, `:reset`, `:quit`). In a terminal it has line
+/// editing and history ($XDG_STATE_HOME/fastiter/history, else ~/.fastc_history); Ctrl-C drops
+/// the input line or cancels a running pipeline, Ctrl-D leaves. With input piped it prints only
+/// results (errors on stderr) and exits 1 at the end of input if any entry failed, else 0:
+/// `printf 'let N = 10\nrange(N).sum()\n' | fastc` prints 45. `-D`, `--threads`, `--time` and
+/// `--no-jit` apply to the REPL too.
 #[derive(Debug, Parser)]
 #[command(
     name = "fastc",
     version,
-    after_help = "Examples:\n  fastc 'range(0, N).filter(x % 2 == 0).map(x * x).sum()' -D N=100000000\n  fastc --time 'range(0, 10**8).filter(lambda x: x % 2 == 0).map(lambda x: x * x).sum()'\n  fastc --emit ir 'range(10).map(x * 3).collect()'\n\nSources: range(stop), range(start, stop[, step]), [list, of, numbers]\nStages: map(f), filter(f)   f is an expression over x, or lambda v: ...\nConsumers: sum() count() min() max() any([f]) all([f]) reduce(identity, lambda a, b: ...) collect()"
+    after_help = "Examples:\n  fastc 'range(0, N).filter(x % 2 == 0).map(x * x).sum()' -D N=100000000\n  fastc --time 'range(0, 10**8).filter(lambda x: x % 2 == 0).map(lambda x: x * x).sum()'\n  fastc --emit ir 'range(10).map(x * 3).collect()'\n  fastc                                  (the REPL; also: fastc repl)\n  printf 'let N = 10\\nrange(N).sum()\\n' | fastc\n\nSources: range(stop), range(start, stop[, step]), [list, of, numbers]\nStages: map(f), filter(f)   f is an expression over x, or lambda v: ...\nConsumers: sum() count() min() max() any([f]) all([f]) reduce(identity, lambda a, b: ...) collect()"
 )]
 struct Cli {
-    /// The pipeline, e.g. 'range(10).map(x * x).sum()'.
-    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    /// The pipeline, e.g. 'range(10).map(x * x).sum()'. None (or `repl`): open the REPL.
+    #[arg(conflicts_with = "file")]
     expr: Option<String>,
 
     /// Read the pipeline from a file instead (`#` starts a comment).
@@ -62,7 +71,12 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match run(&cli) {
+    let repl = match cli.expr.as_deref() {
+        None => cli.file.is_none(),
+        Some(e) => e.trim() == "repl",
+    };
+    let result = if repl { run_repl(&cli) } else { run(&cli) };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure { message, code }) => {
             eprintln!("error: {message}");
@@ -105,7 +119,8 @@ fn exec_failure(e: ExecError) -> Failure {
     }
 }
 
-fn run(cli: &Cli) -> Result<(), Failure> {
+/// `-D NAME=VALUE` parameters, in order.
+fn defines(cli: &Cli) -> Result<(Vec<String>, Vec<Value>), Failure> {
     let mut names = Vec::new();
     let mut values = Vec::new();
     for d in &cli.defines {
@@ -131,6 +146,82 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         names.push(name.to_string());
         values.push(v);
     }
+    Ok((names, values))
+}
+
+/// `--threads`, checked.
+fn threads(cli: &Cli) -> Result<Option<usize>, Failure> {
+    match cli.threads {
+        Some(0) => Err(usage("--threads must be at least 1".into())),
+        n => Ok(n),
+    }
+}
+
+/// The REPL: on the terminal when stdin and stdout are both terminals, else over the pipe.
+fn run_repl(cli: &Cli) -> Result<(), Failure> {
+    use fastiter::repl::{self, ReplOptions};
+    use std::io::IsTerminal;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    if cli.emit.is_some() {
+        return Err(usage(
+            "--emit needs a pipeline; in the REPL, :ast, :ir, :clif and :asm show the stages"
+                .into(),
+        ));
+    }
+    let (names, values) = defines(cli)?;
+    let threads = threads(cli)?;
+    let interactive = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+    let interrupt = if interactive {
+        // While a pipeline runs the terminal is in its ordinary mode, so Ctrl-C is a SIGINT:
+        // it sets the flag, which cancels the run, and the REPL carries on. (While a line is
+        // edited, rustyline reads Ctrl-C as a key.)
+        let flag = Arc::new(AtomicBool::new(false));
+        let f = Arc::clone(&flag);
+        ctrlc::set_handler(move || f.store(true, Ordering::SeqCst))
+            .ok()
+            .map(|_| flag)
+    } else {
+        None
+    };
+    let opts = ReplOptions {
+        interactive,
+        color: interactive
+            && std::io::stderr().is_terminal()
+            && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        threads,
+        jit: !cli.no_jit,
+        time: cli.time,
+        interrupt,
+        python: None,
+        bindings: names.into_iter().zip(values).collect(),
+    };
+    let summary = if interactive {
+        repl::run_terminal(opts)
+    } else {
+        repl::run_repl(
+            std::io::stdin().lock(),
+            std::io::stdout().lock(),
+            std::io::stderr().lock(),
+            opts,
+        )
+    };
+    match summary {
+        Ok(s) if s.exit_code() == 0 => Ok(()),
+        // Every failure was reported as it happened: exit 1 with no further message.
+        Ok(_) => std::process::exit(1),
+        // `fastc < script | head -1`: the reader left; nothing more to say.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(Failure {
+            message: format!("cannot write the output: {e}"),
+            code: 1,
+        }),
+    }
+}
+
+fn run(cli: &Cli) -> Result<(), Failure> {
+    let (names, values) = defines(cli)?;
     let params: Vec<ParamInfo> = names
         .iter()
         .zip(&values)
@@ -139,11 +230,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
             ty: v.ty().unwrap_or(ir::Type::Int),
         })
         .collect();
-    let threads = match cli.threads {
-        Some(0) => return Err(usage("--threads must be at least 1".into())),
-        Some(n) => n,
-        None => fastiter_runtime::get_num_threads(),
-    };
+    let threads = threads(cli)?.unwrap_or_else(fastiter_runtime::get_num_threads);
     let text = match (&cli.expr, &cli.file) {
         (Some(e), _) => e.clone(),
         (None, Some(path)) => std::fs::read_to_string(path)
