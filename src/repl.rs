@@ -256,11 +256,9 @@ pub fn run_terminal(mut opts: ReplOptions) -> io::Result<ReplSummary> {
                 }
             }
         }
-        if !text.trim().is_empty() {
-            if rl.history_mut().add(&text).unwrap_or(false) {
-                if let Some(p) = &history {
-                    let _ = rl.append_history(p);
-                }
+        if !text.trim().is_empty() && rl.history_mut().add(&text).unwrap_or(false) {
+            if let Some(p) = &history {
+                let _ = rl.append_history(p);
             }
         }
         if let Some(flag) = &interrupt {
@@ -1167,8 +1165,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+/// One `.name(args)` of a method chain, with the byte offset of its name.
+type Link<'a> = (&'a ast::Ident, &'a [Expr], usize);
+
 /// The links of a method chain `root.a(...).b(...)`, outermost last, and the root.
-fn chain(e: &Expr) -> (&Expr, Vec<(&ast::Ident, &[Expr], usize)>) {
+fn chain(e: &Expr) -> (&Expr, Vec<Link<'_>>) {
     let mut links = Vec::new();
     let mut cur = e;
     while let ExprKind::Call { func, args, kwargs } = &cur.kind {
