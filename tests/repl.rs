@@ -1,7 +1,7 @@
 //! The `fastc` REPL: scripted sessions through a pipe (every command, errors and recovery, `let`,
 //! multi-line input, garbage), the library entry point `fastiter::repl::run_repl`, and one real
-//! terminal session driven through tmux (prompt, history, Ctrl-C). The tmux test is skipped,
-//! with a message, where tmux is not installed (`apt-get install -y tmux`).
+//! terminal session driven through a pseudo-terminal (rexpect): the prompt, history kept across
+//! sessions, Ctrl-C on an input line and on a running pipeline, Ctrl-D.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -213,6 +213,11 @@ fn every_command() {
     );
     assert!(out.contains("map x.0: int -> (imul x.0 3) : int"), "{out}");
     assert!(out.contains("smul_overflow"), "clif: {out}");
+    // :asm: the kernel's machine code, ending in a return (x86-64 `retq`, AArch64 `ret`).
+    assert!(
+        out.lines().any(|l| matches!(l.trim(), "ret" | "retq")),
+        "asm: {out}"
+    );
     assert!(out.contains("333332833333500000\ncompile "), "{out}");
     assert!(
         out.contains(" ms · run ")
@@ -222,7 +227,14 @@ fn every_command() {
     );
     assert!(out.contains("\n3\n4999950000\ncompile "), ":threads: {out}");
     assert!(out.contains("3 threads · 100000 elements"), "{out}");
-    assert!(out.contains("N = 4\n"), ":vars: {out}");
+    // :vars lists N before :reset, and nothing after it.
+    assert_eq!(out.matches("N = 4\n").count(), 1, ":vars: {out}");
+    // Piped: no prompt, no banner, no colour.
+    for text in [&out, &e] {
+        assert!(!text.contains("fastc>") && !text.contains("...>"), "{text}");
+        assert!(!text.contains('\x1b'), "colour when piped: {text}");
+        assert!(!text.contains("fastiter 0."), "a banner when piped: {text}");
+    }
     // After :reset, N is gone (the :ir that uses it fails) and :vars prints nothing.
     assert!(e.contains("name 'N' is not defined"), "{e}");
     // :quit stops reading: range(99).sum() never runs.
@@ -535,192 +547,301 @@ fn the_interrupt_flag_cancels_a_long_run_and_the_session_goes_on() {
     assert_eq!(String::from_utf8_lossy(&out), "10\n");
 }
 
-/// A tmux server of its own (its own socket), with one session running `fastc` in a terminal;
+/// `fastc` running in a pseudo-terminal of its own (rexpect), with everything it wrote kept and
+/// rendered as the lines a terminal would show (carriage returns, cursor moves and line clears
+/// applied), so that each wait looks at the whole session rather than sleeping. The process is
 /// killed on drop.
-struct Tmux {
-    socket: String,
+#[cfg(unix)]
+struct Term {
+    session: rexpect::session::PtySession,
+    /// Every byte `fastc` wrote, escape sequences included.
+    raw: Vec<u8>,
 }
 
-impl Tmux {
-    fn available() -> bool {
-        Command::new("tmux")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success())
+#[cfg(unix)]
+impl Term {
+    /// How long any one wait may take: generous, for a slow, loaded machine.
+    const WAIT: Duration = Duration::from_secs(120);
+
+    fn start(state: &Path) -> Term {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fastc"));
+        cmd.env("XDG_STATE_HOME", state)
+            .env("HOME", state)
+            .env("TERM", "xterm")
+            .env("FASTITER_NUM_THREADS", "2")
+            .env_remove("NO_COLOR");
+        let opts = rexpect::reader::Options::new().timeout_ms(Some(Self::WAIT.as_millis() as u64));
+        let session = rexpect::spawn_with_options(cmd, opts).expect("fastc starts in a pty");
+        Term {
+            session,
+            raw: Vec::new(),
+        }
     }
 
-    fn start(name: &str, state: &Path) -> Tmux {
-        let tmux = Tmux {
-            socket: format!("fastc-test-{}-{name}", std::process::id()),
-        };
-        let cmd = format!(
-            "env XDG_STATE_HOME='{}' HOME='{}' FASTITER_NUM_THREADS=2 NO_COLOR=1 '{}'",
-            state.display(),
-            state.display(),
-            env!("CARGO_BIN_EXE_fastc")
-        );
-        tmux.run(&[
-            "new-session",
-            "-d",
-            "-s",
-            "t",
-            "-x",
-            "120",
-            "-y",
-            "50",
-            &cmd,
-            ";",
-            "set-option",
-            "-t",
-            "t",
-            "remain-on-exit",
-            "on",
-        ]);
-        tmux
+    /// Take in whatever `fastc` has written so far.
+    fn pump(&mut self) {
+        // The reader hands bytes over one at a time, each as a char.
+        while let Some(c) = self.session.try_read() {
+            self.raw.push(c as u32 as u8);
+        }
     }
 
-    fn run(&self, args: &[&str]) -> String {
-        let o = Command::new("tmux")
-            .args(["-L", &self.socket, "-f", "/dev/null"])
-            .args(args)
-            .env_remove("TMUX")
-            .stdin(Stdio::null())
-            .output()
-            .expect("tmux runs");
-        assert!(o.status.success(), "tmux {args:?}: {}", stderr(&o));
-        stdout(&o)
+    /// Type `text` (no Enter).
+    fn send(&mut self, text: &str) {
+        self.session.send(text).expect("write to the pty");
+        self.session.flush().expect("flush the pty");
     }
 
-    /// Type `text` literally, then Enter.
-    fn line(&self, text: &str) {
-        self.run(&["send-keys", "-t", "t", "-l", text]);
-        self.keys(&["Enter"]);
+    /// Type `text`, then Enter.
+    fn line(&mut self, text: &str) {
+        self.send(text);
+        self.send("\r");
     }
 
-    fn keys(&self, keys: &[&str]) {
-        let mut args = vec!["send-keys", "-t", "t"];
-        args.extend_from_slice(keys);
-        self.run(&args);
-    }
-
-    /// The whole pane, scrollback included.
-    fn screen(&self) -> String {
-        self.run(&["capture-pane", "-p", "-J", "-t", "t", "-S", "-1000"])
+    /// The terminal's lines so far, from the first, without trailing blanks.
+    fn screen(&self) -> Vec<String> {
+        let text = String::from_utf8_lossy(&self.raw);
+        let mut lines = Vec::new();
+        let mut cur: Vec<char> = Vec::new();
+        let mut col = 0usize;
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            match c {
+                '\r' => col = 0,
+                '\n' => {
+                    lines.push(cur.iter().collect::<String>().trim_end().to_string());
+                    cur.clear();
+                    col = 0;
+                }
+                '\x08' => col = col.saturating_sub(1),
+                '\x1b' => {
+                    // CSI: ESC [ parameters final-byte; other escapes are two bytes.
+                    if chars.peek() != Some(&'[') {
+                        chars.next();
+                        continue;
+                    }
+                    chars.next();
+                    let mut params = String::new();
+                    let mut fin = None;
+                    for c in chars.by_ref() {
+                        if ('\x40'..='\x7e').contains(&c) {
+                            fin = Some(c);
+                            break;
+                        }
+                        params.push(c);
+                    }
+                    let n = params.parse::<usize>().unwrap_or(1).max(1);
+                    match fin {
+                        Some('C') => col += n,
+                        Some('D') => col = col.saturating_sub(n),
+                        Some('G') => col = n - 1,
+                        Some('K') if params.is_empty() || params == "0" => cur.truncate(col),
+                        _ => {}
+                    }
+                }
+                c if c.is_control() => {}
+                c => {
+                    if cur.len() < col {
+                        cur.resize(col, ' ');
+                    }
+                    if col < cur.len() {
+                        cur[col] = c;
+                    } else {
+                        cur.push(c);
+                    }
+                    col += 1;
+                }
+            }
+        }
+        lines.push(cur.iter().collect::<String>().trim_end().to_string());
+        lines
     }
 
     /// Wait until `ok(screen)`, or fail showing the screen.
-    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    fn wait_for(&mut self, what: &str, ok: impl Fn(&[String]) -> bool) -> Vec<String> {
         let t0 = Instant::now();
         loop {
+            self.pump();
             let s = self.screen();
             if ok(&s) {
                 return s;
             }
-            if t0.elapsed() > Duration::from_secs(60) {
-                panic!("timed out waiting for {what}; the screen:\n{s}");
+            if t0.elapsed() > Self::WAIT {
+                panic!(
+                    "timed out waiting for {what}; the screen:\n{}",
+                    s.join("\n")
+                );
             }
-            std::thread::sleep(Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 
-    fn prompts(s: &str) -> usize {
-        s.lines().filter(|l| l.starts_with("fastc> ")).count()
+    /// Wait for the process to exit; its exit code.
+    fn wait_exit(&mut self) -> i32 {
+        use rexpect::process::WaitStatus;
+        let t0 = Instant::now();
+        loop {
+            self.pump();
+            match self.session.process().status() {
+                Some(WaitStatus::Exited(_, code)) => return code,
+                Some(WaitStatus::StillAlive) if t0.elapsed() < Self::WAIT => {}
+                other => panic!(
+                    "fastc did not exit ({other:?}); the screen:\n{}",
+                    self.screen().join("\n")
+                ),
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
-    fn has_line(s: &str, line: &str) -> bool {
-        s.lines().any(|l| l.trim_end() == line)
+    /// Lines that start with the prompt.
+    fn prompts(s: &[String]) -> usize {
+        s.iter().filter(|l| l.starts_with("fastc>")).count()
     }
 
-    fn count(s: &str, line: &str) -> usize {
-        s.lines().filter(|l| l.trim_end() == line).count()
+    fn count(s: &[String], line: &str) -> usize {
+        s.iter().filter(|l| *l == line).count()
+    }
+
+    fn has_line(s: &[String], line: &str) -> bool {
+        Self::count(s, line) > 0
+    }
+
+    /// Whether the cursor is at a fresh, empty prompt (nothing typed on the last line).
+    fn at_prompt(s: &[String]) -> bool {
+        s.last().is_some_and(|l| l == "fastc>")
     }
 }
 
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["-L", &self.socket, "kill-server"])
-            .env_remove("TMUX")
-            .stdin(Stdio::null())
-            .output();
-    }
-}
-
+#[cfg(unix)]
 #[test]
 fn terminal_session_prompt_history_and_ctrl_c() {
-    if !Tmux::available() {
-        eprintln!(
-            "SKIPPED terminal_session_prompt_history_and_ctrl_c: tmux is not installed \
-             (apt-get install -y tmux)"
-        );
-        return;
-    }
-    let state = temp_dir("tmux");
-    let t = Tmux::start("one", &state);
+    let state = temp_dir("pty");
+    let mut t = Term::start(&state);
     let s = t.wait_for("the banner and the prompt", |s| {
-        s.starts_with("fastiter ") && s.contains(":help") && Tmux::prompts(s) == 1
+        Term::prompts(s) == 1 && Term::at_prompt(s)
     });
     assert!(
-        s.lines().nth(1).is_some_and(|l| l.starts_with("fastc> ")),
-        "{s}"
+        s[0].starts_with("fastiter ") && s[0].contains(":help"),
+        "the banner: {s:?}"
+    );
+    assert_eq!(s.len(), 2, "the banner, then the prompt: {s:?}");
+
+    // `let` shows the binding; a pipeline shows its value.
+    t.line("let N = 10");
+    t.wait_for("the binding", |s| Term::has_line(s, "N = 10"));
+    t.line("range(N).map(x * 3).sum()");
+    let s = t.wait_for("the value", |s| {
+        Term::has_line(s, "135") && Term::prompts(s) == 3 && Term::at_prompt(s)
+    });
+    assert!(
+        Term::has_line(&s, "fastc> range(N).map(x * 3).sum()"),
+        "{s:?}"
     );
 
-    t.line("let N = 10");
-    t.wait_for("the binding", |s| Tmux::has_line(s, "N = 10"));
-    t.line("range(N).map(x * 3).sum()");
-    t.wait_for("the value", |s| Tmux::has_line(s, "135"));
-
     // Up recalls the previous line; Enter runs it again.
-    t.wait_for("a fresh prompt", |s| Tmux::prompts(s) == 3);
-    t.keys(&["Up"]);
+    t.send("\x1b[A");
     t.wait_for("the recalled line", |s| {
-        Tmux::count(s, "fastc> range(N).map(x * 3).sum()") == 2
+        s.last()
+            .is_some_and(|l| l == "fastc> range(N).map(x * 3).sum()")
     });
-    t.keys(&["Enter"]);
-    t.wait_for("the value again", |s| Tmux::count(s, "135") == 2);
+    t.send("\r");
+    t.wait_for("the value again", |s| {
+        Term::count(s, "135") == 2 && Term::at_prompt(s)
+    });
 
     // An open bracket continues on the next line, with its own prompt.
     t.line("range(");
-    t.wait_for("the continuation prompt", |s| Tmux::has_line(s, "  ...>"));
+    t.wait_for("the continuation prompt", |s| {
+        s.last().is_some_and(|l| l == "...>") || s.last().is_some_and(|l| l == "  ...>")
+    });
     t.line("4).sum()");
-    t.wait_for("the multi-line value", |s| Tmux::has_line(s, "6"));
-
-    // Ctrl-C drops the line being typed.
-    t.wait_for("a fresh prompt", |s| Tmux::prompts(s) == 5);
-    t.run(&["send-keys", "-t", "t", "-l", "range(1000).sum()"]);
-    t.keys(&["C-c"]);
-    t.wait_for("a fresh prompt after Ctrl-C", |s| Tmux::prompts(s) == 6);
-
-    // Ctrl-C cancels a long run and returns to the prompt.
-    t.line("range(0, 10**12).map(x * x % 7).sum()");
-    std::thread::sleep(Duration::from_millis(1500));
-    t.keys(&["C-c"]);
-    let s = t.wait_for("KeyboardInterrupt and a prompt", |s| {
-        s.contains("KeyboardInterrupt") && Tmux::prompts(s) == 7
+    t.wait_for("the multi-line value", |s| {
+        Term::has_line(s, "6") && Term::at_prompt(s)
     });
-    assert!(!s.contains("499999"), "the run finished instead: {s}");
+
+    // Ctrl-C drops the line being typed: no value, a fresh prompt.
+    let before = Term::prompts(&t.screen());
+    t.send("range(1000).sum()");
+    t.wait_for("the typed line", |s| {
+        s.last().is_some_and(|l| l == "fastc> range(1000).sum()")
+    });
+    t.send("\x03");
+    let s = t.wait_for("a fresh prompt after Ctrl-C", |s| {
+        Term::prompts(s) == before + 1 && Term::at_prompt(s)
+    });
+    assert!(!Term::has_line(&s, "499500"), "the line ran: {s:?}");
+
+    // Ctrl-C cancels a long run and returns to the prompt. The line is sent, and once the
+    // terminal shows it ended (fastc left line editing, so Ctrl-C is a signal again) Ctrl-C is
+    // pressed, again every few seconds until fastc reports the interrupt: a Ctrl-C that arrives
+    // just before line editing ended is read as a key and only cancels the next prompt's line.
+    let long = "range(0, 10**12).map(x * x).sum()";
+    t.line(long);
+    let entered = format!("fastc> {long}");
+    t.wait_for("the long entry to start", |s| {
+        s.len() >= 2 && s[s.len() - 2] == entered
+    });
+    let t0 = Instant::now();
+    loop {
+        t.send("\x03");
+        let tick = Instant::now();
+        let mut seen = false;
+        while tick.elapsed() < Duration::from_secs(5) {
+            t.pump();
+            if String::from_utf8_lossy(&t.raw).contains("KeyboardInterrupt") {
+                seen = true;
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        if seen {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Term::WAIT,
+            "Ctrl-C did not cancel the run; the screen:\n{}",
+            t.screen().join("\n")
+        );
+    }
+    let s = t.wait_for("a prompt after the interrupt", Term::at_prompt);
+    assert!(
+        s.iter().any(|l| l.starts_with("KeyboardInterrupt")),
+        "{s:?}"
+    );
+    // The REPL is still there and runs the next entry.
     t.line("range(7).map(x * 11).sum()");
-    t.wait_for("the REPL still running", |s| Tmux::has_line(s, "231"));
+    t.wait_for("the REPL still running", |s| {
+        Term::has_line(s, "231") && Term::at_prompt(s)
+    });
 
-    // An error shows its caret, and the session goes on.
+    // An error shows its caret (and, on a terminal, a red `error:`); the session goes on.
     t.line("range(10).map(x *).sum()");
-    t.wait_for("the caret", |s| {
-        s.contains("expected an expression at 1:18") && Tmux::prompts(s) == 9
+    let s = t.wait_for("the caret", |s| {
+        s.iter()
+            .any(|l| l.ends_with("expected an expression at 1:18"))
+            && Term::at_prompt(s)
+    });
+    assert!(
+        Term::has_line(&s, "   ·                  ─"),
+        "the caret: {s:?}"
+    );
+    assert!(
+        String::from_utf8_lossy(&t.raw).contains("\x1b[1;31merror:\x1b[0m"),
+        "error: in red on a terminal"
+    );
+    // Commands work on the terminal too.
+    t.line(":vars");
+    t.wait_for(":vars", |s| {
+        Term::count(s, "N = 10") == 2 && Term::at_prompt(s)
     });
 
-    // Ctrl-D leaves, with status 0.
-    t.keys(&["C-d"]);
-    let status = t.wait_for("fastc to exit", |_| {
-        t.run(&["display-message", "-p", "-t", "t", "#{pane_dead}"])
-            .trim()
-            == "1"
-    });
-    let _ = status;
-    let code = t.run(&["display-message", "-p", "-t", "t", "#{pane_dead_status}"]);
-    assert_eq!(code.trim(), "0");
+    // Ctrl-D leaves, with status 0 (an interactive session exits 0 even after errors).
+    t.send("\x04");
+    assert_eq!(t.wait_exit(), 0);
     drop(t);
 
-    // The history persisted: a new session recalls the last entry with Up.
+    // The history persisted, without the line Ctrl-C dropped.
     let hist = std::fs::read_to_string(state.join("fastiter").join("history")).expect("history");
     assert!(
         hist.contains("let N = 10") && hist.contains("range(N).map(x * 3).sum()"),
@@ -730,16 +851,30 @@ fn terminal_session_prompt_history_and_ctrl_c() {
         !hist.contains("range(1000).sum()"),
         "a cancelled line is not history: {hist}"
     );
-    let t = Tmux::start("two", &state);
-    t.wait_for("the prompt", |s| Tmux::prompts(s) == 1);
-    t.keys(&["Up"]);
+    // A new session recalls the entries of the previous one with Up, most recent first, and
+    // runs a recalled one; `N` was not kept, only the history.
+    let mut t = Term::start(&state);
+    t.wait_for("the prompt", Term::at_prompt);
+    t.send("\x1b[A");
     t.wait_for("the last entry of the previous session", |s| {
-        Tmux::has_line(s, "fastc> range(10).map(x *).sum()")
+        s.last().is_some_and(|l| l == "fastc> :vars")
     });
-    t.keys(&["C-u", "C-d"]);
-    t.wait_for("fastc to exit", |_| {
-        t.run(&["display-message", "-p", "-t", "t", "#{pane_dead}"])
-            .trim()
-            == "1"
+    t.send("\x1b[A");
+    t.wait_for("the entry before it", |s| {
+        s.last()
+            .is_some_and(|l| l == "fastc> range(10).map(x *).sum()")
     });
+    t.send("\x1b[A");
+    t.wait_for("the entry before that", |s| {
+        s.last()
+            .is_some_and(|l| l == "fastc> range(7).map(x * 11).sum()")
+    });
+    t.send("\r");
+    t.wait_for("the recalled entry's value", |s| {
+        Term::has_line(s, "231") && Term::at_prompt(s)
+    });
+    t.line(":quit");
+    assert_eq!(t.wait_exit(), 0);
+    drop(t);
+    let _ = std::fs::remove_dir_all(&state);
 }
