@@ -1,5 +1,155 @@
-"""fastiter: parallel iterators whose lambdas run as compiled native kernels."""
+"""fastiter: parallel iterators whose lambdas run as compiled native kernels.
 
-from fastiter._native import get_num_threads, set_num_threads
+The API is fastiter 0.1's (``par_range``, ``into_par_iter``, ``map``, ``filter``, ``sum``, ...).
+Stages written over numbers compile, through the same compiler as the ``fastc`` CLI, into one
+fused native loop that runs on all cores with the GIL released; anything else runs as plain
+Python with exactly CPython's results. ``explain()`` tells which, and why.
+"""
 
-__all__ = ["get_num_threads", "set_num_threads"]
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, overload
+
+from fastiter import _native
+from fastiter._native import Refused, get_num_threads, set_num_threads
+from fastiter._pipeline import (
+    CompileError,
+    ParallelIterator,
+    _explaining,
+    _strict,
+    explain_pipeline,
+    into_par_iter,
+    par_range,
+)
+from fastiter._source import PARAM_TYPES
+
+__version__ = "0.2.0"
+
+__all__ = [
+    "CompileError",
+    "ParallelIterator",
+    "Refused",
+    "compile",
+    "explain",
+    "get_num_threads",
+    "into_par_iter",
+    "par_range",
+    "run",
+    "set_num_threads",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_run_cache: Dict[Tuple[Any, ...], Any] = {}
+
+
+def run(src: str, **params: Any) -> Any:
+    """Compile and run a pipeline written in the pipeline language, e.g.
+    ``run("range(0, N).filter(x % 2 == 0).map(x * x).sum()", N=10**6)``.
+
+    Keyword arguments that are numbers become parameters (the kernel is cached per source and
+    parameter types); one argument may be a buffer (a NumPy array, ``array.array``, ...), read
+    in place under its name. Raises :class:`CompileError` (with ``line``, ``column`` and a
+    caret in ``rendered``) when the text does not compile, and the Python exception a run
+    raises (``ZeroDivisionError``, ...) as CPython would.
+    """
+    names = []
+    values = []
+    buffer = None
+    for name, value in params.items():
+        ty = PARAM_TYPES.get(type(value))
+        if ty is not None:
+            names.append((name, ty))
+            values.append(value)
+            continue
+        dtype = _native.buffer_dtype_of(value)
+        if dtype is None or buffer is not None:
+            raise TypeError(
+                f"parameter {name!r} is a {type(value).__name__}: parameters are int, float or "
+                "bool, plus at most one C-contiguous buffer (NumPy array, array.array, ...)"
+            )
+        buffer = (name, dtype, value)
+    key = (src, tuple(names), buffer[:2] if buffer else None)
+    kernel = _run_cache.get(key)
+    if kernel is None:
+        kernel = _native.compile(src, names, buffer[:2] if buffer else None)
+        if len(_run_cache) > 1024:
+            _run_cache.clear()
+        _run_cache[key] = kernel
+    return kernel.run(values, buffer[2] if buffer else None)
+
+
+class CompiledFunction:
+    """A function whose pipelines compile once per argument types (see :func:`compile`)."""
+
+    def __init__(self, fn: Callable[..., Any], strict: bool) -> None:
+        functools.update_wrapper(self, fn)
+        self._fn = fn
+        self._strict = strict
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self._strict:
+            return self._fn(*args, **kwargs)
+        token = _strict.set(True)
+        try:
+            return self._fn(*args, **kwargs)
+        finally:
+            _strict.reset(token)
+
+    def __repr__(self) -> str:
+        return f"<fastiter.compile {self._fn.__qualname__}>"
+
+    def explain(self, *args: Any, **kwargs: Any) -> str:
+        """What :func:`explain` says for a call with these arguments."""
+        return explain(self, *args, **kwargs)
+
+
+@overload
+def compile(fn: F) -> F: ...  # noqa: A001 - the decorator is fastiter.compile
+@overload
+def compile(*, strict: bool = False) -> Callable[[F], F]: ...  # noqa: A001
+def compile(fn: Optional[Callable[..., Any]] = None, *, strict: bool = False) -> Any:  # noqa: A001
+    """Decorate a function whose body builds and consumes a pipeline, e.g.::
+
+        @fastiter.compile
+        def even_squares(n):
+            return par_range(0, n).filter(lambda x: x % 2 == 0).map(lambda x: x * x).sum()
+
+    Its arguments (and any numbers its lambdas close over) become kernel parameters: the
+    pipeline compiles at the first call for given argument types and later calls reuse the
+    kernel. With ``strict=True`` a pipeline that cannot compile raises :class:`CompileError`
+    (naming the construct and its position) instead of running as plain Python.
+    """
+
+    def wrap(f: Callable[..., Any]) -> Any:
+        return CompiledFunction(f, strict)
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def explain(obj: Any, *args: Any, **kwargs: Any) -> str:
+    """Say what fastiter does with a pipeline: whether it compiles, the kernel's source, its
+    parameters and IR, or the construct (and source position) that makes it run as Python.
+
+    ``obj`` is a pipeline without its consumer (explained as if collected), or a function
+    (plain or decorated with :func:`compile`) together with example arguments: the function
+    runs with every consumer recording its explanation instead of computing.
+    """
+    if isinstance(obj, ParallelIterator):
+        return explain_pipeline(obj)
+    fn = obj._fn if isinstance(obj, CompiledFunction) else obj
+    if not callable(fn):
+        raise TypeError(f"explain() takes a pipeline or a function, not {type(obj).__name__}")
+    found: list = []
+    token = _explaining.set(found)
+    try:
+        fn(*args, **kwargs)
+    except Exception as e:  # noqa: BLE001 - the body may use the (absent) result
+        if not found:
+            return f"{getattr(fn, '__qualname__', fn)} raised {type(e).__name__}: {e} before any pipeline ran"
+    finally:
+        _explaining.reset(token)
+    if not found:
+        return f"{getattr(fn, '__qualname__', fn)} ran no pipeline with these arguments"
+    return "\n\n".join(found)

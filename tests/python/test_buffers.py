@@ -365,6 +365,8 @@ def check(obj, values, case, what):
     assert not isinstance(got, Raised), f"{what}: expected {expected!r}, got {got!r}"
     consumer = CASES[case][1]
     if consumer in ("sum", "reduce") and isinstance(expected, float):
+        if same(got, expected):  # exactly CPython's own sum (e.g. on the Python fallback)
+            return
         check_float_total(got, seen, consumer == "sum", what)
         return
     assert same(got, expected), f"{what}: expected {expected!r}, got {got!r}"

@@ -1,0 +1,629 @@
+"""Parallel iterators whose stages run as compiled kernels, with an exact Python fallback."""
+
+from __future__ import annotations
+
+import array
+import contextvars
+import functools
+import itertools
+import operator
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+from fastiter import _native
+from fastiter._source import (
+    StageText,
+    Template,
+    Unsupported,
+    caret_snippet,
+    classify,
+    file_position,
+    resolve,
+    short_path,
+    stage_text,
+    template_for,
+)
+
+# Stage operations the compiler fuses; the others run on the Python fallback.
+COMPILED_STAGES = ("map", "filter")
+
+_GIL_DISABLED = hasattr(sys, "_is_gil_enabled") and not sys._is_gil_enabled()
+
+# Set by `compile(strict=True)`: a pipeline that cannot compile raises instead of falling back.
+_strict: contextvars.ContextVar[bool] = contextvars.ContextVar("fastiter_strict", default=False)
+# Set by `explain(function, ...)`: terminals record their plan instead of running.
+_explaining: contextvars.ContextVar[Optional[list]] = contextvars.ContextVar(
+    "fastiter_explaining", default=None
+)
+
+
+class CompileError(Exception):
+    """A pipeline cannot be compiled (raised only in strict mode; otherwise it falls back)."""
+
+
+# --- Sources ------------------------------------------------------------------------------
+
+
+class _Source:
+    __slots__ = ("kind", "data", "length")
+
+    def __init__(self, kind: str, data: Any) -> None:
+        self.kind = kind  # "range", "seq", "buffer"
+        self.data = data
+
+    def describe(self) -> str:
+        if self.kind == "range":
+            r = self.data
+            step = f", {r.step}" if r.step != 1 else ""
+            return f"par_range({r.start}, {r.stop}{step})"
+        if self.kind == "seq":
+            return f"into_par_iter(<{type(self.data).__name__} of {len(self.data)}>)"
+        return f"into_par_iter(<{type(self.data).__name__} buffer>)"
+
+    def python_items(self) -> Iterable[Any]:
+        """The elements as Python values (buffers: as `.tolist()` gives them)."""
+        if self.kind == "buffer":
+            obj = self.data
+            tolist = getattr(obj, "tolist", None)
+            if callable(tolist):
+                return tolist()
+            try:
+                with memoryview(obj) as m:
+                    return m.tolist()
+            except NotImplementedError:
+                return list(obj)
+        return self.data
+
+    def compiled_input(self) -> Tuple[Any, str, List[Tuple[str, str]], List[Any], Any]:
+        """(cache key, pipeline text, params, param values, buffer) for a kernel."""
+        if self.kind == "range":
+            r = self.data
+            if r.step == 1:
+                return ("range1",), "range(_fi_start, _fi_stop)", _RANGE1, [r.start, r.stop], None
+            return (
+                ("range",),
+                "range(_fi_start, _fi_stop, _fi_step)",
+                _RANGE3,
+                [r.start, r.stop, r.step],
+                None,
+            )
+        if self.kind == "seq":
+            buf, dtype = _sequence_buffer(self.data)
+        else:
+            buf = self.data
+            dtype = _native.buffer_dtype_of(buf)
+            if dtype is None:
+                fmt = _buffer_format(buf)
+                raise Unsupported(
+                    f"the input buffer (format {fmt!r}) is not C-contiguous in a format fastiter "
+                    "reads in place (int8-64, uint8-32, float32/64, bool, native byte order)"
+                )
+        return ("buf", dtype), "_fi_data", [], [], (buf, dtype)
+
+
+_RANGE1 = [("_fi_start", "int"), ("_fi_stop", "int")]
+_RANGE3 = _RANGE1 + [("_fi_step", "int")]
+
+
+def _buffer_format(obj: Any) -> str:
+    try:
+        with memoryview(obj) as m:
+            return m.format
+    except TypeError:
+        return "?"
+
+
+def _sequence_buffer(data: Any) -> Tuple[Any, str]:
+    """A list/tuple of numbers as a buffer, converted once (exact types only)."""
+    types = set(map(type, data))
+    if types <= {int}:
+        try:
+            return array.array("q", data), "i64"
+        except OverflowError:
+            raise Unsupported("the list holds ints beyond 64 bits") from None
+    if types == {float}:
+        return array.array("d", data), "f64"
+    if types == {bool}:
+        return bytes(data), "bool"
+    names = ", ".join(sorted(t.__name__ for t in types))
+    raise Unsupported(f"the input holds {names} values (compiled inputs hold one of int, float, bool)")
+
+
+# --- Plans (compiled kernels and how to feed them) -----------------------------------------
+
+
+class _Plan:
+    __slots__ = ("kernel", "error", "text", "stages", "consumer_stage", "params")
+
+    def __init__(self) -> None:
+        self.kernel: Any = None
+        self.error: Optional[Unsupported] = None
+        self.text = ""
+        self.stages: List[StageText] = []
+        self.consumer_stage: Optional[StageText] = None
+        self.params: List[Tuple[str, str]] = []
+
+
+_plan_lock = threading.Lock()
+_plans: Dict[Any, _Plan] = {}
+_MAX_PLANS = 2048
+
+
+def _compile_plan(
+    src_text: str,
+    src_params: List[Tuple[str, str]],
+    buffer_dtype: Optional[str],
+    stages: List[Tuple[str, StageText]],
+    consumer_text: Tuple[str, Optional[StageText], str],
+    extra_params: List[Tuple[str, str]],
+) -> _Plan:
+    plan = _Plan()
+    parts = [src_text]
+    offsets: List[Tuple[int, StageText]] = []
+    pos = len(src_text)
+    for op, st in stages:
+        head = f".{op}("
+        offsets.append((pos + len(head), st))
+        parts.append(head + st.text + ")")
+        pos += len(head) + len(st.text) + 1
+    cname, cstage, cprefix = consumer_text
+    head = f".{cname}({cprefix}"
+    if cstage is not None:
+        offsets.append((pos + len(head), cstage))
+        parts.append(head + cstage.text + ")")
+    else:
+        parts.append(head.rstrip(", ") + ")")
+    plan.text = "".join(parts)
+    plan.stages = [st for _, st in stages]
+    plan.consumer_stage = cstage
+    params = list(src_params)
+    for _, st in stages:
+        params += st.params
+    params += extra_params
+    if cstage is not None:
+        params += cstage.params
+    plan.params = params
+    buffer = ("_fi_data", buffer_dtype) if buffer_dtype else None
+    try:
+        plan.kernel = _native.compile(plan.text, params, buffer)
+    except _native.CompileError as e:
+        plan.error = _map_error(plan.text, offsets, e)
+    return plan
+
+
+def _map_error(text: str, offsets: List[Tuple[int, StageText]], e: Any) -> Unsupported:
+    """A compile error, placed in the user's file when it falls inside a lambda's source."""
+    message = getattr(e, "message", None) or str(e)
+    line = getattr(e, "line", None)
+    col = getattr(e, "column", None)
+    if line is None or col is None:
+        return Unsupported(message, None, str(e))
+    lines = text.split("\n")
+    offset = sum(len(s) + 1 for s in lines[: line - 1]) + col - 1
+    for start, st in reversed(offsets):
+        if offset >= start:
+            where = file_position(st, offset - start)
+            if where is not None:
+                fname, fl, fc = where
+                return Unsupported(
+                    message, f"{short_path(fname)}:{fl}:{fc + 1}", caret_snippet(fname, fl, fc)
+                )
+            break
+    return Unsupported(message, None, getattr(e, "rendered", str(e)))
+
+
+def _get_plan(key: Any, build: Callable[[], _Plan]) -> _Plan:
+    plan = _plans.get(key)
+    if plan is None:
+        plan = build()
+        with _plan_lock:
+            if len(_plans) >= _MAX_PLANS:
+                _plans.clear()
+            plan = _plans.setdefault(key, plan)
+    return plan
+
+
+# --- The iterator -------------------------------------------------------------------------
+
+
+class ParallelIterator:
+    """A chain of stages over a source, run when a consumer (``sum``, ``collect``, ...) is called.
+
+    Stages written as lambdas (or functions returning one expression) over numbers compile into
+    one native loop that runs in parallel with the GIL released; anything else runs as plain
+    Python with CPython's semantics. ``fastiter.explain(it)`` says which, and why.
+    """
+
+    __slots__ = ("_src", "_stages")
+
+    def __init__(self, src: _Source, stages: Tuple[Tuple[str, Any, Any], ...] = ()) -> None:
+        self._src = src
+        self._stages = stages
+
+    # Stages ---------------------------------------------------------------------------------
+
+    def _then(self, op: str, fn: Any, extra: Any = None) -> "ParallelIterator":
+        return ParallelIterator(self._src, self._stages + ((op, fn, extra),))
+
+    def map(self, func: Callable[[Any], Any]) -> "ParallelIterator":
+        """Apply ``func`` to each element."""
+        return self._then("map", _callable(func, "map"))
+
+    def filter(self, predicate: Callable[[Any], Any]) -> "ParallelIterator":
+        """Keep the elements for which ``predicate`` is true."""
+        return self._then("filter", _callable(predicate, "filter"))
+
+    def flat_map(self, func: Callable[[Any], Iterable[Any]]) -> "ParallelIterator":
+        """Replace each element by the elements of the iterable ``func`` returns."""
+        return self._then("flat_map", _callable(func, "flat_map"))
+
+    def zip(self, other: Any) -> "ParallelIterator":
+        """Pair elements with those of ``other`` (a parallel iterator or any iterable), as
+        tuples, stopping at the shorter."""
+        return self._then("zip", None, other)
+
+    def fold(self, identity: Callable[[], Any], fold_op: Callable[[Any, Any], Any]) -> "ParallelIterator":
+        """Fold the elements into accumulators (``fold_op(acc, x)`` from ``identity()``): an
+        iterator over the per-chunk results (one chunk here), to be reduced further."""
+        return self._then("fold", _callable(fold_op, "fold"), _callable(identity, "fold"))
+
+    # Consumers ------------------------------------------------------------------------------
+
+    def sum(self) -> Any:
+        """The sum of the elements (0 when empty)."""
+        return self._consume("sum", None)
+
+    def count(self) -> int:
+        """The number of elements."""
+        return self._consume("count", None)
+
+    def min(self, key: Optional[Callable[[Any], Any]] = None) -> Any:
+        """The smallest element (the first of equal ones), or None when empty."""
+        return self._consume("min", None if key is None else _callable(key, "min"))
+
+    def max(self, key: Optional[Callable[[Any], Any]] = None) -> Any:
+        """The largest element (the first of equal ones), or None when empty."""
+        return self._consume("max", None if key is None else _callable(key, "max"))
+
+    def any(self, predicate: Optional[Callable[[Any], Any]] = None) -> bool:
+        """Whether some element satisfies ``predicate`` (or is true); stops early."""
+        return self._consume("any", None if predicate is None else _callable(predicate, "any"))
+
+    def all(self, predicate: Optional[Callable[[Any], Any]] = None) -> bool:
+        """Whether every element satisfies ``predicate`` (or is true); stops early."""
+        return self._consume("all", None if predicate is None else _callable(predicate, "all"))
+
+    def reduce(self, identity: Callable[[], Any], reduce_op: Callable[[Any, Any], Any]) -> Any:
+        """Combine the elements with ``reduce_op``, starting from ``identity()`` (returned when
+        empty). As in Rayon and fastiter 0.1, ``reduce_op`` must be associative and
+        ``identity()`` its identity: chunks are reduced separately, then combined in order."""
+        return self._consume(
+            "reduce", (_callable(identity, "reduce"), _callable(reduce_op, "reduce"))
+        )
+
+    def collect(self) -> list:
+        """The elements, in order, as a list."""
+        return self._consume("collect", None)
+
+    def collect_array(self) -> Any:
+        """The elements, in order, as a NumPy array (int64, float64 or bool)."""
+        import numpy as np
+
+        items = self._consume("collect", None)
+        return np.array(items) if items else np.array([], dtype=np.int64)
+
+    def for_each(self, func: Callable[[Any], Any]) -> None:
+        """Call ``func`` on each element (in order on a GIL build; in parallel threads on a
+        free-threaded one)."""
+        self._consume("for_each", _callable(func, "for_each"))
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.collect())
+
+    def __repr__(self) -> str:
+        try:
+            plan, _, _ = self._plan("collect", None)
+            status = "compiles" if plan.kernel is not None else f"runs as Python: {plan.error}"
+        except Unsupported as e:
+            status = f"runs as Python: {e}"
+        except Exception as e:  # noqa: BLE001 - a repr must not raise
+            status = f"runs as Python: {type(e).__name__}: {e}"
+        return f"<fastiter {self.describe()} — {status}>"
+
+    def describe(self) -> str:
+        """The chain, as written."""
+        parts = [self._src.describe()]
+        for op, fn, extra in self._stages:
+            if op == "zip":
+                parts.append(f".zip({type(extra).__name__})")
+            elif op == "fold":
+                parts.append(f".fold({_fn_name(extra)}, {_fn_name(fn)})")
+            else:
+                parts.append(f".{op}({_fn_name(fn)})")
+        return "".join(parts)
+
+    # Planning and running ------------------------------------------------------------------
+
+    def _plan(self, consumer: str, carg: Any) -> Tuple[_Plan, List[Any], Any]:
+        """The compiled plan for this chain and consumer, the parameter values and the buffer.
+        Raises Unsupported when the chain cannot compile."""
+        key_parts: List[Any] = []
+        stage_inputs: List[Tuple[str, Template, Any, Tuple[Any, ...]]] = []
+        values: List[Any] = []
+        src_key, src_text, src_params, src_values, buf = self._src.compiled_input()
+        values.extend(src_values)
+        for op, fn, _ in self._stages:
+            if op not in COMPILED_STAGES:
+                raise Unsupported(f"`.{op}()` is not compiled yet")
+            tpl = template_for(fn, 1)
+            vals = [resolve(fn, name, cell) for name, cell, _ in tpl.free]
+            kinds = tuple(map(classify, vals))
+            key_parts.append((op, tpl, kinds))
+            stage_inputs.append((op, tpl, fn, kinds))
+            values.extend(v for v, k in zip(vals, kinds) if k[0] == "param")
+        extra_params: List[Tuple[str, str]] = []
+        cfn = None
+        cprefix = ""
+        if consumer in ("min", "max"):
+            if carg is not None:
+                raise Unsupported(f"`{consumer}(key=...)` is not compiled yet")
+        elif consumer in ("any", "all"):
+            cfn = carg
+        elif consumer == "reduce":
+            ident_fn, cfn = carg
+            ident = ident_fn()
+            kind = classify(ident)
+            if kind[0] != "param":
+                raise Unsupported(f"the identity of reduce is {type(ident).__name__}, not a number")
+            extra_params = [("_fi_identity", kind[1])]
+            cprefix = "_fi_identity, "
+            values.append(ident)
+        elif consumer not in ("sum", "count", "collect"):
+            raise Unsupported(f"`.{consumer}()` is not compiled yet")
+        ctpl = None
+        ckinds: Tuple[Any, ...] = ()
+        cvals: List[Any] = []
+        if cfn is not None:
+            ctpl = template_for(cfn, 2 if consumer == "reduce" else 1)
+            cvals = [resolve(cfn, name, cell) for name, cell, _ in ctpl.free]
+            ckinds = tuple(map(classify, cvals))
+            values.extend(v for v, k in zip(cvals, ckinds) if k[0] == "param")
+        key = (
+            src_key,
+            tuple(key_parts),
+            consumer,
+            ctpl,
+            ckinds,
+            tuple(t for _, t in extra_params),
+        )
+
+        def build() -> _Plan:
+            taken: Dict[str, Any] = {n: ("src", n) for n, _ in src_params}
+            taken["_fi_identity"] = ("identity",)
+            try:
+                stages = [
+                    (op, stage_text(tpl, fn, kinds, taken)) for op, tpl, fn, kinds in stage_inputs
+                ]
+                cst = stage_text(ctpl, cfn, ckinds, taken) if ctpl is not None else None
+            except Unsupported as e:
+                plan = _Plan()
+                plan.error = e
+                return plan
+            return _compile_plan(
+                src_text,
+                src_params,
+                buf[1] if buf else None,
+                stages,
+                (consumer, cst, cprefix),
+                extra_params,
+            )
+
+        plan = _get_plan(key, build)
+        return plan, values, buf
+
+    def _consume(self, consumer: str, carg: Any) -> Any:
+        explaining = _explaining.get()
+        try:
+            plan, values, buf = self._plan(consumer, carg)
+            reason = plan.error
+        except Unsupported as e:
+            plan, values, buf, reason = None, [], None, e
+        if explaining is not None:
+            explaining.append(_explanation(self, consumer, plan, values, reason))
+            return None
+        if plan is not None and plan.kernel is not None:
+            try:
+                return plan.kernel.run(values, buf[0] if buf else None)
+            except _native.Refused:
+                pass
+        elif _strict.get():
+            raise CompileError(str(reason))
+        return _python_run(self, consumer, carg)
+
+
+def _callable(f: Any, method: str) -> Any:
+    if not callable(f):
+        raise TypeError(f"{method}() expects a callable, got {type(f).__name__}")
+    return f
+
+
+def _fn_name(fn: Any) -> str:
+    code = getattr(fn, "__code__", None)
+    if code is not None and code.co_name == "<lambda>":
+        try:
+            from fastiter._source import find_node
+
+            _, text, node = find_node(fn)
+            import ast
+
+            seg = ast.get_source_segment(text, node)
+            if seg and len(seg) <= 60 and "\n" not in seg:
+                return seg
+        except Exception:  # noqa: BLE001 - only a description
+            pass
+        return f"<lambda at {short_path(code.co_filename)}:{code.co_firstlineno}>"
+    return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+# --- Python fallback ----------------------------------------------------------------------
+
+
+def _apply_stages(stages: Tuple[Tuple[str, Any, Any], ...], it: Iterable[Any]) -> Iterator[Any]:
+    out: Iterable[Any] = it
+    for op, fn, extra in stages:
+        if op == "map":
+            out = map(fn, out)
+        elif op == "filter":
+            out = filter(fn, out)
+        elif op == "flat_map":
+            out = itertools.chain.from_iterable(map(fn, out))
+        elif op == "zip":
+            other = extra._python_iter() if isinstance(extra, ParallelIterator) else extra
+            out = zip(out, other)
+        elif op == "fold":
+            out = iter([functools.reduce(fn, out, extra())])
+    return iter(out)
+
+
+def _finish(consumer: str, carg: Any, it: Iterator[Any]) -> Any:
+    if consumer == "sum":
+        return sum(it)
+    if consumer == "count":
+        n = 0
+        for _ in it:
+            n += 1
+        return n
+    if consumer == "min":
+        return min(it, key=carg, default=None) if carg is not None else min(it, default=None)
+    if consumer == "max":
+        return max(it, key=carg, default=None) if carg is not None else max(it, default=None)
+    if consumer == "any":
+        return any(map(carg, it)) if carg is not None else any(it)
+    if consumer == "all":
+        return all(map(carg, it)) if carg is not None else all(it)
+    if consumer == "reduce":
+        identity, op = carg
+        return functools.reduce(op, it, identity())
+    if consumer == "collect":
+        return list(it)
+    if consumer == "for_each":
+        for x in it:
+            carg(x)
+        return None
+    raise AssertionError(consumer)
+
+
+def _python_iter(self: ParallelIterator) -> Iterator[Any]:
+    return _apply_stages(self._stages, self._src.python_items())
+
+
+ParallelIterator._python_iter = _python_iter  # type: ignore[attr-defined]
+
+
+def _python_run(p: ParallelIterator, consumer: str, carg: Any) -> Any:
+    """Plain Python semantics. With the GIL, threads would only slow Python code down, so it
+    runs in order on this thread; on a free-threaded build the stages run in parallel chunks
+    and the consumer takes their outputs in order (so values, exceptions and short-circuiting
+    are exactly sequential Python's)."""
+    items = p._src.python_items()
+    threads = _native.get_num_threads()
+    if not _GIL_DISABLED or threads < 2 or not hasattr(items, "__len__") or len(items) < 4096:
+        return _finish(consumer, carg, _apply_stages(p._stages, items))
+    return _finish(consumer, carg, _parallel_items(p._stages, items, threads))
+
+
+def _parallel_items(stages: Any, items: Any, threads: int) -> Iterator[Any]:
+    if any(op in ("fold", "zip") for op, _, _ in stages):
+        yield from _apply_stages(stages, items)
+        return
+    n = len(items)
+    chunk = max(1024, -(-n // (threads * 4)))
+
+    def work(lo: int) -> Tuple[list, Optional[BaseException]]:
+        out: list = []
+        try:
+            for x in _apply_stages(stages, items[lo : lo + chunk]):
+                out.append(x)
+        except BaseException as e:  # noqa: BLE001 - re-raised in order below
+            return out, e
+        return out, None
+
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        for out, exc in pool.map(work, range(0, n, chunk)):
+            yield from out
+            if exc is not None:
+                raise exc
+
+
+# --- Explanations -------------------------------------------------------------------------
+
+
+def _explanation(
+    p: ParallelIterator, consumer: str, plan: Optional[_Plan], values: List[Any], reason: Any
+) -> str:
+    lines = [f"pipeline: {p.describe()}.{consumer}()"]
+    if plan is not None and plan.kernel is not None:
+        k = plan.kernel
+        lines.append(f"compiled: yes, one fused native loop ({k.compile_time * 1e3:.2f} ms to compile)")
+        lines.append(f"kernel source: {plan.text}")
+        if plan.params:
+            shown = ", ".join(
+                f"{n}: {t} = {v!r}" for (n, t), v in zip(plan.params, values)
+            )
+            lines.append(f"parameters: {shown}")
+        lines.append("IR:")
+        lines.extend("  " + s for s in k.ir.rstrip("\n").split("\n"))
+    else:
+        lines.append("compiled: no, it runs as plain Python (same results, Python speed)")
+        lines.append(f"reason: {reason}")
+        if plan is not None and plan.text:
+            lines.append(f"kernel source tried: {plan.text}")
+    return "\n".join(lines)
+
+
+def explain_pipeline(p: ParallelIterator, consumer: str = "collect") -> str:
+    try:
+        plan, values, _ = p._plan(consumer, None)
+        reason = plan.error
+    except Unsupported as e:
+        plan, values, reason = None, [], e
+    return _explanation(p, consumer, plan, values, reason)
+
+
+# --- Constructors -------------------------------------------------------------------------
+
+
+def par_range(start: int, stop: Optional[int] = None, step: int = 1) -> ParallelIterator:
+    """A parallel ``range(start, stop, step)`` (``par_range(stop)`` counts from 0)."""
+    if stop is None:
+        start, stop = 0, start
+    start, stop, step = operator.index(start), operator.index(stop), operator.index(step)
+    if step == 0:
+        raise ValueError("Range step cannot be zero")
+    return ParallelIterator(_Source("range", range(start, stop, step)))
+
+
+def into_par_iter(data: Any) -> ParallelIterator:
+    """A parallel iterator over ``data``: a range, a list or tuple (converted once to a typed
+    array when it holds only ints or only floats), anything with the buffer protocol (NumPy
+    arrays, ``array.array``, ``memoryview``: read in place), or any other iterable."""
+    if isinstance(data, ParallelIterator):
+        return data
+    if isinstance(data, range):
+        if data.step == 0:  # pragma: no cover - range() already refuses
+            raise ValueError("Range step cannot be zero")
+        return ParallelIterator(_Source("range", data))
+    if isinstance(data, (list, tuple)):
+        return ParallelIterator(_Source("seq", data))
+    if not isinstance(data, str):
+        try:
+            with memoryview(data) as m:
+                ndim = m.ndim
+        except TypeError:
+            pass
+        else:
+            if ndim == 1:
+                return ParallelIterator(_Source("buffer", data))
+    return ParallelIterator(_Source("seq", list(data)))

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The Python package's tests on every CPython 3.9-3.13 this machine has (pyenv's, else python3):
+# one wheel per interpreter (maturin, release), a venv each under target/venvs, then pytest.
+#   PYTHONS="python3.11 /path/to/python3.12" scripts/test_python.sh   to choose interpreters
+#   FASTITER_HYPOTHESIS_EXAMPLES=N                                      differential cases per test
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ -z "${PYTHONS:-}" ]; then
+    PYTHONS=""
+    root="$(pyenv root 2>/dev/null || echo "$HOME/.pyenv")"
+    for minor in 9 10 11 12 13; do
+        exe="$(ls -d "$root"/versions/3."$minor".*/bin/python3 2>/dev/null | sort -V | tail -1 || true)"
+        [ -n "$exe" ] && PYTHONS="$PYTHONS $exe"
+    done
+    [ -z "$PYTHONS" ] && PYTHONS="$(command -v python3)"
+fi
+
+venvs=target/venvs
+tools="$venvs/tools"
+if [ ! -x "$tools/bin/maturin" ]; then
+    python3 -m venv "$tools"
+    "$tools/bin/pip" install -q "maturin>=1.5,<2"
+fi
+rm -rf target/wheels-test
+echo "== building wheels for:$PYTHONS"
+# shellcheck disable=SC2086
+"$tools/bin/maturin" build --release --quiet -o target/wheels-test $(for p in $PYTHONS; do echo -i "$p"; done)
+
+failed=""
+for py in $PYTHONS; do
+    ver="$("$py" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+    env="$venvs/py$ver"
+    echo "== Python $ver ($py)"
+    [ -x "$env/bin/python" ] || "$py" -m venv "$env"
+    tag="cp${ver/./}"
+    wheel="$(ls target/wheels-test/fastiter-*-"$tag"-*.whl | head -1)"
+    "$env/bin/pip" install -q --force-reinstall --no-deps "$wheel"
+    "$env/bin/pip" install -q "pytest>=7" "hypothesis>=6" "numpy>=1.21"
+    if ! (cd tests/python && ../../"$env"/bin/python -m pytest -q -p no:cacheprovider \
+        --rootdir=../.. -c ../../pyproject.toml .); then
+        failed="$failed $ver"
+    fi
+done
+if [ -n "$failed" ]; then
+    echo "Python tests failed on:$failed" >&2
+    exit 1
+fi
+echo "Python tests passed on:$PYTHONS"
