@@ -5,8 +5,10 @@
 /// The smallest chunk, in elements: below this a chunk costs more to schedule than to run.
 pub const MIN_CHUNK: u64 = 16384;
 
-/// The most chunks any length is split into (long inputs get longer chunks instead).
-pub const MAX_CHUNKS: u64 = 1024;
+/// The most chunks any length is split into (long inputs get longer chunks instead). Chunks
+/// are also where a run notices cancellation (Ctrl-C), so they must stay short: at this bound
+/// a 10^12-element input has chunks of ~1.5 * 10^7 elements, tens of milliseconds each.
+pub const MAX_CHUNKS: u64 = 65536;
 
 /// The length of every chunk of an input of `len` elements except possibly the last, which is
 /// shorter: `max(MIN_CHUNK, ceil(len / MAX_CHUNKS))`. `chunk_len(0)` is `MIN_CHUNK`.
@@ -17,7 +19,7 @@ pub fn chunk_len(len: u64) -> u64 {
 /// How many chunks `0..len` is split into: `ceil(len / chunk_len(len))`, at most `MAX_CHUNKS`,
 /// and 0 for an empty input.
 pub fn num_chunks(len: u64) -> usize {
-    // At most MAX_CHUNKS (1024), so the conversion cannot truncate.
+    // At most MAX_CHUNKS, so the conversion cannot truncate.
     len.div_ceil(chunk_len(len)) as usize
 }
 
@@ -82,8 +84,9 @@ mod tests {
         assert_eq!(chunk_len(1), MIN_CHUNK);
         assert_eq!(chunk_len(MIN_CHUNK * MAX_CHUNKS), MIN_CHUNK);
         assert_eq!(chunk_len(MIN_CHUNK * MAX_CHUNKS + 1), MIN_CHUNK + 1);
-        assert_eq!(chunk_len(100_000_000), 97_657);
-        assert_eq!(chunk_len(i64::MAX as u64), 1 << 53);
+        assert_eq!(chunk_len(100_000_000), MIN_CHUNK);
+        assert_eq!(chunk_len(1_000_000_000_000), 15_258_790);
+        assert_eq!(chunk_len(i64::MAX as u64), 1 << 47);
     }
 
     #[test]
@@ -95,8 +98,10 @@ mod tests {
         assert_eq!(num_chunks(MIN_CHUNK + 1), 2);
         assert_eq!(num_chunks(MIN_CHUNK * MAX_CHUNKS), MAX_CHUNKS as usize);
         assert_eq!(num_chunks(MIN_CHUNK * MAX_CHUNKS + 1), MAX_CHUNKS as usize);
-        assert_eq!(num_chunks(100_000_000), 1024);
-        assert_eq!(num_chunks(i64::MAX as u64), MAX_CHUNKS as usize);
+        assert_eq!(num_chunks(100_000_000), 6104);
+        assert!(
+            (MAX_CHUNKS as usize - 8..=MAX_CHUNKS as usize).contains(&num_chunks(i64::MAX as u64))
+        );
     }
 
     #[test]
@@ -136,6 +141,6 @@ mod tests {
         let (lo, hi) = chunk_bounds(len, last);
         assert_eq!(hi, i64::MAX);
         assert!(lo < hi);
-        assert_eq!(chunk_bounds(len, 0), (0, 1 << 53));
+        assert_eq!(chunk_bounds(len, 0), (0, 1 << 47));
     }
 }

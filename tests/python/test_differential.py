@@ -599,6 +599,8 @@ def check(got, expected, elements, consumer, what):
     name = consumer[0]
     if name in ("sum", "fold_sum", "reduce") and isinstance(expected, float):
         numeric = all(isinstance(v, (int, float)) for v in elements)
+        if same(got, expected):  # exactly CPython's own sum (e.g. on the Python fallback)
+            return
         if numeric:
             check_float_total(got, elements, name != "reduce", what)
             return
