@@ -950,6 +950,10 @@ impl Session {
         let Ok(status) = status else {
             return PyOutcome::Interrupted;
         };
+        if !status.success() && self.interrupted() {
+            // Ctrl-C reached python3 too (it is in the terminal's process group) and stopped it.
+            return PyOutcome::Interrupted;
+        }
         if !status.success() {
             let last = stderr.lines().rev().find(|l| !l.trim().is_empty());
             return match last {
