@@ -9,6 +9,7 @@ import itertools
 import operator
 import sys
 import threading
+from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
@@ -147,8 +148,10 @@ class _Plan:
 
 
 _plan_lock = threading.Lock()
-_plans: Dict[Any, _Plan] = {}
-_MAX_PLANS = 2048
+# Least recently compiled first. A kernel holds its machine code (tens of KB): programs that
+# generate pipelines endlessly must not keep them all.
+_plans: "OrderedDict[Any, _Plan]" = OrderedDict()
+_MAX_PLANS = 256
 
 
 def _compile_plan(
@@ -219,8 +222,8 @@ def _get_plan(key: Any, build: Callable[[], _Plan]) -> _Plan:
     if plan is None:
         plan = build()
         with _plan_lock:
-            if len(_plans) >= _MAX_PLANS:
-                _plans.clear()
+            while len(_plans) >= _MAX_PLANS:
+                _plans.popitem(last=False)
             plan = _plans.setdefault(key, plan)
     return plan
 

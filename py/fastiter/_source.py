@@ -81,7 +81,7 @@ def _module_tree(filename: str, module_globals: Optional[dict]) -> Tuple[str, as
     except SyntaxError as e:
         raise Unsupported(f"its source file does not parse: {e}") from None
     with _tree_lock:
-        if len(_trees) > 64:
+        if len(_trees) >= 4:
             _trees.clear()
         _trees[key] = (text, tree)
     return text, tree
@@ -229,7 +229,7 @@ def template_for(fn: Callable[..., Any], arity: int) -> Template:
         except Unsupported as e:
             hit = e
         with _template_lock:
-            if len(_templates) > 4096:
+            if len(_templates) > 256:
                 _templates.clear()
             _templates[key] = hit
     if isinstance(hit, Unsupported):

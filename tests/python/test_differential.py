@@ -605,6 +605,8 @@ def check(got, expected, elements, consumer, what):
             check_float_total(got, elements, name != "reduce", what)
             return
     if isinstance(expected, complex) and name in ("sum", "fold_sum", "reduce"):
+        if type(got) is complex and repr(got) == repr(expected):
+            return
         assert type(got) is complex and abs(got - expected) <= 1e-9 * (
             1 + sum(abs(v) for v in elements)
         ), f"{what}: expected {expected!r}, got {got!r}"

@@ -489,13 +489,15 @@ def test_thousands_of_compiles_do_not_grow_rss(tmp_path):
     res = json.loads(out.strip().splitlines()[-1])
     report = "\n".join(
         f"{name}: {r['n']} calls: RSS {r['first'] / 1e6:+.2f} MB, then {r['n']} more: "
-        f"{r['second'] / 1e6:+.2f} MB ({max(r['first'], r['second']) / r['n'] / 1e3:.2f} KB/call)"
+        f"{r['second'] / 1e6:+.2f} MB ({r['second'] / r['n'] / 1e3:.2f} KB/call once warm)"
         for name, r in res.items()
     )
     print("\n" + report)
-    # generous: a leak of a JIT'd module per compile is >= 4 KB (a page) per compile
+    # generous: a leak of a JIT'd module per compile is >= 4 KB (a page) per compile. The first
+    # batch fills fastiter's bounded caches (kernels, parsed sources) and the allocator's
+    # arenas; a leak shows as growth in the second.
     for name, r in res.items():
-        per_call = max(r["first"], r["second"]) / r["n"]
+        per_call = r["second"] / r["n"]
         limit = 2_000 if name != "free_values" else 500
         assert per_call < limit, f"{name}: RSS grows {per_call:.0f} bytes per call\n{report}"
 
