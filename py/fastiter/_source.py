@@ -105,8 +105,8 @@ def _code_span(code: types.CodeType) -> Optional[Tuple[int, int, int, int]]:
     for line, end_line, col, end_col in positions():
         if line is None or col is None or end_line is None or end_col is None:
             continue
-        if line < code.co_firstlineno:
-            continue
+        if line < code.co_firstlineno or (line == end_line and col == end_col):
+            continue  # RESUME and other instructions with no place in the source
         if lo is None or (line, col) < lo:
             lo = (line, col)
         if hi is None or (end_line, end_col) > hi:
@@ -143,8 +143,8 @@ def find_node(fn: types.FunctionType) -> Tuple[str, str, ast.AST]:
         if len(cands) > 1:
             span = _code_span(code)
             if span is not None:
-                inside = [n for n in cands if _contains(_span(n.body), span)]  # type: ignore[attr-defined]
-                # The innermost lambda whose body holds every instruction of this code.
+                inside = [n for n in cands if _contains(_span(n), span)]  # type: ignore[attr-defined]
+                # The innermost lambda that holds every instruction of this code.
                 inside.sort(key=lambda n: (_span(n)[2] - _span(n)[0], _span(n)[3] - _span(n)[1]))
                 cands = inside[:1] if inside else cands
         if len(cands) > 1:
@@ -439,7 +439,7 @@ def stage_text(
         seg = ast.get_source_segment(tpl.text, tpl.body)
         if seg is not None:
             # Brackets keep a body that spans lines, or ends in a comment, one expression.
-            out.text = f"{head}({seg}\n)"
+            out.text = f"{head}({seg}\n)" if "#" in seg else f"{head}({seg})"
             out.raw = len(head) + 1
             out.segment_origin = (tpl.body.lineno, tpl.body.col_offset)
             return out
