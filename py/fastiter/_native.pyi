@@ -1,0 +1,43 @@
+"""Type stubs for fastiter._native, the compiler and runtime as a PyO3 extension module."""
+
+from typing import Any, List, Optional, Sequence, Tuple
+
+class CompileError(Exception):
+    """The pipeline text does not compile."""
+
+    kind: str  # 'syntax', 'type', 'name' or 'unsupported'
+    message: str
+    line: int  # 1-based
+    column: int  # 1-based
+    rendered: str  # the message with the source line and a caret
+    help: Optional[str]
+
+class Refused(Exception):
+    """The compiled pipeline declined to produce a value (run it as plain Python instead)."""
+
+class Kernel:
+    """A compiled pipeline."""
+
+    @property
+    def ir(self) -> str: ...
+    @property
+    def compile_time(self) -> float: ...
+    @property
+    def params(self) -> List[Tuple[str, str]]: ...
+    def run(
+        self,
+        params: Sequence[Any],
+        buffer: Optional[Any] = None,
+        threads: int = 0,
+        jit: bool = True,
+    ) -> Any: ...
+
+def compile(
+    src: str,
+    params: Sequence[Tuple[str, str]],
+    buffer: Optional[Tuple[str, str]] = None,
+) -> Kernel: ...
+def buffer_dtype_of(obj: Any) -> Optional[str]: ...
+def set_num_threads(n: int) -> None: ...
+def get_num_threads() -> int: ...
+def repl() -> int: ...
