@@ -27,7 +27,10 @@ pub use value::Value;
 /// A pipeline compiled for parameters of given types.
 pub struct Compiled {
     pub source: String,
+    /// The pipeline expression (the last part of the program).
     pub ast: syntax::ast::Expr,
+    /// The program's `def`s, inlined where the pipeline calls them.
+    pub defs: Vec<syntax::ast::FuncDef>,
     pub pipeline: ir::Pipeline,
     /// The pipeline as lowered, before passes (a pass may change how many elements the
     /// kernel iterates; users count the source's elements).
@@ -48,7 +51,9 @@ pub enum Error {
     Internal(String),
 }
 
-/// Compile `src` for runtime parameters with these names and types.
+/// Compile `src` for runtime parameters with these names and types. `src` is a pipeline
+/// expression, optionally preceded by top-level Python `def`s that the pipeline calls
+/// (`map(f)`, `filter(pred)`, `reduce(0, op)`, or inside a lambda: `map(lambda x: f(x) + 1)`).
 pub fn compile(
     src: &str,
     params: &[ir::ParamInfo],
@@ -67,8 +72,12 @@ pub fn compile_with(
     cg: CodegenOptions,
 ) -> Result<Compiled, Error> {
     let t0 = Instant::now();
-    let ast = syntax::parse(src)?;
-    let lowered = ir::lower::lower_pipeline_with(&ast, params, buffer)?;
+    let program = syntax::parse_program(src)?;
+    let lowered = ir::lower::lower_program(&program, params, buffer)?;
+    let syntax::ast::Program {
+        defs,
+        pipeline: ast,
+    } = program;
     let pipeline = passes::optimize(lowered.clone()).map_err(Error::Internal)?;
     let kernel = if jit {
         Some(codegen::compile(&pipeline, cg).map_err(|e| Error::Internal(e.to_string()))?)
@@ -78,6 +87,7 @@ pub fn compile_with(
     Ok(Compiled {
         source: src.to_string(),
         ast,
+        defs,
         pipeline,
         lowered,
         kernel,

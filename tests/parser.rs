@@ -10,8 +10,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use fastiter::diagnostics::{CompileError, ErrorKind, Span};
-use fastiter::syntax::ast::{Expr, ExprKind};
-use fastiter::syntax::{parse, render_ast};
+use fastiter::syntax::ast::{Expr, ExprKind, Program, Stmt, StmtKind};
+use fastiter::syntax::{parse, parse_program, render_ast, render_program};
 
 /// The fixture files of one directory, sorted by name.
 fn fixtures(dir: &str) -> Vec<PathBuf> {
@@ -406,4 +406,165 @@ fn cli_example() {
         .lines()
         .next()
         .is_some_and(|l| l.ends_with("expected an expression at 1:18")));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Programs: `def`s, then the pipeline (`tests/data/parse/program_{valid,invalid}`)
+// ---------------------------------------------------------------------------------------------
+
+fn check_program_spans(src: &str, p: &Program) {
+    fn stmts(src: &str, body: &[Stmt]) {
+        for s in body {
+            assert!(
+                s.span.start <= s.span.end && s.span.end <= src.len(),
+                "{s:?}"
+            );
+            match &s.kind {
+                StmtKind::Assign { value, .. }
+                | StmtKind::AugAssign { value, .. }
+                | StmtKind::Expr(value)
+                | StmtKind::Return(Some(value)) => check_spans(src, value),
+                StmtKind::If { test, body, orelse } => {
+                    check_spans(src, test);
+                    stmts(src, body);
+                    stmts(src, orelse);
+                }
+                StmtKind::For { iter, body, .. } => {
+                    check_spans(src, iter);
+                    stmts(src, body);
+                }
+                StmtKind::While { test, body } => {
+                    check_spans(src, test);
+                    stmts(src, body);
+                }
+                _ => {}
+            }
+        }
+    }
+    for d in &p.defs {
+        assert_eq!(&src[d.name.span.start..d.name.span.end], d.name.name);
+        stmts(src, &d.body);
+    }
+    check_spans(src, &p.pipeline);
+}
+
+#[test]
+fn program_fixtures_parse() {
+    for path in fixtures("program_valid") {
+        let src = fs::read_to_string(&path).expect("fixture is UTF-8");
+        let p = match parse_program(&src) {
+            Ok(p) => p,
+            Err(e) => panic!("{} should parse:\n{}", path.display(), e.render(&src)),
+        };
+        check_program_spans(&src, &p);
+        snapshot(
+            &format!("program_valid__{}", stem(&path)),
+            &path,
+            &src,
+            &render_program(&p),
+        );
+    }
+}
+
+#[test]
+fn program_invalid_fixtures_fail() {
+    for path in fixtures("program_invalid") {
+        let src = fs::read_to_string(&path).expect("fixture is UTF-8");
+        let err = match parse_program(&src) {
+            Ok(p) => panic!(
+                "{} should fail, parsed as {}",
+                path.display(),
+                render_program(&p)
+            ),
+            Err(e) => e,
+        };
+        check_error_span(&src, &err);
+        let rendered = format!("{:?}\n{}", err.kind, err.render(&src));
+        snapshot(
+            &format!("program_invalid__{}", stem(&path)),
+            &path,
+            &src,
+            &rendered,
+        );
+    }
+}
+
+const PROGRAM_PIECES: &[&str] = &[
+    "def f(x):",
+    "def g(a, b):",
+    "\n",
+    "\n    ",
+    "\n        ",
+    "\n\t",
+    "    ",
+    "return x",
+    "return",
+    "if x:",
+    "elif y:",
+    "else:",
+    "for i in range(3):",
+    "while x > 0:",
+    "break",
+    "continue",
+    "pass",
+    "x = 1",
+    "x += 2",
+    "a, b = b, a",
+    ";",
+    "(",
+    ")",
+    "\\\n",
+    "\"\"\"doc",
+    "\"\"\"",
+    "# c",
+    "range(3).map(f).sum()",
+    "x",
+    ":",
+    "=",
+];
+
+/// Programs built from statement pieces and indentation: `parse_program` returns, never
+/// panics, and what it returns has spans inside the source.
+#[test]
+fn program_garbage_never_panics() {
+    let mut rng = Rng(0xDEAD_BEEF_1234_5678);
+    let mut ok = 0;
+    for case in 0..3000 {
+        let len = 1 + rng.below(30);
+        let mut src = String::from(if case % 2 == 0 { "def f(x):\n    " } else { "" });
+        for _ in 0..len {
+            if case % 5 == 4 {
+                src.push_str(PIECES[rng.below(PIECES.len())]);
+            } else {
+                src.push_str(PROGRAM_PIECES[rng.below(PROGRAM_PIECES.len())]);
+            }
+        }
+        match parse_program(&src) {
+            Ok(p) => {
+                check_program_spans(&src, &p);
+                let _ = render_program(&p);
+                ok += 1;
+            }
+            Err(err) => {
+                check_error_span(&src, &err);
+                let _ = err.render(&src);
+            }
+        }
+    }
+    assert!(ok > 0, "no program garbage parsed");
+}
+
+/// Blocks nested far deeper than any real function: an error, not a stack overflow.
+#[test]
+fn deep_blocks_are_an_error() {
+    let mut src = String::from("def f(x):\n");
+    for i in 1..400 {
+        src.push_str(&" ".repeat(i));
+        src.push_str("if x:\n");
+    }
+    src.push_str(&" ".repeat(400));
+    src.push_str("return 1\nrange(3).map(f).sum()\n");
+    let err = parse_program(&src).expect_err("too deep");
+    assert!(err.message.contains("nested too deeply"), "{}", err.message);
+    check_error_span(&src, &err);
 }

@@ -37,7 +37,13 @@ const TWO63: f64 = 9_223_372_036_854_775_808.0;
 struct Gen<'a, 'f> {
     b: FunctionBuilder<'f>,
     p: &'a Pipeline,
-    vars: Vec<Option<Value>>,
+    /// One Cranelift variable per IR variable (statements reassign them in loops).
+    vars: Vec<Variable>,
+    /// Innermost last: where `break` and `continue` go.
+    loops: Vec<(Block, Block)>,
+    /// Innermost last: the exit block of each inlined function body (one parameter: the
+    /// returned value).
+    rets: Vec<Block>,
     params: Vec<Value>,
     /// The element index errors are reported at.
     idx: Value,
@@ -95,10 +101,17 @@ pub fn build(
     }
     let src_off = (p.params.len() * 8) as i32;
 
+    let vars = p
+        .vars
+        .iter()
+        .map(|v| b.declare_var(clif_type(v.ty)))
+        .collect();
     let mut g = Gen {
         b,
         p,
-        vars: vec![None; p.vars.len()],
+        vars,
+        loops: Vec::new(),
+        rets: Vec::new(),
         params,
         idx: lo,
         err_block,
@@ -254,11 +267,11 @@ impl Gen<'_, '_> {
         for s in &p.stages {
             match s {
                 Stage::Map { var, body } => {
-                    self.vars[var.0 as usize] = Some(x);
+                    self.set_var(*var, x);
                     x = self.expr(body);
                 }
                 Stage::Filter { var, pred } => {
-                    self.vars[var.0 as usize] = Some(x);
+                    self.set_var(*var, x);
                     let keep = self.expr(pred);
                     let next = self.b.create_block();
                     self.b.ins().brif(keep, next, &[], latch, &[]);
@@ -431,7 +444,7 @@ impl Gen<'_, '_> {
             Consumer::Any(pred) | Consumer::All(pred) => {
                 let c = match pred {
                     Some(l) => {
-                        self.vars[l.var.0 as usize] = Some(x);
+                        self.set_var(l.var, x);
                         self.expr(&l.body)
                     }
                     None => self.truth(x, elem_ty),
@@ -455,8 +468,8 @@ impl Gen<'_, '_> {
             Consumer::Reduce { acc, item, op, .. } => {
                 let v = accs.acc.expect("acc");
                 let a = self.b.use_var(v);
-                self.vars[acc.0 as usize] = Some(a);
-                self.vars[item.0 as usize] = Some(x);
+                self.set_var(*acc, a);
+                self.set_var(*item, x);
                 let r = self.expr(op);
                 self.b.def_var(v, r);
             }
@@ -522,7 +535,7 @@ impl Gen<'_, '_> {
             },
             ExprKind::ConstFloat(v) => self.b.ins().f64const(*v),
             ExprKind::ConstBool(v) => self.b.ins().iconst(types::I8, *v as i64),
-            ExprKind::Var(v) => self.vars[v.0 as usize].expect("variable bound before use"),
+            ExprKind::Var(v) => self.b.use_var(self.vars[v.0 as usize]),
             ExprKind::Param(i) => self.params[*i as usize],
             ExprKind::Unary(op, a) => {
                 let x = self.expr(a);
@@ -597,12 +610,24 @@ impl Gen<'_, '_> {
             }
             ExprKind::Let(v, value, body) => {
                 let x = self.expr(value);
-                self.vars[v.0 as usize] = Some(x);
+                self.set_var(*v, x);
                 self.expr(body)
             }
             ExprKind::Cast(c, a) => {
                 let x = self.expr(a);
                 self.cast(*c, x)
+            }
+            ExprKind::Block(stmts) => {
+                let ret = self.b.create_block();
+                let res = self.b.append_block_param(ret, clif_type(e.ty));
+                self.rets.push(ret);
+                self.stmts(stmts);
+                self.rets.pop();
+                // Lowering ends every path with a return: this jump is never taken.
+                let z = self.zero(e.ty);
+                self.b.ins().jump(ret, &[BlockArg::Value(z)]);
+                self.b.switch_to_block(ret);
+                res
             }
             ExprKind::Call(bi, args) => {
                 let vals: Vec<Value> = args.iter().map(|a| self.expr(a)).collect();
@@ -635,6 +660,141 @@ impl Gen<'_, '_> {
                         self.helper_result(call)
                     }
                 }
+            }
+        }
+    }
+
+    fn set_var(&mut self, v: VarId, x: Value) {
+        self.b.def_var(self.vars[v.0 as usize], x);
+    }
+
+    /// Continue in a fresh block after a jump (code there is unreachable).
+    fn dead(&mut self) {
+        let d = self.b.create_block();
+        self.b.switch_to_block(d);
+    }
+
+    fn stmts(&mut self, stmts: &[Stmt]) {
+        for s in stmts {
+            self.stmt(s);
+        }
+    }
+
+    /// Run `body` as a loop body: `break` goes to `brk`, `continue` to `cont`.
+    fn loop_body(&mut self, body: &[Stmt], brk: Block, cont: Block) {
+        self.loops.push((brk, cont));
+        self.stmts(body);
+        self.loops.pop();
+        self.b.ins().jump(cont, &[]);
+    }
+
+    fn stmt(&mut self, s: &Stmt) {
+        match s {
+            Stmt::Assign(v, e) => {
+                let x = self.expr(e);
+                self.set_var(*v, x);
+            }
+            Stmt::Eval(e) => {
+                self.expr(e);
+            }
+            Stmt::If(c, a, b) => {
+                let cv = self.expr(c);
+                let then_b = self.b.create_block();
+                let else_b = self.b.create_block();
+                let join = self.b.create_block();
+                self.b.ins().brif(cv, then_b, &[], else_b, &[]);
+                self.b.switch_to_block(then_b);
+                self.stmts(a);
+                self.b.ins().jump(join, &[]);
+                self.b.switch_to_block(else_b);
+                self.stmts(b);
+                self.b.ins().jump(join, &[]);
+                self.b.switch_to_block(join);
+            }
+            Stmt::While { first, cond, body } => {
+                let head = self.b.create_block();
+                let exit = self.b.create_block();
+                if let Some((c0, b0)) = first {
+                    let cv = self.expr(c0);
+                    let fb = self.b.create_block();
+                    self.b.ins().brif(cv, fb, &[], exit, &[]);
+                    self.b.switch_to_block(fb);
+                    self.loop_body(b0, exit, head);
+                } else {
+                    self.b.ins().jump(head, &[]);
+                }
+                self.b.switch_to_block(head);
+                let cv = self.expr(cond);
+                let bb = self.b.create_block();
+                self.b.ins().brif(cv, bb, &[], exit, &[]);
+                self.b.switch_to_block(bb);
+                self.loop_body(body, exit, head);
+                self.b.switch_to_block(exit);
+            }
+            Stmt::ForRange {
+                var,
+                start,
+                stop,
+                step,
+                first,
+                body,
+            } => {
+                let a = self.expr(start);
+                let z = self.expr(stop);
+                let st = self.expr(step);
+                let zero = self.b.ins().icmp_imm_s(IntCC::Equal, st, 0);
+                self.error_if(zero, ErrCode::RangeStepZero);
+                let up = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, st, 0);
+                let cursor = self.b.declare_var(types::I64);
+                self.b.def_var(cursor, a);
+                let head = self.b.create_block();
+                let latch = self.b.create_block();
+                let exit = self.b.create_block();
+                let in_range = |g: &mut Self| {
+                    let i = g.b.use_var(cursor);
+                    let lt = g.b.ins().icmp(IntCC::SignedLessThan, i, z);
+                    let gt = g.b.ins().icmp(IntCC::SignedGreaterThan, i, z);
+                    (i, g.b.ins().select(up, lt, gt))
+                };
+                if let Some(b0) = first {
+                    let (i, ok) = in_range(self);
+                    let fb = self.b.create_block();
+                    self.b.ins().brif(ok, fb, &[], exit, &[]);
+                    self.b.switch_to_block(fb);
+                    self.set_var(*var, i);
+                    self.loop_body(b0, exit, latch);
+                } else {
+                    self.b.ins().jump(head, &[]);
+                }
+                self.b.switch_to_block(head);
+                let (i, ok) = in_range(self);
+                let bb = self.b.create_block();
+                self.b.ins().brif(ok, bb, &[], exit, &[]);
+                self.b.switch_to_block(bb);
+                self.set_var(*var, i);
+                self.loop_body(body, exit, latch);
+                // The next element; an overflowing step is past `stop`, so the loop ends.
+                self.b.switch_to_block(latch);
+                let i = self.b.use_var(cursor);
+                let (n, of) = self.b.ins().sadd_overflow(i, st);
+                let nb = self.b.create_block();
+                self.b.ins().brif(of, exit, &[], nb, &[]);
+                self.b.switch_to_block(nb);
+                self.b.def_var(cursor, n);
+                self.b.ins().jump(head, &[]);
+                self.b.switch_to_block(exit);
+            }
+            Stmt::Break | Stmt::Continue => {
+                let (brk, cont) = *self.loops.last().expect("verified: a loop encloses it");
+                let to = if matches!(s, Stmt::Break) { brk } else { cont };
+                self.b.ins().jump(to, &[]);
+                self.dead();
+            }
+            Stmt::Return(e) => {
+                let x = self.expr(e);
+                let ret = *self.rets.last().expect("verified: a block encloses it");
+                self.b.ins().jump(ret, &[BlockArg::Value(x)]);
+                self.dead();
             }
         }
     }

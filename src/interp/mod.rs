@@ -15,6 +15,14 @@ use crate::value::Value;
 
 pub type EResult<T> = Result<T, ErrCode>;
 
+/// How a statement left: on to the next one, or out of a loop or block.
+enum Flow {
+    Next,
+    Break,
+    Continue,
+    Return(Value),
+}
+
 /// An evaluation context: parameter values and the variable slots.
 pub struct Interp<'a> {
     pub p: &'a Pipeline,
@@ -253,6 +261,10 @@ impl<'a> Interp<'a> {
                 Cast::FloatFloor => Value::Int(pyops::float_floor_to_int(self.eval_float(a)?)?),
                 Cast::FloatCeil => Value::Int(pyops::float_ceil_to_int(self.eval_float(a)?)?),
             },
+            ExprKind::Block(stmts) => match self.exec(stmts)? {
+                Flow::Return(v) => v,
+                _ => unreachable!("verified IR: every path of a block returns"),
+            },
             ExprKind::Call(b, args) => match b {
                 Builtin::IAbs => Value::Int(self.eval_int(&args[0])?.abs()),
                 Builtin::Math(f) => Value::Float(pyops::math1(*f, self.eval_float(&args[0])?)?),
@@ -260,6 +272,87 @@ impl<'a> Interp<'a> {
                     Value::Float(pyops::math1_int(*f, &self.eval_int(&args[0])?)?)
                 }
             },
+        })
+    }
+
+    /// Run statements until one leaves the sequence.
+    fn exec(&mut self, stmts: &[Stmt]) -> EResult<Flow> {
+        for s in stmts {
+            match self.exec1(s)? {
+                Flow::Next => {}
+                f => return Ok(f),
+            }
+        }
+        Ok(Flow::Next)
+    }
+
+    fn exec1(&mut self, s: &Stmt) -> EResult<Flow> {
+        Ok(match s {
+            Stmt::Assign(v, e) => {
+                let x = self.eval(e)?;
+                self.vars[v.0 as usize] = x;
+                Flow::Next
+            }
+            Stmt::Eval(e) => {
+                self.eval(e)?;
+                Flow::Next
+            }
+            Stmt::If(c, a, b) => {
+                if self.eval_bool(c)? {
+                    self.exec(a)?
+                } else {
+                    self.exec(b)?
+                }
+            }
+            Stmt::While { first, cond, body } => {
+                let mut first = first.as_ref();
+                loop {
+                    let (c, b) = match first.take() {
+                        Some((c, b)) => (c, b),
+                        None => (cond, body),
+                    };
+                    if !self.eval_bool(c)? {
+                        break;
+                    }
+                    match self.exec(b)? {
+                        Flow::Break => break,
+                        Flow::Return(v) => return Ok(Flow::Return(v)),
+                        Flow::Next | Flow::Continue => {}
+                    }
+                }
+                Flow::Next
+            }
+            Stmt::ForRange {
+                var,
+                start,
+                stop,
+                step,
+                first,
+                body,
+            } => {
+                let mut i = self.eval_int(start)?;
+                let stop = self.eval_int(stop)?;
+                let step = self.eval_int(step)?;
+                if step.is_zero() {
+                    return Err(ErrCode::RangeStepZero);
+                }
+                let up = step.is_positive();
+                let mut first = first.as_ref();
+                while if up { i < stop } else { i > stop } {
+                    self.vars[var.0 as usize] = Value::Int(i.clone());
+                    let b = first.take().unwrap_or(body);
+                    match self.exec(b)? {
+                        Flow::Break => break,
+                        Flow::Return(v) => return Ok(Flow::Return(v)),
+                        Flow::Next | Flow::Continue => {}
+                    }
+                    i += &step;
+                }
+                Flow::Next
+            }
+            Stmt::Break => Flow::Break,
+            Stmt::Continue => Flow::Continue,
+            Stmt::Return(e) => Flow::Return(self.eval(e)?),
         })
     }
 

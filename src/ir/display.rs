@@ -147,6 +147,68 @@ pub fn expr(p: &Pipeline, e: &Expr) -> String {
             let args: Vec<String> = args.iter().map(|a| expr(p, a)).collect();
             format!("({} {})", name, args.join(" "))
         }
+        ExprKind::Block(stmts) => format!("(block{})", stmts_text(p, stmts)),
+    }
+}
+
+/// Statements, each preceded by a space.
+fn stmts_text(p: &Pipeline, stmts: &[Stmt]) -> String {
+    let mut out = String::new();
+    for s in stmts {
+        out.push(' ');
+        out.push_str(&stmt(p, s));
+    }
+    out
+}
+
+/// One statement as an S-expression.
+pub fn stmt(p: &Pipeline, s: &Stmt) -> String {
+    match s {
+        Stmt::Assign(v, e) => format!("(set {} {})", var_name(p, *v), expr(p, e)),
+        Stmt::Eval(e) => format!("(eval {})", expr(p, e)),
+        Stmt::If(c, a, b) => format!(
+            "(if {} (then{}) (else{}))",
+            expr(p, c),
+            stmts_text(p, a),
+            stmts_text(p, b)
+        ),
+        Stmt::While { first, cond, body } => {
+            let first = match first {
+                Some((c, b)) => format!(" (first {}{})", expr(p, c), stmts_text(p, b)),
+                None => String::new(),
+            };
+            format!(
+                "(while{} (loop {}{}))",
+                first,
+                expr(p, cond),
+                stmts_text(p, body)
+            )
+        }
+        Stmt::ForRange {
+            var,
+            start,
+            stop,
+            step,
+            first,
+            body,
+        } => {
+            let first = match first {
+                Some(b) => format!(" (first{})", stmts_text(p, b)),
+                None => String::new(),
+            };
+            format!(
+                "(for {} (range {} {} {}){} (loop{}))",
+                var_name(p, *var),
+                expr(p, start),
+                expr(p, stop),
+                expr(p, step),
+                first,
+                stmts_text(p, body)
+            )
+        }
+        Stmt::Break => "(break)".into(),
+        Stmt::Continue => "(continue)".into(),
+        Stmt::Return(e) => format!("(return {})", expr(p, e)),
     }
 }
 

@@ -25,13 +25,18 @@ pub fn lower_pipeline_with(
     params: &[ParamInfo],
     buffer: Option<&BufferDecl>,
 ) -> CResult<Pipeline> {
-    let mut lw = Lowerer {
-        params: params.to_vec(),
-        vars: Vec::new(),
-        scopes: Vec::new(),
-        buffer: buffer.cloned(),
-    };
+    let mut lw = Lowerer::new(params, buffer, &[]);
     lw.pipeline(e)
+}
+
+/// Lower a program: its `def`s are inlined where the pipeline calls them.
+pub fn lower_program(
+    prog: &ast::Program,
+    params: &[ParamInfo],
+    buffer: Option<&BufferDecl>,
+) -> CResult<Pipeline> {
+    let mut lw = Lowerer::new(params, buffer, &prog.defs);
+    lw.pipeline(&prog.pipeline)
 }
 
 struct Lowerer {
@@ -40,6 +45,26 @@ struct Lowerer {
     vars: Vec<VarInfo>,
     /// Names bound by enclosing lambdas, innermost last.
     scopes: Vec<(String, VarId)>,
+    /// The program's functions (a later `def` of a name replaces an earlier one).
+    defs: Vec<std::rc::Rc<ast::FuncDef>>,
+    /// The functions being inlined, innermost last.
+    fns: Vec<FnCtx>,
+    /// Statements lowered so far (loops are typed more than once): a bound on compile work.
+    work: usize,
+}
+
+impl Lowerer {
+    fn new(params: &[ParamInfo], buffer: Option<&BufferDecl>, defs: &[ast::FuncDef]) -> Lowerer {
+        Lowerer {
+            params: params.to_vec(),
+            vars: Vec::new(),
+            scopes: Vec::new(),
+            buffer: buffer.cloned(),
+            defs: defs.iter().cloned().map(std::rc::Rc::new).collect(),
+            fns: Vec::new(),
+            work: 0,
+        }
+    }
 }
 
 fn err(kind: ErrorKind, span: Span, msg: impl Into<String>) -> CompileError {
@@ -308,11 +333,12 @@ impl Lowerer {
     fn is_callable_ref(&self, f: &ast::Expr) -> bool {
         match &f.kind {
             ast::ExprKind::Name(n) => {
-                self.lookup(n).is_none()
-                    && matches!(n.as_str(), "abs" | "int" | "float" | "bool" | "round")
+                !self.is_local(n)
+                    && (matches!(n.as_str(), "abs" | "int" | "float" | "bool" | "round")
+                        || self.def_named(n).is_some())
             }
             ast::ExprKind::Attribute { value, .. } => {
-                matches!(&value.kind, ast::ExprKind::Name(m) if m == "math" && self.lookup(m).is_none())
+                matches!(&value.kind, ast::ExprKind::Name(m) if m == "math" && !self.is_local(m))
             }
             _ => false,
         }
@@ -387,19 +413,6 @@ impl Lowerer {
             _ => ident,
         };
         let identity = fold::fold_expr(self.expr(ident_body)?);
-        let ast::ExprKind::Lambda { params, body } = &op.kind else {
-            return Err(unsupported(
-                op.span,
-                "the reduce operator must be `lambda a, b: ...`",
-            ));
-        };
-        let [pa, pb] = params.as_slice() else {
-            return Err(err(
-                ErrorKind::Type,
-                op.span,
-                "the reduce operator takes two arguments",
-            ));
-        };
         if identity.ty != elem {
             return Err(unsupported(
                 identity.span,
@@ -411,6 +424,31 @@ impl Lowerer {
             )
             .with_help(format!("write an identity of type {}", elem.name())));
         }
+        if let ast::ExprKind::Name(n) = &op.kind {
+            if let Some(d) = self.def_named(n).filter(|_| !self.is_local(n)) {
+                let acc = self.new_var("a", elem);
+                let item = self.new_var("b", elem);
+                let args = vec![
+                    mk(ExprKind::Var(acc), elem, op.span),
+                    mk(ExprKind::Var(item), elem, op.span),
+                ];
+                let body = self.inline_call(d, args, op.span)?;
+                return self.reduce_op(identity, acc, item, body, elem);
+            }
+        }
+        let ast::ExprKind::Lambda { params, body } = &op.kind else {
+            return Err(unsupported(
+                op.span,
+                "the reduce operator must be `lambda a, b: ...` or a function's name",
+            ));
+        };
+        let [pa, pb] = params.as_slice() else {
+            return Err(err(
+                ErrorKind::Type,
+                op.span,
+                "the reduce operator takes two arguments",
+            ));
+        };
         let acc = self.new_var(&pa.name, elem);
         let item = self.new_var(&pb.name, elem);
         self.scopes.push((pa.name.clone(), acc));
@@ -418,6 +456,17 @@ impl Lowerer {
         let res = self.expr(body);
         self.scopes.truncate(self.scopes.len() - 2);
         let op = res?;
+        self.reduce_op(identity, acc, item, op, elem)
+    }
+
+    fn reduce_op(
+        &mut self,
+        identity: Expr,
+        acc: VarId,
+        item: VarId,
+        op: Expr,
+        elem: Type,
+    ) -> CResult<Consumer> {
         if op.ty != elem {
             return Err(unsupported(
                 op.span,
@@ -580,6 +629,11 @@ impl Lowerer {
     }
 
     fn name(&self, n: &str, span: Span) -> CResult<Expr> {
+        if let Some(f) = self.fns.last() {
+            if f.locals.contains(n) {
+                return f.read(n, span);
+            }
+        }
         if let Some(v) = self.lookup(n) {
             return Ok(mk(ExprKind::Var(v), self.vars[v.0 as usize].ty, span));
         }
@@ -589,6 +643,12 @@ impl Lowerer {
         if matches!(n, "range" | "par_range" | "into_par_iter") {
             return Err(unsupported(span, "nested pipelines are not supported yet"));
         }
+        if self.def_named(n).is_some() {
+            return Err(unsupported(
+                span,
+                format!("the function `{n}` can only be called or passed to a stage here"),
+            ));
+        }
         Err(
             err(ErrorKind::Name, span, format!("name '{n}' is not defined"))
                 .with_help(format!("bind it as a parameter, e.g. -D {n}=10")),
@@ -596,8 +656,7 @@ impl Lowerer {
     }
 
     fn attribute(&self, value: &ast::Expr, attr: &ast::Ident, span: Span) -> CResult<Expr> {
-        if !matches!(&value.kind, ast::ExprKind::Name(m) if m == "math" && self.lookup(m).is_none())
-        {
+        if !matches!(&value.kind, ast::ExprKind::Name(m) if m == "math" && !self.is_local(m)) {
             return Err(unsupported(
                 span,
                 "attributes other than `math.*` are not supported",
@@ -621,8 +680,8 @@ impl Lowerer {
 
     fn call_builtin(&mut self, func: &ast::Expr, args: Vec<Expr>, span: Span) -> CResult<Expr> {
         let fname = match &func.kind {
-            ast::ExprKind::Name(n) if self.lookup(n).is_none() => n.clone(),
-            ast::ExprKind::Attribute { value, attr } if matches!(&value.kind, ast::ExprKind::Name(m) if m == "math" && self.lookup(m).is_none()) => {
+            ast::ExprKind::Name(n) if !self.is_local(n) => n.clone(),
+            ast::ExprKind::Attribute { value, attr } if matches!(&value.kind, ast::ExprKind::Name(m) if m == "math" && !self.is_local(m)) => {
                 return math_call(&attr.name, args, span, attr.span)
             }
             _ => {
@@ -632,6 +691,9 @@ impl Lowerer {
                 ))
             }
         };
+        if let Some(d) = self.def_named(&fname) {
+            return self.inline_call(d, args, span);
+        }
         let nargs = args.len();
         let arity = |n: usize| -> CResult<()> {
             if nargs == n {
@@ -1119,4 +1181,664 @@ fn compare2(op: ast::CmpOp, l: Expr, r: Expr, span: Span) -> CResult<Expr> {
 /// Whether an int constant is zero (used by passes).
 pub fn is_zero(e: &Expr) -> bool {
     matches!(&e.kind, ExprKind::ConstInt(v) if v.is_zero())
+}
+
+// ---------------------------------------------------------------------------------------------
+// Functions: `def`s inlined at each call, statements, per-variable types
+// ---------------------------------------------------------------------------------------------
+
+/// The most statements lowered for one pipeline (loops are typed up to a few times, nested
+/// loops multiply): past it, the function is refused rather than compiled slowly.
+const MAX_WORK: usize = 200_000;
+
+/// The most calls nested inside each other.
+const MAX_CALL_DEPTH: usize = 32;
+
+/// What is known about a local name at one point of a function body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// Bound on every path, with this type.
+    Bound(Type),
+    /// Bound on every path, with different types on different paths.
+    Conflict(Type, Type),
+    /// Unbound on some path.
+    MaybeUnbound,
+}
+
+/// The state of every local name (absent: unbound) at one point; `None`: unreachable.
+type Env = std::collections::BTreeMap<String, Slot>;
+
+fn merge_slot(a: Option<Slot>, b: Option<Slot>) -> Option<Slot> {
+    use Slot::*;
+    match (a, b) {
+        (None, None) => None,
+        (Some(Bound(x)), Some(Bound(y))) if x == y => Some(Bound(x)),
+        (Some(Bound(x)), Some(Bound(y))) => Some(Conflict(x, y)),
+        (Some(MaybeUnbound), _) | (_, Some(MaybeUnbound)) | (None, _) | (_, None) => {
+            Some(MaybeUnbound)
+        }
+        (Some(c @ Conflict(..)), _) | (_, Some(c @ Conflict(..))) => Some(c),
+    }
+}
+
+fn merge_env(a: &Env, b: &Env) -> Env {
+    let mut out = Env::new();
+    for k in a.keys().chain(b.keys()) {
+        if let Some(s) = merge_slot(a.get(k).copied(), b.get(k).copied()) {
+            out.insert(k.clone(), s);
+        }
+    }
+    out
+}
+
+/// Merge the states of several paths (`None`: no path).
+fn merge_all(envs: impl IntoIterator<Item = Option<Env>>) -> Option<Env> {
+    envs.into_iter()
+        .fold(None, |acc: Option<Env>, e| match (acc, e) {
+            (None, x) | (x, None) => x,
+            (Some(a), Some(b)) => Some(merge_env(&a, &b)),
+        })
+}
+
+/// The states at the `break`s and `continue`s of one loop.
+#[derive(Default)]
+struct LoopFrame {
+    breaks: Vec<Env>,
+    conts: Vec<Env>,
+}
+
+/// One function being inlined.
+struct FnCtx {
+    name: String,
+    /// Every name assigned somewhere in the body (and the parameters): local, as in Python.
+    locals: std::collections::HashSet<String>,
+    /// The state here; `None` after `return`, `break`, `continue`.
+    env: Option<Env>,
+    /// One IR variable per (name, type), for this inlined copy.
+    var_of: std::collections::HashMap<(String, Type), VarId>,
+    /// The type of the first `return` and where it is.
+    ret: Option<(Type, Span)>,
+    loops: Vec<LoopFrame>,
+}
+
+impl FnCtx {
+    fn read(&self, n: &str, span: Span) -> CResult<Expr> {
+        match self.env.as_ref().and_then(|e| e.get(n)) {
+            Some(Slot::Bound(ty)) => {
+                let v = self.var_of[&(n.to_string(), *ty)];
+                Ok(mk(ExprKind::Var(v), *ty, span))
+            }
+            Some(Slot::Conflict(a, b)) => Err(unsupported(
+                span,
+                format!(
+                    "the type of `{n}` here depends on the path taken ({} or {})",
+                    a.name(),
+                    b.name()
+                ),
+            )
+            .with_help(format!(
+                "give `{n}` one type on every path, e.g. assign a float (0.0) where it is an int"
+            ))),
+            Some(Slot::MaybeUnbound) | None => Err(unsupported(
+                span,
+                format!("`{n}` may be used before it is assigned"),
+            )
+            .with_help(format!("assign `{n}` on every path before this use"))),
+        }
+    }
+}
+
+/// Names a function body assigns (its locals, with the parameters).
+fn assigned_names(body: &[ast::Stmt], out: &mut std::collections::HashSet<String>) {
+    for s in body {
+        match &s.kind {
+            ast::StmtKind::Assign { targets, .. } => {
+                for t in targets {
+                    match t {
+                        ast::Target::Name(n) => {
+                            out.insert(n.name.clone());
+                        }
+                        ast::Target::Tuple(ns, _) => {
+                            out.extend(ns.iter().map(|n| n.name.clone()));
+                        }
+                    }
+                }
+            }
+            ast::StmtKind::AugAssign { target, .. } => {
+                out.insert(target.name.clone());
+            }
+            ast::StmtKind::If { body, orelse, .. } => {
+                assigned_names(body, out);
+                assigned_names(orelse, out);
+            }
+            ast::StmtKind::For { target, body, .. } => {
+                out.insert(target.name.clone());
+                assigned_names(body, out);
+            }
+            ast::StmtKind::While { body, .. } => assigned_names(body, out),
+            _ => {}
+        }
+    }
+}
+
+/// `len(range(start, stop, step))` for constants.
+fn range_len(start: &BigInt, stop: &BigInt, step: &BigInt) -> BigInt {
+    let zero = BigInt::zero();
+    let n = if step.is_positive() {
+        (stop - start + step - 1) / step
+    } else if step.is_negative() {
+        (start - stop - step - 1) / -step
+    } else {
+        zero.clone()
+    };
+    n.max(zero)
+}
+
+fn const_int(e: &Expr) -> Option<&BigInt> {
+    match &e.kind {
+        ExprKind::ConstInt(v) => Some(v),
+        _ => None,
+    }
+}
+
+impl Lowerer {
+    fn def_named(&self, n: &str) -> Option<std::rc::Rc<ast::FuncDef>> {
+        self.defs.iter().rev().find(|d| d.name.name == n).cloned()
+    }
+
+    /// Whether `n` is a local name where it is used: a local of the function being inlined,
+    /// or a lambda parameter.
+    fn is_local(&self, n: &str) -> bool {
+        match self.fns.last() {
+            Some(f) => f.locals.contains(n),
+            None => self.lookup(n).is_some(),
+        }
+    }
+
+    fn f(&mut self) -> &mut FnCtx {
+        self.fns.last_mut().expect("inside a function")
+    }
+
+    fn env(&mut self) -> &mut Env {
+        self.f().env.as_mut().expect("reachable code")
+    }
+
+    /// The IR variable for `name` holding a `ty` (one per type in each inlined copy).
+    fn local_var(&mut self, name: &str, ty: Type) -> VarId {
+        let key = (name.to_string(), ty);
+        if let Some(v) = self.f().var_of.get(&key) {
+            return *v;
+        }
+        let v = self.new_var(name, ty);
+        self.f().var_of.insert(key, v);
+        v
+    }
+
+    /// Store `value` into the local `name`, which takes the value's type from here on.
+    fn bind(&mut self, name: &str, value: Expr, out: &mut Vec<Stmt>) {
+        let ty = value.ty;
+        let v = self.local_var(name, ty);
+        out.push(Stmt::Assign(v, value));
+        self.env().insert(name.to_string(), Slot::Bound(ty));
+    }
+
+    /// A call of a `def`: its body inlined as a block, typed for these arguments.
+    fn inline_call(
+        &mut self,
+        d: std::rc::Rc<ast::FuncDef>,
+        args: Vec<Expr>,
+        span: Span,
+    ) -> CResult<Expr> {
+        let name = &d.name.name;
+        if args.len() != d.params.len() {
+            let n = d.params.len();
+            return Err(err(
+                ErrorKind::Type,
+                span,
+                format!(
+                    "{name}() takes {n} positional argument{} but {} {} given",
+                    if n == 1 { "" } else { "s" },
+                    args.len(),
+                    if args.len() == 1 { "was" } else { "were" }
+                ),
+            ));
+        }
+        if self.fns.iter().any(|f| &f.name == name) {
+            return Err(
+                unsupported(span, format!("recursive call of `{name}` is not supported"))
+                    .with_help("write the recursion as a loop"),
+            );
+        }
+        if self.fns.len() >= MAX_CALL_DEPTH {
+            return Err(unsupported(span, "function calls are nested too deeply"));
+        }
+        let mut locals = std::collections::HashSet::new();
+        locals.extend(d.params.iter().map(|p| p.name.clone()));
+        assigned_names(&d.body, &mut locals);
+        self.fns.push(FnCtx {
+            name: name.clone(),
+            locals,
+            env: Some(Env::new()),
+            var_of: Default::default(),
+            ret: None,
+            loops: Vec::new(),
+        });
+        // The function does not see the caller's lambda parameters.
+        let scopes = std::mem::take(&mut self.scopes);
+        let mut out = Vec::new();
+        for (p, a) in d.params.iter().zip(args) {
+            self.bind(&p.name, a, &mut out);
+        }
+        let res = self.stmts(&d.body, &mut out);
+        self.scopes = scopes;
+        let f = self.fns.pop().expect("pushed above");
+        res?;
+        if f.env.is_some() {
+            return Err(unsupported(
+                d.span,
+                format!(
+                    "`{name}` can reach the end of its body without `return`: it would return None"
+                ),
+            )
+            .with_help("end every path of the function with `return VALUE`"));
+        }
+        let Some((ty, _)) = f.ret else {
+            return Err(unsupported(d.span, format!("`{name}` never returns")));
+        };
+        Ok(mk(ExprKind::Block(out), ty, span))
+    }
+
+    /// Lower statements in order; code after a `return`, `break` or `continue` never runs and
+    /// is not compiled.
+    fn stmts(&mut self, body: &[ast::Stmt], out: &mut Vec<Stmt>) -> CResult<()> {
+        for s in body {
+            if self.f().env.is_none() {
+                break;
+            }
+            self.work += 1;
+            if self.work > MAX_WORK {
+                return Err(unsupported(
+                    s.span,
+                    "the function is too large to compile (its loops are nested too deeply)",
+                ));
+            }
+            self.stmt(s, out)?;
+        }
+        Ok(())
+    }
+
+    fn stmt(&mut self, s: &ast::Stmt, out: &mut Vec<Stmt>) -> CResult<()> {
+        match &s.kind {
+            ast::StmtKind::Pass => {}
+            ast::StmtKind::Expr(e) => {
+                let v = self.expr(e)?;
+                out.push(Stmt::Eval(v));
+            }
+            ast::StmtKind::Assign { targets, value } => self.assign(targets, value, out)?,
+            ast::StmtKind::AugAssign { target, op, value } => {
+                let l = self.name(&target.name, target.span)?;
+                let r = self.expr(value)?;
+                let v = binary(*op, l, r, s.span)?;
+                self.bind(&target.name, v, out);
+            }
+            ast::StmtKind::Return(value) => {
+                let Some(value) = value else {
+                    return Err(unsupported(
+                        s.span,
+                        "`return` without a value returns None, which is not supported",
+                    )
+                    .with_help("return a number"));
+                };
+                let v = self.expr(value)?;
+                match self.f().ret {
+                    Some((t, _)) if t != v.ty => {
+                        return Err(unsupported(
+                            value.span,
+                            format!(
+                                "this returns {} but an earlier `return` gives {}: the result's type would depend on the path taken",
+                                v.ty.name(),
+                                t.name()
+                            ),
+                        )
+                        .with_help("return one type on every path, e.g. float(...)"))
+                    }
+                    Some(_) => {}
+                    None => self.f().ret = Some((v.ty, value.span)),
+                }
+                out.push(Stmt::Return(v));
+                self.f().env = None;
+            }
+            ast::StmtKind::Break | ast::StmtKind::Continue => {
+                let brk = matches!(s.kind, ast::StmtKind::Break);
+                let env = self.f().env.take().expect("reachable");
+                let Some(frame) = self.f().loops.last_mut() else {
+                    let word = if brk { "break" } else { "continue" };
+                    return Err(err(
+                        ErrorKind::Syntax,
+                        s.span,
+                        format!("'{word}' outside loop"),
+                    ));
+                };
+                if brk {
+                    frame.breaks.push(env);
+                    out.push(Stmt::Break);
+                } else {
+                    frame.conts.push(env);
+                    out.push(Stmt::Continue);
+                }
+            }
+            ast::StmtKind::If { test, body, orelse } => {
+                let c = fold::fold_expr(self.cond(test)?);
+                if let ExprKind::ConstBool(b) = c.kind {
+                    // Only one branch can run: type only that one.
+                    return self.stmts(if b { body } else { orelse }, out);
+                }
+                let env0 = self.f().env.clone();
+                let mut a = Vec::new();
+                self.stmts(body, &mut a)?;
+                let env1 = std::mem::replace(&mut self.f().env, env0);
+                let mut b = Vec::new();
+                self.stmts(orelse, &mut b)?;
+                let env2 = self.f().env.take();
+                self.f().env = merge_all([env1, env2]);
+                out.push(Stmt::If(c, a, b));
+            }
+            ast::StmtKind::While { test, body } => self.while_loop(test, body, out)?,
+            ast::StmtKind::For { target, iter, body } => {
+                self.for_loop(target, iter, body, s.span, out)?
+            }
+        }
+        Ok(())
+    }
+
+    fn assign(
+        &mut self,
+        targets: &[ast::Target],
+        value: &ast::Expr,
+        out: &mut Vec<Stmt>,
+    ) -> CResult<()> {
+        // The values, each evaluated once, left to right.
+        let values: Vec<Expr> = match (targets, &value.kind) {
+            ([ast::Target::Name(_)], _) => vec![self.expr(value)?],
+            (_, ast::ExprKind::Tuple(items))
+                if targets.iter().all(|t| !matches!(t, ast::Target::Name(_))) =>
+            {
+                let mut vs = Vec::new();
+                for it in items {
+                    vs.push(self.expr(it)?);
+                }
+                vs
+            }
+            _ if targets.iter().all(|t| matches!(t, ast::Target::Name(_))) => {
+                vec![self.expr(value)?]
+            }
+            _ => {
+                return Err(unsupported(
+                    value.span,
+                    "unpacking is only supported from a tuple written out: `a, b = x, y`",
+                ))
+            }
+        };
+        // A single value assigned to a single name needs no temporary.
+        if let ([ast::Target::Name(n)], [_]) = (targets, values.as_slice()) {
+            let v = values.into_iter().next().expect("one value");
+            self.bind(&n.name, v, out);
+            return Ok(());
+        }
+        let mut temps = Vec::new();
+        for v in values {
+            let ty = v.ty;
+            let span = v.span;
+            let t = self.new_var("$tmp", ty);
+            out.push(Stmt::Assign(t, v));
+            temps.push(mk(ExprKind::Var(t), ty, span));
+        }
+        for t in targets {
+            match t {
+                ast::Target::Name(n) => {
+                    if temps.len() != 1 {
+                        return Err(unsupported(
+                            n.span,
+                            "a tuple can only be assigned by unpacking it into names",
+                        ));
+                    }
+                    self.bind(&n.name, temps[0].clone(), out);
+                }
+                ast::Target::Tuple(names, span) => {
+                    if names.len() != temps.len() {
+                        return Err(unsupported(
+                            *span,
+                            format!(
+                                "{} names but {} values: Python raises ValueError here",
+                                names.len(),
+                                temps.len()
+                            ),
+                        ));
+                    }
+                    for (n, v) in names.iter().zip(&temps) {
+                        self.bind(&n.name, v.clone(), out);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Lower a loop body under the current state; returns its statements and the states at
+    /// its `break`s and `continue`s. The state afterwards is the state at the end of the body.
+    fn loop_body(&mut self, body: &[ast::Stmt]) -> CResult<(Vec<Stmt>, LoopFrame)> {
+        self.f().loops.push(LoopFrame::default());
+        let mut out = Vec::new();
+        let res = self.stmts(body, &mut out);
+        let frame = self.f().loops.pop().expect("pushed above");
+        res?;
+        Ok((out, frame))
+    }
+
+    /// The state at the back edge after a body: its end and its `continue`s.
+    fn back_edge(&mut self, frame: &mut LoopFrame) -> Option<Env> {
+        let end = self.f().env.take();
+        merge_all(std::iter::once(end).chain(frame.conts.drain(..).map(Some)))
+    }
+
+    /// `while test: body`. The body is typed with the state on entry; if a variable's type
+    /// at the back edge differs, the first iteration is peeled and the loop is typed again,
+    /// from the state after it, until the types stop changing.
+    fn while_loop(
+        &mut self,
+        test: &ast::Expr,
+        body: &[ast::Stmt],
+        out: &mut Vec<Stmt>,
+    ) -> CResult<()> {
+        let e0 = self.f().env.clone().expect("reachable");
+        let c0 = fold::fold_expr(self.cond(test)?);
+        match c0.kind {
+            ExprKind::ConstBool(false) => return Ok(()),
+            ExprKind::ConstBool(true) => {}
+            _ => {}
+        }
+        let always = matches!(c0.kind, ExprKind::ConstBool(true));
+        let (body0, mut f0) = self.loop_body(body)?;
+        let back0 = self.back_edge(&mut f0);
+        let breaks0 = f0.breaks.into_iter().map(Some);
+        let skip = (!always).then(|| e0.clone());
+        let needs_peel = back0.as_ref().is_some_and(|b| widens(&e0, b, None));
+        if !needs_peel {
+            let exit = (!always).then(|| back0.clone()).flatten();
+            self.f().env = merge_all([skip, exit].into_iter().chain(breaks0));
+            out.push(Stmt::While {
+                first: None,
+                cond: c0,
+                body: body0,
+            });
+            return Ok(());
+        }
+        let mut h = back0.expect("loops back");
+        for _ in 0..8 {
+            self.f().env = Some(h.clone());
+            let c = fold::fold_expr(self.cond(test)?);
+            let (b, mut f) = self.loop_body(body)?;
+            let back = self.back_edge(&mut f);
+            let h2 = match &back {
+                Some(bk) => merge_env(&h, bk),
+                None => h.clone(),
+            };
+            if h2 == h {
+                let exit = (!always).then_some(h);
+                let breaks = f.breaks.into_iter().map(Some);
+                self.f().env = merge_all([skip, exit].into_iter().chain(breaks0).chain(breaks));
+                out.push(Stmt::While {
+                    first: Some((c0, body0)),
+                    cond: c,
+                    body: b,
+                });
+                return Ok(());
+            }
+            h = h2;
+        }
+        Err(unsupported(
+            test.span,
+            "cannot find stable types for this loop's variables",
+        ))
+    }
+
+    /// `for target in range(...)`: as `while`, with the loop variable an int at the start of
+    /// every iteration, and a constant trip count deciding whether the loop may run zero times.
+    fn for_loop(
+        &mut self,
+        target: &ast::Ident,
+        iter: &ast::Expr,
+        body: &[ast::Stmt],
+        span: Span,
+        out: &mut Vec<Stmt>,
+    ) -> CResult<()> {
+        let not_range = || {
+            unsupported(iter.span, "only `for NAME in range(...)` is supported")
+                .with_help("iterate over range(start, stop, step)")
+        };
+        let ast::ExprKind::Call { func, args, kwargs } = &iter.kind else {
+            return Err(not_range());
+        };
+        if !matches!(&func.kind, ast::ExprKind::Name(n) if n == "range" && !self.is_local(n)) {
+            return Err(not_range());
+        }
+        if let Some((k, _)) = kwargs.first() {
+            return Err(err(
+                ErrorKind::Type,
+                k.span,
+                "range() takes no keyword arguments",
+            ));
+        }
+        let mut vals = Vec::new();
+        for a in args {
+            let v = self.expr(a)?;
+            vals.push(fold::fold_expr(range_int(v, a.span)?));
+        }
+        let int = |v: i64| mk(ExprKind::ConstInt(BigInt::from(v)), Type::Int, iter.span);
+        let (start, stop, step) = match vals.len() {
+            1 => (int(0), vals.remove(0), int(1)),
+            2 => {
+                let stop = vals.remove(1);
+                (vals.remove(0), stop, int(1))
+            }
+            3 => {
+                let step = vals.remove(2);
+                let stop = vals.remove(1);
+                (vals.remove(0), stop, step)
+            }
+            n => {
+                return Err(err(
+                    ErrorKind::Type,
+                    iter.span,
+                    format!("range expected 1 to 3 arguments, got {n}"),
+                ))
+            }
+        };
+        let trip = match (const_int(&start), const_int(&stop), const_int(&step)) {
+            (Some(a), Some(z), Some(s)) if !s.is_zero() => Some(range_len(a, z, s)),
+            _ => None,
+        };
+        if trip.as_ref().is_some_and(|n| n.is_zero()) {
+            return Ok(()); // the body never runs
+        }
+        let var = self.local_var(&target.name, Type::Int);
+        let name = target.name.clone();
+        let e0 = self.f().env.clone().expect("reachable");
+        let may_skip = trip.is_none();
+        let enter = |lw: &mut Lowerer, env: Env| {
+            let mut env = env;
+            env.insert(name.clone(), Slot::Bound(Type::Int));
+            lw.f().env = Some(env);
+        };
+        enter(self, e0.clone());
+        let (body0, mut f0) = self.loop_body(body)?;
+        let back0 = self.back_edge(&mut f0);
+        let breaks0 = f0.breaks.into_iter().map(Some);
+        let skip = may_skip.then(|| e0.clone());
+        let needs_peel = back0
+            .as_ref()
+            .is_some_and(|b| widens(&e0, b, Some(&target.name)));
+        if !needs_peel {
+            self.f().env = merge_all([skip, back0].into_iter().chain(breaks0));
+            out.push(Stmt::ForRange {
+                var,
+                start,
+                stop,
+                step,
+                first: None,
+                body: body0,
+            });
+            return Ok(());
+        }
+        let mut h = back0.expect("loops back");
+        for _ in 0..8 {
+            enter(self, h.clone());
+            let (b, mut f) = self.loop_body(body)?;
+            let back = self.back_edge(&mut f);
+            let h2 = match &back {
+                Some(bk) => merge_env(&h, bk),
+                None => h.clone(),
+            };
+            if h2 == h {
+                let breaks = f.breaks.into_iter().map(Some);
+                self.f().env = merge_all([skip, Some(h)].into_iter().chain(breaks0).chain(breaks));
+                out.push(Stmt::ForRange {
+                    var,
+                    start,
+                    stop,
+                    step,
+                    first: Some(body0),
+                    body: b,
+                });
+                return Ok(());
+            }
+            h = h2;
+        }
+        Err(unsupported(
+            span,
+            "cannot find stable types for this loop's variables",
+        ))
+    }
+}
+
+/// Whether the state at a loop's back edge changes what is known on entry about a name bound
+/// on entry (names unbound on entry are assigned in the body before any use, or lowering the
+/// body would have refused them). `skip` is the loop variable, assigned at every iteration.
+fn widens(entry: &Env, back: &Env, skip: Option<&str>) -> bool {
+    entry.iter().any(|(k, s)| {
+        Some(k.as_str()) != skip && merge_slot(Some(*s), back.get(k).copied()) != Some(*s)
+    })
+}
+
+/// An argument of `range()` as an int.
+fn range_int(v: Expr, span: Span) -> CResult<Expr> {
+    match v.ty {
+        Type::Int => Ok(v),
+        Type::Bool => Ok(cast(Cast::BoolToInt, v, Type::Int)),
+        Type::Float => Err(err(
+            ErrorKind::Type,
+            span,
+            "'float' object cannot be interpreted as an integer",
+        )),
+    }
 }

@@ -76,6 +76,43 @@ pub enum ExprKind {
     Let(VarId, Box<Expr>, Box<Expr>),
     Cast(Cast, Box<Expr>),
     Call(Builtin, Vec<Expr>),
+    /// An inlined function call: run the statements; the value is that of the first
+    /// `Stmt::Return` reached (lowering guarantees every path ends in one).
+    Block(Vec<Stmt>),
+}
+
+/// A statement of an inlined function body. `Break`/`Continue` refer to the innermost loop,
+/// `Return` to the innermost `ExprKind::Block`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Stmt {
+    /// Evaluate, then store into the variable (of the value's type).
+    Assign(VarId, Expr),
+    /// Evaluate for its exceptions only.
+    Eval(Expr),
+    /// `if cond: then else: other` (`cond` is Bool).
+    If(Expr, Vec<Stmt>, Vec<Stmt>),
+    /// `while cond: body`. When `first` is present, the first test and iteration run
+    /// `first` (typed with the types on entry) and later ones `cond`/`body` (typed with the
+    /// loop's fixpoint types): the first iteration is peeled.
+    While {
+        first: Option<(Expr, Vec<Stmt>)>,
+        cond: Expr,
+        body: Vec<Stmt>,
+    },
+    /// `for var in range(start, stop, step): body`: the bounds are evaluated once, in order
+    /// (a zero step raises ValueError); each element is stored into `var` (Int) before an
+    /// iteration; the first iteration runs `first` when present.
+    ForRange {
+        var: VarId,
+        start: Expr,
+        stop: Expr,
+        step: Expr,
+        first: Option<Vec<Stmt>>,
+        body: Vec<Stmt>,
+    },
+    Break,
+    Continue,
+    Return(Expr),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

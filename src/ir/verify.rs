@@ -175,7 +175,54 @@ impl Verifier<'_> {
                 }
                 self.result(e, result)
             }
+            ExprKind::Block(stmts) => self.stmts(stmts, e.ty),
         }
+    }
+
+    /// Statements of a block whose `return`s give `ret`.
+    fn stmts(&self, stmts: &[Stmt], ret: Type) -> Result<(), String> {
+        for s in stmts {
+            match s {
+                Stmt::Assign(v, e) => {
+                    self.var(*v, e.ty)?;
+                    self.expr(e)?;
+                }
+                Stmt::Eval(e) => self.expr(e)?,
+                Stmt::If(c, a, b) => {
+                    self.expect(c, Type::Bool)?;
+                    self.stmts(a, ret)?;
+                    self.stmts(b, ret)?;
+                }
+                Stmt::While { first, cond, body } => {
+                    if let Some((c, b)) = first {
+                        self.expect(c, Type::Bool)?;
+                        self.stmts(b, ret)?;
+                    }
+                    self.expect(cond, Type::Bool)?;
+                    self.stmts(body, ret)?;
+                }
+                Stmt::ForRange {
+                    var,
+                    start,
+                    stop,
+                    step,
+                    first,
+                    body,
+                } => {
+                    self.var(*var, Type::Int)?;
+                    for e in [start, stop, step] {
+                        self.expect(e, Type::Int)?;
+                    }
+                    if let Some(b) = first {
+                        self.stmts(b, ret)?;
+                    }
+                    self.stmts(body, ret)?;
+                }
+                Stmt::Break | Stmt::Continue => {}
+                Stmt::Return(e) => self.expect(e, ret)?,
+            }
+        }
+        Ok(())
     }
 
     fn result(&self, e: &Expr, ty: Type) -> Result<(), String> {

@@ -109,7 +109,47 @@ pub fn rewrite(
         Let(v, a, b) => Let(v, r(a), r(b)),
         Cast(c, a) => Cast(c, r(a)),
         Call(b, args) => Call(b, args.into_iter().map(|a| rewrite(a, f)).collect()),
+        Block(stmts) => Block(rewrite_stmts(stmts, f)),
         k => k,
     };
     f(crate::ir::Expr { kind, ..e })
+}
+
+/// Rewrite every expression of the statements, children first.
+pub fn rewrite_stmts(
+    stmts: Vec<crate::ir::Stmt>,
+    f: &dyn Fn(crate::ir::Expr) -> crate::ir::Expr,
+) -> Vec<crate::ir::Stmt> {
+    use crate::ir::Stmt;
+    let r = |e| rewrite(e, f);
+    stmts
+        .into_iter()
+        .map(|s| match s {
+            Stmt::Assign(v, e) => Stmt::Assign(v, r(e)),
+            Stmt::Eval(e) => Stmt::Eval(r(e)),
+            Stmt::If(c, a, b) => Stmt::If(r(c), rewrite_stmts(a, f), rewrite_stmts(b, f)),
+            Stmt::While { first, cond, body } => Stmt::While {
+                first: first.map(|(c, b)| (r(c), rewrite_stmts(b, f))),
+                cond: r(cond),
+                body: rewrite_stmts(body, f),
+            },
+            Stmt::ForRange {
+                var,
+                start,
+                stop,
+                step,
+                first,
+                body,
+            } => Stmt::ForRange {
+                var,
+                start: r(start),
+                stop: r(stop),
+                step: r(step),
+                first: first.map(|b| rewrite_stmts(b, f)),
+                body: rewrite_stmts(body, f),
+            },
+            Stmt::Return(e) => Stmt::Return(r(e)),
+            s @ (Stmt::Break | Stmt::Continue) => s,
+        })
+        .collect()
 }

@@ -156,3 +156,71 @@ impl UnaryOp {
         }
     }
 }
+
+/// A whole program: `def` blocks, then the pipeline expression.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Program {
+    pub defs: Vec<FuncDef>,
+    pub pipeline: Expr,
+}
+
+/// `def name(params): body` at the top level of a program.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FuncDef {
+    pub name: Ident,
+    pub params: Vec<Ident>,
+    pub body: Vec<Stmt>,
+    /// The `def` line, from `def` through its colon.
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stmt {
+    pub kind: StmtKind,
+    /// The statement's line (for a compound statement: its header, without the colon).
+    pub span: Span,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StmtKind {
+    /// `a = b = value`, `a, b = x, y`: each target is a name or a tuple of names.
+    Assign {
+        targets: Vec<Target>,
+        value: Expr,
+    },
+    /// `name op= value`
+    AugAssign {
+        target: Ident,
+        op: BinOp,
+        value: Expr,
+    },
+    /// `if test: body` with `elif`s as a nested `If` in `orelse`.
+    If {
+        test: Expr,
+        body: Vec<Stmt>,
+        orelse: Vec<Stmt>,
+    },
+    /// `for target in iter: body`
+    For {
+        target: Ident,
+        iter: Expr,
+        body: Vec<Stmt>,
+    },
+    While {
+        test: Expr,
+        body: Vec<Stmt>,
+    },
+    Break,
+    Continue,
+    Return(Option<Expr>),
+    Pass,
+    /// An expression evaluated for its exceptions only (a docstring is dropped by the parser).
+    Expr(Expr),
+}
+
+/// An assignment target.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Target {
+    Name(Ident),
+    Tuple(Vec<Ident>, Span),
+}

@@ -11,7 +11,7 @@
 //! (and any leading plain fields) on the first line and each further part on its own line,
 //! indented by two spaces.
 
-use super::ast::{BoolOp, Expr, ExprKind};
+use super::ast::{BoolOp, Expr, ExprKind, Program, Stmt, StmtKind, Target};
 
 /// The line width the rendering tries to stay within.
 const WIDTH: usize = 100;
@@ -22,6 +22,68 @@ pub fn render_ast(e: &Expr) -> String {
     let mut out = String::new();
     sexp(e).pretty(0, &mut out);
     out
+}
+
+/// Render a program: each `def` as `(def name [params] STMTS...)`, then the pipeline.
+/// Statements are `(assign TARGETS... VALUE)`, `(augassign + x VALUE)`, `(if TEST (body ...)
+/// (else ...))`, `(for x ITER (body ...))`, `(while TEST (body ...))`, `(return VALUE)`,
+/// `(break)`, `(continue)`, `(pass)`, `(expr VALUE)`.
+pub fn render_program(p: &Program) -> String {
+    let mut out = String::new();
+    for d in &p.defs {
+        let names: Vec<&str> = d.params.iter().map(|p| p.name.as_str()).collect();
+        let mut items = vec![
+            atom(d.name.name.clone()),
+            atom(format!("[{}]", names.join(" "))),
+        ];
+        items.extend(d.body.iter().map(stmt));
+        list("def", items).pretty(0, &mut out);
+        out.push('\n');
+    }
+    sexp(&p.pipeline).pretty(0, &mut out);
+    out
+}
+
+fn block(head: &str, body: &[Stmt]) -> Sx {
+    list(head, body.iter().map(stmt))
+}
+
+fn target(t: &Target) -> Sx {
+    match t {
+        Target::Name(n) => atom(n.name.clone()),
+        Target::Tuple(ns, _) => list("tuple", ns.iter().map(|n| atom(n.name.clone()))),
+    }
+}
+
+fn stmt(s: &Stmt) -> Sx {
+    match &s.kind {
+        StmtKind::Assign { targets, value } => {
+            let mut items: Vec<Sx> = targets.iter().map(target).collect();
+            items.push(sexp(value));
+            list("assign", items)
+        }
+        StmtKind::AugAssign { target, op, value } => list(
+            "augassign",
+            [atom(op.symbol()), atom(target.name.clone()), sexp(value)],
+        ),
+        StmtKind::If { test, body, orelse } => {
+            let mut items = vec![sexp(test), block("body", body)];
+            if !orelse.is_empty() {
+                items.push(block("else", orelse));
+            }
+            list("if", items)
+        }
+        StmtKind::For { target, iter, body } => list(
+            "for",
+            [atom(target.name.clone()), sexp(iter), block("body", body)],
+        ),
+        StmtKind::While { test, body } => list("while", [sexp(test), block("body", body)]),
+        StmtKind::Break => list("break", []),
+        StmtKind::Continue => list("continue", []),
+        StmtKind::Return(v) => list("return", v.iter().map(sexp)),
+        StmtKind::Pass => list("pass", []),
+        StmtKind::Expr(e) => list("expr", [sexp(e)]),
+    }
 }
 
 /// An S-expression: a plain word, or a parenthesised list whose first element is the head.

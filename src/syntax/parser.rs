@@ -30,9 +30,9 @@ pub const MAX_DEPTH: usize = 200;
 
 #[derive(pest_derive::Parser)]
 #[grammar = "../grammar/pipeline.pest"]
-struct Grammar;
+pub(super) struct Grammar;
 
-type PResult<T> = Result<T, CompileError>;
+pub(super) type PResult<T> = Result<T, CompileError>;
 
 /// Parse one pipeline expression (the whole input; surrounding whitespace, newlines and
 /// `#` comments are allowed) into an AST.
@@ -76,7 +76,7 @@ pub fn parse(src: &str) -> Result<Expr, CompileError> {
 // ---------------------------------------------------------------------------------------------
 
 /// What the light scan learns about the source.
-struct Scan {
+pub(super) struct Scan {
     /// Each bracket opened, with its offset, and the offset where it closed (if it did).
     brackets: Vec<(u8, usize, Option<usize>)>,
     /// The first bracket that opened more than [`MAX_NESTING`] levels deep.
@@ -101,7 +101,7 @@ impl Scan {
 
 /// Scan the source as Python's tokenizer would for brackets: skipping comments and string
 /// literals, matching each closer with the innermost opener when they agree.
-fn scan(src: &str) -> Scan {
+pub(super) fn scan(src: &str) -> Scan {
     let bytes = src.as_bytes();
     let mut brackets: Vec<(u8, usize, Option<usize>)> = Vec::new();
     let mut stack: Vec<usize> = Vec::new();
@@ -284,7 +284,7 @@ fn expected(rule: Rule) -> Expected {
 }
 
 /// Turn a pest error into a [`CompileError`] with a message in words.
-fn translate(src: &str, scan: &Scan, err: pest::error::Error<Rule>) -> CompileError {
+pub(super) fn translate(src: &str, scan: &Scan, err: pest::error::Error<Rule>) -> CompileError {
     let pos = match err.location {
         InputLocation::Pos(p) => p,
         InputLocation::Span((p, _)) => p,
@@ -592,18 +592,18 @@ fn is_string_prefix(word: &str) -> bool {
 
 /// A built expression, with what its parent needs: the span including any parentheses
 /// around it (for the parent's span) and its depth (for the depth limit).
-struct Node {
-    expr: Expr,
+pub(super) struct Node {
+    pub(super) expr: Expr,
     outer: Span,
     depth: usize,
 }
 
-fn span_of(pair: &Pair<'_, Rule>) -> Span {
+pub(super) fn span_of(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
     Span::new(s.start(), s.end())
 }
 
-fn internal(span: Span, what: &str) -> CompileError {
+pub(super) fn internal(span: Span, what: &str) -> CompileError {
     CompileError::new(
         ErrorKind::Syntax,
         span,
@@ -611,7 +611,7 @@ fn internal(span: Span, what: &str) -> CompileError {
     )
 }
 
-fn unsupported(span: Span, what: impl Into<String>) -> CompileError {
+pub(super) fn unsupported(span: Span, what: impl Into<String>) -> CompileError {
     CompileError::new(ErrorKind::Unsupported, span, what)
 }
 
@@ -638,7 +638,7 @@ fn node(kind: ExprKind, span: Span, depth: usize) -> PResult<Node> {
     })
 }
 
-fn ident(pair: &Pair<'_, Rule>) -> Ident {
+pub(super) fn ident(pair: &Pair<'_, Rule>) -> Ident {
     Ident {
         name: pair.as_str().to_string(),
         span: span_of(pair),
@@ -657,11 +657,11 @@ struct Segment {
     value: Node,
 }
 
-struct Builder;
+pub(super) struct Builder;
 
 impl Builder {
     /// The top level: one element, or a tuple without brackets.
-    fn expressions(&self, pair: Pair<'_, Rule>) -> PResult<Node> {
+    pub(super) fn expressions(&self, pair: Pair<'_, Rule>) -> PResult<Node> {
         let span = span_of(&pair);
         let mut items = Vec::new();
         let mut comma = false;
@@ -686,7 +686,7 @@ impl Builder {
     /// Build any expression-level pair. Wrappers with a single child are descended in a
     /// loop, so that the recursion depth follows the bracket nesting, not the precedence
     /// levels.
-    fn build(&self, pair: Pair<'_, Rule>) -> PResult<Node> {
+    pub(super) fn build(&self, pair: Pair<'_, Rule>) -> PResult<Node> {
         let mut pair = pair;
         loop {
             let rule = pair.as_rule();

@@ -1,0 +1,4 @@
+def f(x):
+    else:
+        return 1
+range(3).map(f).sum()

@@ -1,0 +1,3 @@
+def f(x):
+return x
+range(3).map(f).sum()

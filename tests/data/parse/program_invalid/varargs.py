@@ -1,0 +1,3 @@
+def f(*args):
+    return 1
+range(3).map(f).sum()
