@@ -53,8 +53,10 @@ An entry goes on over several lines while a bracket is open (or a line ends with
   :time EXPR         run it, with compile and run times, threads and elements per second
   :bench EXPR        compiled vs the reference interpreter vs CPython (python3 on the PATH)
   :threads [N]       show or set the number of worker threads
-  :vars              list the bindings
-  :reset             forget every binding; threads back to the default
+  def f(x): ...       define a function (its body indented, ended by a blank line) that
+                     later pipelines use: range(10).map(f).sum()
+  :vars              list the bindings and functions
+  :reset             forget every binding and function; threads back to the default
   :help              this text
   :quit              leave (also Ctrl-D)
 
@@ -295,6 +297,11 @@ fn banner() -> String {
 /// Whether `text` is an entry still open: a bracket not closed yet (outside comments and
 /// quotes), or a last line ending with a backslash.
 pub fn needs_more_input(text: &str) -> bool {
+    // A `def` block goes on until a blank line, as in Python's REPL.
+    if starts_def(text.trim_start()) {
+        let last = text.rsplit('\n').next().unwrap_or("");
+        return text.contains('\n') && !last.trim().is_empty() || !text.contains('\n');
+    }
     let mut depth: i64 = 0;
     let mut chars = text.chars();
     let mut quote: Option<char> = None;
@@ -329,6 +336,12 @@ pub fn needs_more_input(text: &str) -> bool {
     }
     let last = text.rsplit('\n').next().unwrap_or("");
     depth > 0 || (!last.contains('#') && last.trim_end().ends_with('\\'))
+}
+
+/// Whether an entry starts a function definition.
+fn starts_def(text: &str) -> bool {
+    text.strip_prefix("def")
+        .is_some_and(|r| r.starts_with(|c: char| c.is_whitespace()))
 }
 
 /// Whether `text` holds nothing but blanks and comments.
@@ -368,6 +381,9 @@ fn exec_fail(e: ExecError) -> Fail {
 /// The state of one REPL: bindings, thread count, options, and the count of failed entries.
 pub struct Session {
     bindings: Vec<(String, Value)>,
+    /// Functions defined so far (`def f(x): ...`), by name, with their source; every later
+    /// pipeline is compiled with them in front.
+    defs: Vec<(String, String)>,
     threads: usize,
     default_threads: usize,
     jit: bool,
@@ -391,6 +407,7 @@ impl Session {
             .max(1);
         Session {
             bindings: opts.bindings,
+            defs: Vec::new(),
             threads: default_threads,
             default_threads,
             jit: opts.jit,
@@ -434,6 +451,8 @@ impl Session {
         let trimmed = text.trim();
         let result = if let Some(cmd) = trimmed.strip_prefix(':') {
             self.command(cmd, out, err)
+        } else if starts_def(trimmed) {
+            self.define(text, err).map(|_| Control::Continue)
         } else if let Some(binding) = split_let(trimmed) {
             match binding {
                 Ok((name, value)) => self.let_binding(name, value, out, err),
@@ -449,6 +468,34 @@ impl Session {
         };
         out.flush()?;
         result
+    }
+
+    /// `def NAME(...): ...` (the whole block): checked by the parser, then kept for every later
+    /// pipeline. A new definition of a name replaces the old one.
+    fn define(&mut self, text: &str, err: &mut dyn Write) -> io::Result<()> {
+        let text = text.trim_end().to_string();
+        let probe = format!("{text}\nrange(0).count()");
+        match crate::syntax::parse_program(&probe) {
+            Ok(p) if !p.defs.is_empty() => {
+                let name = p.defs[0].name.name.clone();
+                self.defs.retain(|(n, _)| *n != name);
+                self.defs.push((name, text));
+                Ok(())
+            }
+            Ok(_) => self.error(err, "expected `def NAME(PARAMS):` and an indented body"),
+            Err(e) => self.error(err, &e.render(&probe)),
+        }
+    }
+
+    /// The text the compiler sees for `src`: the session's functions, then the pipeline.
+    fn program(&self, src: &str) -> String {
+        let mut text = String::new();
+        for (_, d) in &self.defs {
+            text.push_str(d);
+            text.push('\n');
+        }
+        text.push_str(src);
+        text
     }
 
     fn lookup(&self, name: &str) -> Option<&Value> {
@@ -591,9 +638,13 @@ impl Session {
                 for (n, v) in &self.bindings {
                     writeln!(out, "{n} = {v}")?;
                 }
+                for (_, d) in &self.defs {
+                    writeln!(out, "{}", d.lines().next().unwrap_or_default().trim_end())?;
+                }
             }
             "reset" => {
                 self.bindings.clear();
+                self.defs.clear();
                 self.threads = self.default_threads;
                 if self.interactive {
                     writeln!(
@@ -710,7 +761,7 @@ impl Session {
         }
         let (infos, values) = self.params();
         let (threads, jit) = (self.threads, self.jit);
-        let text = src.to_string();
+        let text = self.program(src);
         let report = self.job(err, move |cancel| {
             let c = crate::compile(&text, &infos, jit, CodegenOptions::default())
                 .map_err(|e| compile_fail(&text, e))?;
@@ -752,7 +803,7 @@ impl Session {
         err: &mut dyn Write,
     ) -> io::Result<()> {
         let (infos, _) = self.params();
-        let text = src.to_string();
+        let text = self.program(src);
         let stage = stage.to_string();
         let shown = self.job(err, move |_| {
             let cg = CodegenOptions {
@@ -789,7 +840,7 @@ impl Session {
         let threads = self.threads;
 
         // The compiled kernel.
-        let (text, i2, v2) = (src.to_string(), infos.clone(), values.clone());
+        let (text, i2, v2) = (self.program(src), infos.clone(), values.clone());
         let Some((value, compiled, stats, reps, compile_time)) = self.job(err, move |cancel| {
             let c = crate::compile(&text, &i2, true, CodegenOptions::default())
                 .map_err(|e| compile_fail(&text, e))?;

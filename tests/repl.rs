@@ -878,3 +878,34 @@ fn terminal_session_prompt_history_and_ctrl_c() {
     drop(t);
     let _ = std::fs::remove_dir_all(&state);
 }
+
+#[test]
+fn def_blocks_define_functions_for_later_pipelines() {
+    let script =
+        "def f(x):\n    r = x\n    for _ in range(3):\n        r = r * 2 + 1\n    return r\n\n\
+                  range(5).map(f).collect()\n\
+                  let K = 3\n\
+                  range(5).map(lambda x: f(x) + K).sum()\n\
+                  def f(x):\n    return -x\n\n\
+                  range(5).map(f).sum()\n\
+                  :vars\n";
+    let o = piped(script);
+    assert_eq!(
+        stdout(&o),
+        "[7, 15, 23, 31, 39]\n130\n-10\nK = 3\ndef f(x):\n",
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // A bad block is an error with a caret; :reset forgets functions.
+    let o = piped(
+        "def g(x)\n    return x\n\ndef h(x):\n    return x\n\n:reset\nrange(3).map(h).sum()\n",
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("error:") && err.contains('^') || err.contains('─'),
+        "{err}"
+    );
+    assert!(err.contains("name 'h' is not defined"), "{err}");
+    assert_eq!(o.status.code(), Some(1));
+}

@@ -240,8 +240,8 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     let src = text.as_str();
 
     if let Some(Emit::Ast) = cli.emit {
-        let ast = fastiter::syntax::parse(src).map_err(|e| usage(e.render(src)))?;
-        println!("{}", fastiter::syntax::render_ast(&ast));
+        let program = fastiter::syntax::parse_program(src).map_err(|e| usage(e.render(src)))?;
+        emit(&format!("{}\n", fastiter::syntax::render_program(&program)));
         return Ok(());
     }
     let cg = CodegenOptions {
@@ -253,28 +253,26 @@ fn run(cli: &Cli) -> Result<(), Failure> {
         fastiter::compile(src, &params, jit, cg).map_err(|e| compile_failure(src, e))?;
     match cli.emit {
         Some(Emit::Ir) => {
-            print!("{}", ir::display::pipeline(&compiled.pipeline));
+            emit(&ir::display::pipeline(&compiled.pipeline));
             return Ok(());
         }
         Some(Emit::Clif) => {
-            print!(
-                "{}",
-                compiled
+            emit(
+                &compiled
                     .kernel
                     .as_ref()
                     .and_then(|k| k.clif.clone())
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
             );
             return Ok(());
         }
         Some(Emit::Asm) => {
-            print!(
-                "{}",
-                compiled
+            emit(
+                &compiled
                     .kernel
                     .as_ref()
                     .and_then(|k| k.asm.clone())
-                    .unwrap_or_default()
+                    .unwrap_or_default(),
             );
             return Ok(());
         }
@@ -320,4 +318,18 @@ fn print_value(v: &Value) {
     let mut out = std::io::stdout().lock();
     // A closed pipe (`fastc ... | head`) is not an error worth a panic.
     let _ = writeln!(out, "{v}");
+}
+
+/// Write `text` to stdout. A reader that went away (`fastc --emit asm ... | head`) ends the
+/// output quietly, as it would for any Unix tool, instead of a panic.
+fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    if out
+        .write_all(text.as_bytes())
+        .and_then(|_| out.flush())
+        .is_err()
+    {
+        std::process::exit(0);
+    }
 }
