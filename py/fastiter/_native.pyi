@@ -30,6 +30,7 @@ class Kernel:
         buffer: Optional[Any] = None,
         threads: int = 0,
         jit: bool = True,
+        array: bool = False,
     ) -> Any: ...
 
 def compile(

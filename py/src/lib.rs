@@ -196,6 +196,36 @@ fn to_py(py: Python<'_>, v: Value) -> PyResult<Py<PyAny>> {
     })
 }
 
+/// Items of one machine type, packed in native byte order, with their `array`/`struct` code.
+fn pack(items: &[Value]) -> Option<(Vec<u8>, &'static str)> {
+    let mut out = Vec::with_capacity(items.len() * 8);
+    let code = match items.first() {
+        None | Some(Value::Int(_)) => {
+            for v in items {
+                let Value::Int(i) = v else { return None };
+                out.extend_from_slice(&i.to_i64()?.to_ne_bytes());
+            }
+            "q"
+        }
+        Some(Value::Float(_)) => {
+            for v in items {
+                let Value::Float(f) = v else { return None };
+                out.extend_from_slice(&f.to_ne_bytes());
+            }
+            "d"
+        }
+        Some(Value::Bool(_)) => {
+            for v in items {
+                let Value::Bool(b) = v else { return None };
+                out.push(u8::from(*b));
+            }
+            "?"
+        }
+        Some(_) => return None,
+    };
+    Some((out, code))
+}
+
 fn exec_error(e: ExecError) -> PyErr {
     match e {
         ExecError::Python(code) if code.is_refusal() => Refused::new_err(code.message()),
@@ -239,7 +269,11 @@ impl Kernel {
     /// Run with parameter values (in `params` order) over `buffer` (for a pipeline compiled
     /// with one). `threads=0` uses the configured number of threads; `jit=False` runs the
     /// exact reference interpreter. Releases the GIL; Ctrl-C cancels a long run.
-    #[pyo3(signature = (params, buffer=None, threads=0, jit=true))]
+    ///
+    /// With `array=True`, a `collect` whose items are all ints that fit in 64 bits, all floats
+    /// or all bools comes back as `(bytearray, typecode)` (`'q'`, `'d'` or `'?'`), the items
+    /// packed in native byte order, without a Python object per item.
+    #[pyo3(signature = (params, buffer=None, threads=0, jit=true, array=false))]
     fn run(
         &self,
         py: Python<'_>,
@@ -247,6 +281,7 @@ impl Kernel {
         buffer: Option<Bound<'_, PyAny>>,
         threads: usize,
         jit: bool,
+        array: bool,
     ) -> PyResult<Py<PyAny>> {
         if params.len() != self.params.len() {
             return Err(PyTypeError::new_err(format!(
@@ -329,6 +364,14 @@ impl Kernel {
         };
         drop(view);
         let (value, _) = result.map_err(exec_error)?;
+        if array {
+            if let Value::List(items) = &value {
+                if let Some((bytes, code)) = pack(items) {
+                    let packed = pyo3::types::PyByteArray::new(py, &bytes);
+                    return Ok((packed, code).into_pyobject(py)?.into_any().unbind());
+                }
+            }
+        }
         to_py(py, value)
     }
 
