@@ -9,10 +9,10 @@ Python with exactly CPython's results. ``explain()`` tells which, and why.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Dict, Optional, Tuple, TypeVar, overload
+from typing import Any, Callable, TypeVar, overload
 
 from fastiter import _native
-from fastiter._native import Refused, get_num_threads, set_num_threads
+from fastiter._native import Refused, get_num_threads
 from fastiter._pipeline import (
     CompileError,
     ParallelIterator,
@@ -41,7 +41,20 @@ __all__ = [
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_run_cache: Dict[Tuple[Any, ...], Any] = {}
+
+def set_num_threads(num_threads: int) -> None:
+    """Set the number of worker threads kernels (and the free-threaded fallback) use.
+
+    Raises ``ValueError`` when ``num_threads`` is less than 1, as fastiter 0.1 does. The
+    ``FASTITER_NUM_THREADS`` environment variable sets the initial value (default: the number
+    of CPUs).
+    """
+    if num_threads < 1:
+        raise ValueError("Number of threads must be at least 1")
+    _native.set_num_threads(num_threads)
+
+
+_run_cache: dict[tuple[Any, ...], Any] = {}
 
 
 def run(src: str, **params: Any) -> Any:
@@ -106,10 +119,10 @@ class CompiledFunction:
 
 
 @overload
-def compile(fn: F) -> F: ...  # noqa: A001 - the decorator is fastiter.compile
+def compile(fn: F) -> F: ...
 @overload
-def compile(*, strict: bool = False) -> Callable[[F], F]: ...  # noqa: A001
-def compile(fn: Optional[Callable[..., Any]] = None, *, strict: bool = False) -> Any:  # noqa: A001
+def compile(*, strict: bool = False) -> Callable[[F], F]: ...
+def compile(fn: Callable[..., Any] | None = None, *, strict: bool = False) -> Any:
     """Decorate a function whose body builds and consumes a pipeline, e.g.::
 
         @fastiter.compile

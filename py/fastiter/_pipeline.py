@@ -10,8 +10,9 @@ import operator
 import sys
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Any, Callable
 
 from fastiter import _native
 from fastiter._source import (
@@ -35,20 +36,51 @@ _GIL_DISABLED = hasattr(sys, "_is_gil_enabled") and not sys._is_gil_enabled()
 # Set by `compile(strict=True)`: a pipeline that cannot compile raises instead of falling back.
 _strict: contextvars.ContextVar[bool] = contextvars.ContextVar("fastiter_strict", default=False)
 # Set by `explain(function, ...)`: terminals record their plan instead of running.
-_explaining: contextvars.ContextVar[Optional[list]] = contextvars.ContextVar(
+_explaining: contextvars.ContextVar[list | None] = contextvars.ContextVar(
     "fastiter_explaining", default=None
 )
 
 
-class CompileError(Exception):
-    """A pipeline cannot be compiled (raised only in strict mode; otherwise it falls back)."""
+# One exception type for "cannot compile": `run()` raises the native one (with `kind`,
+# `message`, `line`, `column` and `rendered`), strict mode raises it too, so that
+# `except fastiter.CompileError` catches both.
+CompileError = _native.CompileError
+try:
+    CompileError.__module__ = "fastiter"
+except (AttributeError, TypeError):  # pragma: no cover - an immutable type: keep its name
+    pass
+
+
+def _strict_error(reason: Any) -> BaseException:
+    """The CompileError strict mode raises for an Unsupported ``reason``."""
+    err = CompileError(str(reason))
+    message = getattr(reason, "reason", str(reason))
+    where = getattr(reason, "where", None)
+    line = column = None
+    if where:
+        parts = where.rsplit(":", 2)
+        if len(parts) == 3 and parts[1].isdigit() and parts[2].isdigit():
+            line, column = int(parts[1]), int(parts[2])
+    for name, value in (
+        ("kind", "unsupported"),
+        ("message", message),
+        ("line", line),
+        ("column", column),
+        ("rendered", str(reason)),
+        ("help", None),
+    ):
+        try:
+            setattr(err, name, value)
+        except AttributeError:  # pragma: no cover
+            pass
+    return err
 
 
 # --- Sources ------------------------------------------------------------------------------
 
 
 class _Source:
-    __slots__ = ("kind", "data", "length")
+    __slots__ = ("data", "kind", "length")
 
     def __init__(self, kind: str, data: Any) -> None:
         self.kind = kind  # "range", "seq", "buffer"
@@ -77,7 +109,7 @@ class _Source:
                 return list(obj)
         return self.data
 
-    def compiled_input(self) -> Tuple[Any, str, List[Tuple[str, str]], List[Any], Any]:
+    def compiled_input(self) -> tuple[Any, str, list[tuple[str, str]], list[Any], Any]:
         """(cache key, pipeline text, params, param values, buffer) for a kernel."""
         if self.kind == "range":
             r = self.data
@@ -116,7 +148,7 @@ def _buffer_format(obj: Any) -> str:
         return "?"
 
 
-def _sequence_buffer(data: Any) -> Tuple[Any, str]:
+def _sequence_buffer(data: Any) -> tuple[Any, str]:
     """A list/tuple of numbers as a buffer, converted once (exact types only)."""
     types = set(map(type, data))
     if types <= {int}:
@@ -129,42 +161,44 @@ def _sequence_buffer(data: Any) -> Tuple[Any, str]:
     if types == {bool}:
         return bytes(data), "bool"
     names = ", ".join(sorted(t.__name__ for t in types))
-    raise Unsupported(f"the input holds {names} values (compiled inputs hold one of int, float, bool)")
+    raise Unsupported(
+        f"the input holds {names} values (compiled inputs hold one of int, float, bool)"
+    )
 
 
 # --- Plans (compiled kernels and how to feed them) -----------------------------------------
 
 
 class _Plan:
-    __slots__ = ("kernel", "error", "text", "stages", "consumer_stage", "params")
+    __slots__ = ("consumer_stage", "error", "kernel", "params", "stages", "text")
 
     def __init__(self) -> None:
         self.kernel: Any = None
-        self.error: Optional[Unsupported] = None
+        self.error: Unsupported | None = None
         self.text = ""
-        self.stages: List[StageText] = []
-        self.consumer_stage: Optional[StageText] = None
-        self.params: List[Tuple[str, str]] = []
+        self.stages: list[StageText] = []
+        self.consumer_stage: StageText | None = None
+        self.params: list[tuple[str, str]] = []
 
 
 _plan_lock = threading.Lock()
 # Least recently compiled first. A kernel holds its machine code (tens of KB): programs that
 # generate pipelines endlessly must not keep them all.
-_plans: "OrderedDict[Any, _Plan]" = OrderedDict()
+_plans: OrderedDict[Any, _Plan] = OrderedDict()
 _MAX_PLANS = 256
 
 
 def _compile_plan(
     src_text: str,
-    src_params: List[Tuple[str, str]],
-    buffer_dtype: Optional[str],
-    stages: List[Tuple[str, StageText]],
-    consumer_text: Tuple[str, Optional[StageText], str],
-    extra_params: List[Tuple[str, str]],
+    src_params: list[tuple[str, str]],
+    buffer_dtype: str | None,
+    stages: list[tuple[str, StageText]],
+    consumer_text: tuple[str, StageText | None, str],
+    extra_params: list[tuple[str, str]],
 ) -> _Plan:
     plan = _Plan()
     parts = [src_text]
-    offsets: List[Tuple[int, StageText]] = []
+    offsets: list[tuple[int, StageText]] = []
     pos = len(src_text)
     for op, st in stages:
         head = f".{op}("
@@ -196,7 +230,7 @@ def _compile_plan(
     return plan
 
 
-def _map_error(text: str, offsets: List[Tuple[int, StageText]], e: Any) -> Unsupported:
+def _map_error(text: str, offsets: list[tuple[int, StageText]], e: Any) -> Unsupported:
     """A compile error, placed in the user's file when it falls inside a lambda's source."""
     message = getattr(e, "message", None) or str(e)
     line = getattr(e, "line", None)
@@ -241,33 +275,35 @@ class ParallelIterator:
 
     __slots__ = ("_src", "_stages")
 
-    def __init__(self, src: _Source, stages: Tuple[Tuple[str, Any, Any], ...] = ()) -> None:
+    def __init__(self, src: _Source, stages: tuple[tuple[str, Any, Any], ...] = ()) -> None:
         self._src = src
         self._stages = stages
 
     # Stages ---------------------------------------------------------------------------------
 
-    def _then(self, op: str, fn: Any, extra: Any = None) -> "ParallelIterator":
+    def _then(self, op: str, fn: Any, extra: Any = None) -> ParallelIterator:
         return ParallelIterator(self._src, self._stages + ((op, fn, extra),))
 
-    def map(self, func: Callable[[Any], Any]) -> "ParallelIterator":
+    def map(self, func: Callable[[Any], Any]) -> ParallelIterator:
         """Apply ``func`` to each element."""
         return self._then("map", _callable(func, "map"))
 
-    def filter(self, predicate: Callable[[Any], Any]) -> "ParallelIterator":
+    def filter(self, predicate: Callable[[Any], Any]) -> ParallelIterator:
         """Keep the elements for which ``predicate`` is true."""
         return self._then("filter", _callable(predicate, "filter"))
 
-    def flat_map(self, func: Callable[[Any], Iterable[Any]]) -> "ParallelIterator":
+    def flat_map(self, func: Callable[[Any], Iterable[Any]]) -> ParallelIterator:
         """Replace each element by the elements of the iterable ``func`` returns."""
         return self._then("flat_map", _callable(func, "flat_map"))
 
-    def zip(self, other: Any) -> "ParallelIterator":
+    def zip(self, other: Any) -> ParallelIterator:
         """Pair elements with those of ``other`` (a parallel iterator or any iterable), as
         tuples, stopping at the shorter."""
         return self._then("zip", None, other)
 
-    def fold(self, identity: Callable[[], Any], fold_op: Callable[[Any, Any], Any]) -> "ParallelIterator":
+    def fold(
+        self, identity: Callable[[], Any], fold_op: Callable[[Any, Any], Any]
+    ) -> ParallelIterator:
         """Fold the elements into accumulators (``fold_op(acc, x)`` from ``identity()``): an
         iterator over the per-chunk results (one chunk here), to be reduced further."""
         return self._then("fold", _callable(fold_op, "fold"), _callable(identity, "fold"))
@@ -282,19 +318,19 @@ class ParallelIterator:
         """The number of elements."""
         return self._consume("count", None)
 
-    def min(self, key: Optional[Callable[[Any], Any]] = None) -> Any:
+    def min(self, key: Callable[[Any], Any] | None = None) -> Any:
         """The smallest element (the first of equal ones), or None when empty."""
         return self._consume("min", None if key is None else _callable(key, "min"))
 
-    def max(self, key: Optional[Callable[[Any], Any]] = None) -> Any:
+    def max(self, key: Callable[[Any], Any] | None = None) -> Any:
         """The largest element (the first of equal ones), or None when empty."""
         return self._consume("max", None if key is None else _callable(key, "max"))
 
-    def any(self, predicate: Optional[Callable[[Any], Any]] = None) -> bool:
+    def any(self, predicate: Callable[[Any], Any] | None = None) -> bool:
         """Whether some element satisfies ``predicate`` (or is true); stops early."""
         return self._consume("any", None if predicate is None else _callable(predicate, "any"))
 
-    def all(self, predicate: Optional[Callable[[Any], Any]] = None) -> bool:
+    def all(self, predicate: Callable[[Any], Any] | None = None) -> bool:
         """Whether every element satisfies ``predicate`` (or is true); stops early."""
         return self._consume("all", None if predicate is None else _callable(predicate, "all"))
 
@@ -349,12 +385,12 @@ class ParallelIterator:
 
     # Planning and running ------------------------------------------------------------------
 
-    def _plan(self, consumer: str, carg: Any) -> Tuple[_Plan, List[Any], Any]:
+    def _plan(self, consumer: str, carg: Any) -> tuple[_Plan, list[Any], Any]:
         """The compiled plan for this chain and consumer, the parameter values and the buffer.
         Raises Unsupported when the chain cannot compile."""
-        key_parts: List[Any] = []
-        stage_inputs: List[Tuple[str, Template, Any, Tuple[Any, ...]]] = []
-        values: List[Any] = []
+        key_parts: list[Any] = []
+        stage_inputs: list[tuple[str, Template, Any, tuple[Any, ...]]] = []
+        values: list[Any] = []
         src_key, src_text, src_params, src_values, buf = self._src.compiled_input()
         values.extend(src_values)
         for op, fn, _ in self._stages:
@@ -366,7 +402,7 @@ class ParallelIterator:
             key_parts.append((op, tpl, kinds))
             stage_inputs.append((op, tpl, fn, kinds))
             values.extend(v for v, k in zip(vals, kinds) if k[0] == "param")
-        extra_params: List[Tuple[str, str]] = []
+        extra_params: list[tuple[str, str]] = []
         cfn = None
         cprefix = ""
         if consumer in ("min", "max"):
@@ -386,8 +422,8 @@ class ParallelIterator:
         elif consumer not in ("sum", "count", "collect"):
             raise Unsupported(f"`.{consumer}()` is not compiled yet")
         ctpl = None
-        ckinds: Tuple[Any, ...] = ()
-        cvals: List[Any] = []
+        ckinds: tuple[Any, ...] = ()
+        cvals: list[Any] = []
         if cfn is not None:
             ctpl = template_for(cfn, 2 if consumer == "reduce" else 1)
             cvals = [resolve(cfn, name, cell) for name, cell, _ in ctpl.free]
@@ -403,7 +439,7 @@ class ParallelIterator:
         )
 
         def build() -> _Plan:
-            taken: Dict[str, Any] = {n: ("src", n) for n, _ in src_params}
+            taken: dict[str, Any] = {n: ("src", n) for n, _ in src_params}
             taken["_fi_identity"] = ("identity",)
             try:
                 stages = [
@@ -442,7 +478,7 @@ class ParallelIterator:
             except _native.Refused:
                 pass
         elif _strict.get():
-            raise CompileError(str(reason))
+            raise _strict_error(reason)
         return _python_run(self, consumer, carg)
 
 
@@ -464,7 +500,7 @@ def _fn_name(fn: Any) -> str:
             seg = ast.get_source_segment(text, node)
             if seg and len(seg) <= 60 and "\n" not in seg:
                 return seg
-        except Exception:  # noqa: BLE001 - only a description
+        except Exception:  # noqa: BLE001, S110 - only a description
             pass
         return f"<lambda at {short_path(code.co_filename)}:{code.co_firstlineno}>"
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
@@ -473,7 +509,7 @@ def _fn_name(fn: Any) -> str:
 # --- Python fallback ----------------------------------------------------------------------
 
 
-def _apply_stages(stages: Tuple[Tuple[str, Any, Any], ...], it: Iterable[Any]) -> Iterator[Any]:
+def _apply_stages(stages: tuple[tuple[str, Any, Any], ...], it: Iterable[Any]) -> Iterator[Any]:
     out: Iterable[Any] = it
     for op, fn, extra in stages:
         if op == "map":
@@ -530,11 +566,45 @@ def _python_run(p: ParallelIterator, consumer: str, carg: Any) -> Any:
     runs in order on this thread; on a free-threaded build the stages run in parallel chunks
     and the consumer takes their outputs in order (so values, exceptions and short-circuiting
     are exactly sequential Python's)."""
+    if not p._stages and p._src.kind == "range":
+        done = _range_closed_form(p._src.data, consumer, carg)
+        if done is not _NO_CLOSED_FORM:
+            return done
     items = p._src.python_items()
     threads = _native.get_num_threads()
     if not _GIL_DISABLED or threads < 2 or not hasattr(items, "__len__") or len(items) < 4096:
         return _finish(consumer, carg, _apply_stages(p._stages, items))
     return _finish(consumer, carg, _parallel_items(p._stages, items, threads))
+
+
+_NO_CLOSED_FORM = object()
+
+
+def _range_closed_form(r: range, consumer: str, carg: Any) -> Any:
+    """What sequential Python computes over a bare range, without iterating (ranges past 64
+    bits, which kernels refuse, would otherwise take as long as Python does)."""
+    if carg is not None:
+        return _NO_CLOSED_FORM
+    start, step = r.start, r.step
+    if step > 0:
+        n = max(0, (r.stop - start + step - 1) // step)
+    else:
+        n = max(0, (start - r.stop - step - 1) // -step)
+    last = start + (n - 1) * step
+    if consumer == "count":
+        return n
+    if consumer == "sum":
+        return n * start + step * (n * (n - 1) // 2)
+    if consumer in ("min", "max"):
+        if n == 0:
+            return None
+        # The first of equal extremes is the only one: range elements are distinct.
+        return min(start, last) if consumer == "min" else max(start, last)
+    if consumer == "any":
+        return n >= 2 or (n == 1 and start != 0)
+    if consumer == "all":
+        return 0 not in r
+    return _NO_CLOSED_FORM
 
 
 def _parallel_items(stages: Any, items: Any, threads: int) -> Iterator[Any]:
@@ -544,11 +614,11 @@ def _parallel_items(stages: Any, items: Any, threads: int) -> Iterator[Any]:
     n = len(items)
     chunk = max(1024, -(-n // (threads * 4)))
 
-    def work(lo: int) -> Tuple[list, Optional[BaseException]]:
+    def work(lo: int) -> tuple[list, BaseException | None]:
         out: list = []
         try:
             for x in _apply_stages(stages, items[lo : lo + chunk]):
-                out.append(x)
+                out.append(x)  # noqa: PERF402 - keeps the elements before an error
         except BaseException as e:  # noqa: BLE001 - re-raised in order below
             return out, e
         return out, None
@@ -564,17 +634,17 @@ def _parallel_items(stages: Any, items: Any, threads: int) -> Iterator[Any]:
 
 
 def _explanation(
-    p: ParallelIterator, consumer: str, plan: Optional[_Plan], values: List[Any], reason: Any
+    p: ParallelIterator, consumer: str, plan: _Plan | None, values: list[Any], reason: Any
 ) -> str:
     lines = [f"pipeline: {p.describe()}.{consumer}()"]
     if plan is not None and plan.kernel is not None:
         k = plan.kernel
-        lines.append(f"compiled: yes, one fused native loop ({k.compile_time * 1e3:.2f} ms to compile)")
+        lines.append(
+            f"compiled: yes, one fused native loop ({k.compile_time * 1e3:.2f} ms to compile)"
+        )
         lines.append(f"kernel source: {plan.text}")
         if plan.params:
-            shown = ", ".join(
-                f"{n}: {t} = {v!r}" for (n, t), v in zip(plan.params, values)
-            )
+            shown = ", ".join(f"{n}: {t} = {v!r}" for (n, t), v in zip(plan.params, values))
             lines.append(f"parameters: {shown}")
         lines.append("IR:")
         lines.extend("  " + s for s in k.ir.rstrip("\n").split("\n"))
@@ -598,7 +668,7 @@ def explain_pipeline(p: ParallelIterator, consumer: str = "collect") -> str:
 # --- Constructors -------------------------------------------------------------------------
 
 
-def par_range(start: int, stop: Optional[int] = None, step: int = 1) -> ParallelIterator:
+def par_range(start: int, stop: int | None = None, step: int = 1) -> ParallelIterator:
     """A parallel ``range(start, stop, step)`` (``par_range(stop)`` counts from 0)."""
     if stop is None:
         start, stop = 0, start

@@ -19,7 +19,7 @@ import math
 import os
 import threading
 import types
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable
 
 # The builtins the pipeline language knows, by name.
 BUILTIN_NAMES = ("abs", "min", "max", "int", "float", "bool", "round")
@@ -34,7 +34,7 @@ PARAM_TYPES = {int: "int", float: "float", bool: "bool"}
 class Unsupported(Exception):
     """Why a pipeline or callable cannot be compiled, and where in the user's source."""
 
-    def __init__(self, reason: str, where: Optional[str] = None, snippet: str = "") -> None:
+    def __init__(self, reason: str, where: str | None = None, snippet: str = "") -> None:
         super().__init__(reason)
         self.reason = reason
         self.where = where
@@ -60,10 +60,10 @@ def caret_snippet(filename: str, line: int, col: int) -> str:
 # --- Parsing source files -------------------------------------------------------------------
 
 _tree_lock = threading.Lock()
-_trees: Dict[Tuple[str, int], Tuple[str, ast.Module]] = {}
+_trees: dict[tuple[str, int], tuple[str, ast.Module]] = {}
 
 
-def _module_tree(filename: str, module_globals: Optional[dict]) -> Tuple[str, ast.Module]:
+def _module_tree(filename: str, module_globals: dict | None) -> tuple[str, ast.Module]:
     lines = linecache.getlines(filename, module_globals)
     if not lines:
         raise Unsupported(
@@ -87,7 +87,7 @@ def _module_tree(filename: str, module_globals: Optional[dict]) -> Tuple[str, as
     return text, tree
 
 
-def _span(node: ast.AST) -> Tuple[int, int, int, int]:
+def _span(node: ast.AST) -> tuple[int, int, int, int]:
     return (
         node.lineno,  # type: ignore[attr-defined]
         node.col_offset,  # type: ignore[attr-defined]
@@ -96,7 +96,7 @@ def _span(node: ast.AST) -> Tuple[int, int, int, int]:
     )
 
 
-def _code_span(code: types.CodeType) -> Optional[Tuple[int, int, int, int]]:
+def _code_span(code: types.CodeType) -> tuple[int, int, int, int] | None:
     """Where a code object's instructions lie in its file (Python 3.11+), else None."""
     positions = getattr(code, "co_positions", None)
     if positions is None:
@@ -116,25 +116,25 @@ def _code_span(code: types.CodeType) -> Optional[Tuple[int, int, int, int]]:
     return (lo[0], lo[1], hi[0], hi[1])
 
 
-def _contains(outer: Tuple[int, int, int, int], inner: Tuple[int, int, int, int]) -> bool:
+def _contains(outer: tuple[int, int, int, int], inner: tuple[int, int, int, int]) -> bool:
     return (outer[0], outer[1]) <= (inner[0], inner[1]) and (inner[2], inner[3]) <= (
         outer[2],
         outer[3],
     )
 
 
-def _arg_names(args: ast.arguments) -> List[str]:
+def _arg_names(args: ast.arguments) -> list[str]:
     return [a.arg for a in getattr(args, "posonlyargs", [])] + [a.arg for a in args.args]
 
 
-def find_node(fn: types.FunctionType) -> Tuple[str, str, ast.AST]:
+def find_node(fn: types.FunctionType) -> tuple[str, str, ast.AST]:
     """The file, its text and the ``ast.Lambda`` or ``ast.FunctionDef`` of ``fn``."""
     code = fn.__code__
     filename = code.co_filename
     text, tree = _module_tree(filename, fn.__globals__)
     first = code.co_firstlineno
     if code.co_name == "<lambda>":
-        cands: List[ast.AST] = [
+        cands: list[ast.AST] = [
             n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == first
         ]
         names = list(code.co_varnames[: code.co_argcount + code.co_posonlyargcount])
@@ -174,16 +174,16 @@ def find_node(fn: types.FunctionType) -> Tuple[str, str, ast.AST]:
 class Template:
     """A callable as a pipeline-language lambda, with its free names still to be resolved."""
 
-    __slots__ = ("args", "body", "filename", "text", "free", "origin")
+    __slots__ = ("args", "body", "filename", "free", "origin", "text")
 
     def __init__(
         self,
-        args: List[str],
-        body: Optional[ast.expr],
+        args: list[str],
+        body: ast.expr | None,
         filename: str,
         text: str,
-        free: List[Tuple[str, Optional[int], Tuple[int, int]]],
-        origin: Tuple[int, int],
+        free: list[tuple[str, int | None, tuple[int, int]]],
+        origin: tuple[int, int],
     ) -> None:
         self.args = args
         self.body = body  # None: `text` is the whole lambda (a builtin)
@@ -195,9 +195,9 @@ class Template:
 
 
 class _FreeNames(ast.NodeVisitor):
-    def __init__(self, bound: List[str]) -> None:
+    def __init__(self, bound: list[str]) -> None:
         self.bound = [set(bound)]
-        self.found: Dict[str, Tuple[int, int]] = {}
+        self.found: dict[str, tuple[int, int]] = {}
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load) and not any(node.id in b for b in self.bound):
@@ -212,7 +212,7 @@ class _FreeNames(ast.NodeVisitor):
 
 
 _template_lock = threading.Lock()
-_templates: Dict[Any, Any] = {}
+_templates: dict[Any, Any] = {}
 
 
 def template_for(fn: Callable[..., Any], arity: int) -> Template:
@@ -237,7 +237,7 @@ def template_for(fn: Callable[..., Any], arity: int) -> Template:
     return hit
 
 
-def _builtin_text(fn: Any) -> Optional[str]:
+def _builtin_text(fn: Any) -> str | None:
     name = _BUILTIN_IDS.get(id(fn))
     if name in ("abs", "int", "float", "bool", "round"):
         return name
@@ -302,7 +302,9 @@ def _make_template(fn: Callable[..., Any], arity: int) -> Template:
         body = stmts[0].value
         args = _arg_names(node.args)
     if len(args) != arity:
-        raise Unsupported(f"the callable takes {len(args)} arguments, the stage passes {arity}", where)
+        raise Unsupported(
+            f"the callable takes {len(args)} arguments, the stage passes {arity}", where
+        )
     visitor = _FreeNames(args)
     visitor.visit(body)
     free = []
@@ -318,7 +320,7 @@ inspect_CO_VARKEYWORDS = 0x08
 _MISSING = object()
 
 
-def resolve(fn: Any, name: str, cell: Optional[int]) -> Any:
+def resolve(fn: Any, name: str, cell: int | None) -> Any:
     """The current value of a free name of ``fn`` (closure cell, global, builtin)."""
     if cell is not None:
         try:
@@ -329,11 +331,11 @@ def resolve(fn: Any, name: str, cell: Optional[int]) -> Any:
     v = g.get(name, _MISSING)
     if v is _MISSING:
         b = g.get("__builtins__", builtins)
-        v = (b.get(name, _MISSING) if isinstance(b, dict) else getattr(b, name, _MISSING))
+        v = b.get(name, _MISSING) if isinstance(b, dict) else getattr(b, name, _MISSING)
     return v
 
 
-def classify(value: Any) -> Tuple[str, str]:
+def classify(value: Any) -> tuple[str, str]:
     """How a free name's value enters the pipeline text: ('param', type), ('math', ''),
     ('builtin', name), ('mathfn', name), or ('bad', description)."""
     t = PARAM_TYPES.get(type(value))
@@ -364,7 +366,7 @@ def _value_kind(value: Any) -> str:
 
 
 class _Rename(ast.NodeTransformer):
-    def __init__(self, mapping: Dict[str, ast.expr], bound: List[str]) -> None:
+    def __init__(self, mapping: dict[str, ast.expr], bound: list[str]) -> None:
         self.mapping = mapping
         self.bound = [set(bound)]
 
@@ -384,19 +386,19 @@ class _Rename(ast.NodeTransformer):
 class StageText:
     """One callable, translated for one resolution of its free names."""
 
-    __slots__ = ("text", "params", "getters", "filename", "segment_origin", "raw")
+    __slots__ = ("filename", "getters", "params", "raw", "segment_origin", "text")
 
     def __init__(self) -> None:
         self.text = ""
-        self.params: List[Tuple[str, str]] = []  # (pipeline name, type)
-        self.getters: List[Tuple[str, Optional[int]]] = []  # how to read each param's value
+        self.params: list[tuple[str, str]] = []  # (pipeline name, type)
+        self.getters: list[tuple[str, int | None]] = []  # how to read each param's value
         self.filename = ""
-        self.segment_origin: Optional[Tuple[int, int]] = None  # file (line, col) of text[body]
+        self.segment_origin: tuple[int, int] | None = None  # file (line, col) of text[body]
         self.raw = 0  # offset in `text` where the raw source segment starts, when raw
 
 
 def stage_text(
-    tpl: Template, fn: Any, kinds: Tuple[Tuple[str, str], ...], taken: Dict[str, Any]
+    tpl: Template, fn: Any, kinds: tuple[tuple[str, str], ...], taken: dict[str, Any]
 ) -> StageText:
     """Translate ``tpl`` given the kinds of its free names. ``taken`` maps parameter names
     already used by earlier stages to the identity of their binding, so that two closures
@@ -406,7 +408,7 @@ def stage_text(
     if tpl.body is None:
         out.text = tpl.text
         return out
-    rename: Dict[str, ast.expr] = {}
+    rename: dict[str, ast.expr] = {}
     for (name, cell, pos), (kind, detail) in zip(tpl.free, kinds):
         if kind == "bad":
             raise Unsupported(
@@ -453,7 +455,7 @@ def _copy(node: ast.expr) -> ast.expr:
     return copy.deepcopy(node)
 
 
-def file_position(st: StageText, offset: int) -> Optional[Tuple[str, int, int]]:
+def file_position(st: StageText, offset: int) -> tuple[str, int, int] | None:
     """Where ``offset`` (in ``st.text``) is in the user's file, for a raw segment."""
     if st.segment_origin is None or offset < st.raw:
         return None
