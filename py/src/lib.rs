@@ -14,9 +14,12 @@ use num_traits::ToPrimitive;
 use pyo3::buffer::PyUntypedBuffer;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError, PyZeroDivisionError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyFloat, PyInt, PyList};
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList};
 
-use fastiter::errors::PyExcType;
+use std::ffi::CStr;
+
+use fastiter::errors::{ErrCode, PyExcType};
 use fastiter::exec::BufferArg;
 use fastiter::ir::{self, BufferDecl, Dtype, ParamInfo};
 use fastiter::{CodegenOptions, Compiled, ErrorKind, ExecError, RunOptions, Value};
@@ -226,11 +229,61 @@ fn pack(items: &[Value]) -> Option<(Vec<u8>, &'static str)> {
     Some((out, code))
 }
 
-fn exec_error(e: ExecError) -> PyErr {
+/// An expression that makes CPython raise the error `code` stands for.
+fn probe(code: ErrCode) -> Option<&'static CStr> {
+    use ErrCode::*;
+    Some(match code {
+        IntFloorDivZero => c"1 // 0",
+        IntModZero => c"1 % 0",
+        IntTrueDivZero => c"1 / 0",
+        FloatDivZero => c"1.0 / 0.0",
+        FloatFloorDivZero => c"1.0 // 0.0",
+        FloatModZero => c"1.0 % 0.0",
+        ZeroToNegativePower => c"0.0 ** -1",
+        MathDomain => c"math.sqrt(-1.0)",
+        MathRange => c"math.exp(1000.0)",
+        FloatInfToInt => c"int(math.inf)",
+        FloatNanToInt => c"int(math.nan)",
+        NegativeShift => c"1 << -1",
+        FloatPowOverflow => c"10.0 ** 400",
+        IntTooLargeForFloat => c"float(10 ** 400)",
+        IntDivTooLargeForFloat => c"10 ** 400 / 1",
+        RangeStepZero => c"range(0, 1, 0)",
+        ComplexResult => return None,
+    })
+}
+
+/// The running CPython's own message for an error: messages change between versions (`1 % 0`
+/// says "integer division or modulo by zero" up to 3.10 and "integer modulo by zero" from
+/// 3.11; `1.0 % 0.0` gained "by zero" in 3.13), and a kernel's exception must read exactly as
+/// the interpreter's would. Learnt once, by asking the interpreter.
+fn message(py: Python<'_>, code: ErrCode) -> String {
+    static MESSAGES: PyOnceLock<Vec<Option<String>>> = PyOnceLock::new();
+    let table = MESSAGES.get_or_init(py, || {
+        let globals = PyDict::new(py);
+        if let Ok(math) = py.import("math") {
+            let _ = globals.set_item("math", math);
+        }
+        ErrCode::ALL
+            .iter()
+            .map(|&c| {
+                let err = py.eval(probe(c)?, Some(&globals), None).err()?;
+                err.value(py).str().ok().map(|s| s.to_string())
+            })
+            .collect()
+    });
+    ErrCode::ALL
+        .iter()
+        .position(|&c| c == code)
+        .and_then(|i| table[i].clone())
+        .unwrap_or_else(|| code.message().to_string())
+}
+
+fn exec_error(py: Python<'_>, e: ExecError) -> PyErr {
     match e {
         ExecError::Python(code) if code.is_refusal() => Refused::new_err(code.message()),
         ExecError::Python(code) => {
-            let msg = code.message();
+            let msg = message(py, code);
             match code.exc_type() {
                 PyExcType::ZeroDivisionError => PyZeroDivisionError::new_err(msg),
                 PyExcType::ValueError => PyValueError::new_err(msg),
@@ -363,7 +416,7 @@ impl Kernel {
             })
         };
         drop(view);
-        let (value, _) = result.map_err(exec_error)?;
+        let (value, _) = result.map_err(|e| exec_error(py, e))?;
         if array {
             if let Value::List(items) = &value {
                 if let Some((bytes, code)) = pack(items) {

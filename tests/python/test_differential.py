@@ -602,7 +602,7 @@ def check(got, expected, elements, consumer, what):
         if same(got, expected):  # exactly CPython's own sum (e.g. on the Python fallback)
             return
         if numeric:
-            check_float_total(got, elements, name != "reduce", what)
+            check_float_total(got, elements, name == "sum", what)
             return
     if isinstance(expected, complex) and name in ("sum", "fold_sum", "reduce"):
         if type(got) is complex and repr(got) == repr(expected):
