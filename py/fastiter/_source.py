@@ -10,6 +10,7 @@ position kept for :func:`fastiter.explain`.
 """
 
 from __future__ import annotations
+import __future__
 
 import ast
 import builtins
@@ -128,7 +129,11 @@ def _arg_names(args: ast.arguments) -> list[str]:
 
 
 def find_node(fn: types.FunctionType) -> tuple[str, str, ast.AST]:
-    """The file, its text and the ``ast.Lambda`` or ``ast.FunctionDef`` of ``fn``."""
+    """The file, its text and the ``ast.Lambda`` or ``ast.FunctionDef`` of ``fn``.
+
+    A candidate found by line and argument names is only accepted when compiling it gives
+    ``fn``'s own bytecode: a source file edited since it was imported, or code compiled from
+    a string under an existing file's name, must not compile some other expression."""
     code = fn.__code__
     filename = code.co_filename
     text, tree = _module_tree(filename, fn.__globals__)
@@ -140,6 +145,9 @@ def find_node(fn: types.FunctionType) -> tuple[str, str, ast.AST]:
         names = list(code.co_varnames[: code.co_argcount + code.co_posonlyargcount])
         names = names[: code.co_argcount]
         cands = [n for n in cands if _arg_names(n.args) == names]  # type: ignore[attr-defined]
+        if not cands:
+            raise Unsupported(f"its source was not found at line {first} of {filename}")
+        cands = _matching(cands, code, filename, first, tree)
         if len(cands) > 1:
             span = _code_span(code)
             if span is not None:
@@ -147,15 +155,7 @@ def find_node(fn: types.FunctionType) -> tuple[str, str, ast.AST]:
                 # The innermost lambda that holds every instruction of this code.
                 inside.sort(key=lambda n: (_span(n)[2] - _span(n)[0], _span(n)[3] - _span(n)[1]))
                 cands = inside[:1] if inside else cands
-        if len(cands) > 1:
-            dumps = {ast.dump(n) for n in cands}
-            if len(dumps) > 1:
-                raise Unsupported(
-                    f"several lambdas on line {first} of {filename} look alike and this Python "
-                    "cannot tell which one this is (put it on its own line)"
-                )
-        if not cands:
-            raise Unsupported(f"its source was not found at line {first} of {filename}")
+        # Several left: they all compile to this very bytecode, so any of them is this code.
         return filename, text, cands[0]
     cands = []
     for n in ast.walk(tree):
@@ -165,7 +165,101 @@ def find_node(fn: types.FunctionType) -> tuple[str, str, ast.AST]:
                 cands.append(n)
     if not cands:
         raise Unsupported(f"the source of `{code.co_name}` was not found in {filename}")
-    return filename, text, cands[0]
+    return filename, text, _matching(cands, code, filename, first, tree)[0]
+
+
+def _matching(
+    cands: list[ast.AST], code: types.CodeType, filename: str, line: int, tree: ast.Module
+) -> list[ast.AST]:
+    imports = _module_imports(tree)
+    found = [n for n in cands if _compiles_to(n, code, filename, imports)]
+    if not found:
+        raise Unsupported(
+            f"the source at line {line} of {filename} does not compile to this function's code "
+            "(was the file edited after it was imported, or the code compiled from a string?)"
+        )
+    return found
+
+
+_FUTURE_FLAGS = 0
+for _feature in __future__.all_feature_names:
+    _FUTURE_FLAGS |= getattr(__future__, _feature).compiler_flag
+# Flags that change what a code object does (varargs, generators, coroutines).
+_KIND_FLAGS = 0x04 | 0x08 | 0x20 | 0x80 | 0x100 | 0x200
+
+
+def _code_key(code: types.CodeType) -> tuple[Any, ...]:
+    consts = tuple(
+        _code_key(c) if isinstance(c, types.CodeType) else (type(c).__name__, repr(c))
+        for c in code.co_consts
+    )
+    return (
+        code.co_code,
+        consts,
+        code.co_names,
+        code.co_varnames,
+        code.co_freevars,
+        code.co_cellvars,
+        code.co_argcount,
+        code.co_posonlyargcount,
+        code.co_kwonlyargcount,
+        code.co_flags & _KIND_FLAGS,
+    )
+
+
+def _module_imports(tree: ast.Module) -> list[ast.stmt]:
+    """The module-scope import statements (CPython 3.11 compiles ``mod.f(x)`` differently
+    when ``mod`` was imported at module level)."""
+    out: list[ast.stmt] = []
+    todo: list[ast.AST] = list(tree.body)
+    while todo:
+        n = todo.pop()
+        if isinstance(n, ast.Import) or (
+            isinstance(n, ast.ImportFrom) and n.module != "__future__"
+        ):
+            out.append(n)
+        elif not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            todo.extend(c for c in ast.iter_child_nodes(n) if isinstance(c, ast.stmt))
+    return out
+
+
+def _compiles_to(
+    node: ast.AST, code: types.CodeType, filename: str, imports: list[ast.stmt]
+) -> bool:
+    """Whether ``node``, compiled where its free variables are closure cells as in ``code``
+    (and the module's imports are what they are), gives ``code``'s bytecode, constants and
+    names."""
+    node = copy.deepcopy(node)
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        node.decorator_list = []
+        stmt: ast.stmt = node
+    else:
+        stmt = ast.Return(value=node)  # type: ignore[arg-type]
+    wrapper = ast.parse("def _fi_wrap():\n    pass\n").body[0]
+    assert isinstance(wrapper, ast.FunctionDef)
+    body: list[ast.stmt] = []
+    if code.co_freevars:
+        body.append(
+            ast.Assign(
+                targets=[ast.Name(id=n, ctx=ast.Store()) for n in code.co_freevars],
+                value=ast.Constant(value=None),
+            )
+        )
+    wrapper.body = [*body, stmt]
+    mod = ast.Module(body=[*imports, wrapper], type_ignores=[])
+    ast.fix_missing_locations(mod)
+    try:
+        top = compile(mod, filename, "exec", flags=code.co_flags & _FUTURE_FLAGS, dont_inherit=True)
+    except (SyntaxError, ValueError, TypeError):
+        return False
+    want = _code_key(code)
+    todo = [top]
+    while todo:
+        c = todo.pop()
+        if c.co_name == code.co_name and _code_key(c) == want:
+            return True
+        todo.extend(k for k in c.co_consts if isinstance(k, types.CodeType))
+    return False
 
 
 # --- Stage templates ------------------------------------------------------------------------
