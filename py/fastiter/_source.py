@@ -315,8 +315,7 @@ def template_for(fn: Callable[..., Any], arity: int) -> Template:
         key: Any = (fn.__code__, arity)
     else:
         key = (id(fn), arity)
-    with _template_lock:
-        hit = _templates.get(key)
+    hit = _templates.get(key)  # a dict read is atomic (and locked per dict when free-threaded)
     if hit is None:
         try:
             hit = _make_template(fn, arity)
@@ -327,7 +326,9 @@ def template_for(fn: Callable[..., Any], arity: int) -> Template:
                 _templates.clear()
             _templates[key] = hit
     if isinstance(hit, Unsupported):
-        raise hit
+        # A fresh exception each time: re-raising the cached one would chain every caller's
+        # frames onto its traceback (and keep them alive) for as long as it is cached.
+        raise Unsupported(hit.reason, hit.where, hit.snippet)
     return hit
 
 

@@ -508,3 +508,16 @@ def test_source_edited_after_import_is_not_compiled(tmp_path):
     ns2: dict = {}
     exec(compile("g = lambda x: x - 7\n", __file__, "exec"), ns2)  # noqa: S102
     same(par_range(0, 5).map(ns2["g"]).collect(), [-7, -6, -5, -4, -3])
+
+
+def test_cached_refusal_does_not_keep_callers_frames():
+    from fastiter import _source
+
+    q = par_range(0, 3).map(_with_statements)
+    for _ in range(50):
+        q.collect()
+    cached = _source._templates[(_with_statements.__code__, 1)]
+    depth, tb = 0, cached.__traceback__
+    while tb is not None:
+        depth, tb = depth + 1, tb.tb_next
+    assert depth < 10
