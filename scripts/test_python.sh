@@ -22,6 +22,10 @@ if [ ! -x "$tools/bin/maturin" ]; then
     python3 -m venv "$tools"
     "$tools/bin/pip" install -q "maturin>=1.5,<2"
 fi
+[ -x "$tools/bin/ruff" ] || "$tools/bin/pip" install -q ruff
+echo "== ruff (lint and format) on the Python code"
+"$tools/bin/ruff" check py tests/python benches
+"$tools/bin/ruff" format --check py tests/python benches
 rm -rf target/wheels-test
 echo "== building wheels for:$PYTHONS"
 # shellcheck disable=SC2086

@@ -1,6 +1,7 @@
 """Type stubs for fastiter._native, the compiler and runtime as a PyO3 extension module."""
 
-from typing import Any, List, Optional, Sequence, Tuple
+from collections.abc import Sequence
+from typing import Any
 
 class CompileError(Exception):
     """The pipeline text does not compile."""
@@ -10,7 +11,7 @@ class CompileError(Exception):
     line: int  # 1-based
     column: int  # 1-based
     rendered: str  # the message with the source line and a caret
-    help: Optional[str]
+    help: str | None
 
 class Refused(Exception):
     """The compiled pipeline declined to produce a value (run it as plain Python instead)."""
@@ -23,11 +24,11 @@ class Kernel:
     @property
     def compile_time(self) -> float: ...
     @property
-    def params(self) -> List[Tuple[str, str]]: ...
+    def params(self) -> list[tuple[str, str]]: ...
     def run(
         self,
         params: Sequence[Any],
-        buffer: Optional[Any] = None,
+        buffer: Any | None = None,
         threads: int = 0,
         jit: bool = True,
         array: bool = False,
@@ -35,10 +36,10 @@ class Kernel:
 
 def compile(
     src: str,
-    params: Sequence[Tuple[str, str]],
-    buffer: Optional[Tuple[str, str]] = None,
+    params: Sequence[tuple[str, str]],
+    buffer: tuple[str, str] | None = None,
 ) -> Kernel: ...
-def buffer_dtype_of(obj: Any) -> Optional[str]: ...
+def buffer_dtype_of(obj: Any) -> str | None: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def repl() -> int: ...
