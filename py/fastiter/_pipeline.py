@@ -464,6 +464,13 @@ class ParallelIterator:
 
     def _consume(self, consumer: str, carg: Any) -> Any:
         explaining = _explaining.get()
+        if carg is None and explaining is None and self._src.kind == "range":
+            fast = _fast_lookup(self, consumer)
+            if fast is not None:
+                try:
+                    return fast[0].kernel.run(fast[1])
+                except _native.Refused:
+                    return _python_run(self, consumer, carg)
         try:
             plan, values, buf = self._plan(consumer, carg)
             reason = plan.error
@@ -473,6 +480,8 @@ class ParallelIterator:
             explaining.append(_explanation(self, consumer, plan, values, reason))
             return None
         if plan is not None and plan.kernel is not None:
+            if carg is None and self._src.kind == "range":
+                _fast_store(self, consumer, plan)
             try:
                 return plan.kernel.run(values, buf[0] if buf else None)
             except _native.Refused:
@@ -480,6 +489,61 @@ class ParallelIterator:
         elif _strict.get():
             raise _strict_error(reason)
         return _python_run(self, consumer, carg)
+
+
+# The common case again, cheaper: a range through lambdas into a consumer without a function.
+# Keyed by the stages' code objects; each entry says how to read the free names and what they
+# must still be (a number of the same type, or the very same module/builtin) for the compiled
+# plan to apply. Anything else takes the general path above.
+_fast: dict[Any, tuple[_Plan, list[tuple[int, str, int | None, Any, bool]]]] = {}
+
+
+def _fast_key(p: ParallelIterator, consumer: str) -> Any:
+    try:
+        return (
+            p._src.data.step == 1,
+            consumer,
+            tuple([(op, fn.__code__) for op, fn, _ in p._stages]),
+        )
+    except AttributeError:  # a builtin stage function, or a non-range source
+        return None
+
+
+def _fast_lookup(p: ParallelIterator, consumer: str) -> tuple[_Plan, list[Any]] | None:
+    key = _fast_key(p, consumer)
+    hit = _fast.get(key) if key is not None else None
+    if hit is None:
+        return None
+    plan, getters = hit
+    r = p._src.data
+    values: list[Any] = [r.start, r.stop] if r.step == 1 else [r.start, r.stop, r.step]
+    stages = p._stages
+    for i, name, cell, want, is_param in getters:
+        v = resolve(stages[i][1], name, cell)
+        if is_param:
+            if type(v) is not want:
+                return None
+            values.append(v)
+        elif v is not want:
+            return None
+    return plan, values
+
+
+def _fast_store(p: ParallelIterator, consumer: str, plan: _Plan) -> None:
+    key = _fast_key(p, consumer)
+    if key is None or any(op not in COMPILED_STAGES for op, _, _ in p._stages):
+        return
+    getters = []
+    for i, (_, fn, _) in enumerate(p._stages):
+        for name, cell, _ in template_for(fn, 1).free:
+            v = resolve(fn, name, cell)
+            if classify(v)[0] == "param":
+                getters.append((i, name, cell, type(v), True))
+            else:
+                getters.append((i, name, cell, v, False))
+    if len(_fast) >= _MAX_PLANS:
+        _fast.clear()
+    _fast[key] = (plan, getters)
 
 
 def _callable(f: Any, method: str) -> Any:
