@@ -197,9 +197,14 @@ def _compile_plan(
     extra_params: list[tuple[str, str]],
 ) -> _Plan:
     plan = _Plan()
-    parts = [src_text]
+    # The defs the stages need come first, each block at column 0, then the pipeline.
+    defs = [d for _, st in stages for d in st.defs]
+    if consumer_text[1] is not None:
+        defs += consumer_text[1].defs
+    prefix = "".join(d[0] + "\n" for d in defs)
+    parts = [prefix, src_text]
     offsets: list[tuple[int, StageText]] = []
-    pos = len(src_text)
+    pos = len(prefix) + len(src_text)
     for op, st in stages:
         head = f".{op}("
         offsets.append((pos + len(head), st))
@@ -226,11 +231,16 @@ def _compile_plan(
     try:
         plan.kernel = _native.compile(plan.text, params, buffer)
     except _native.CompileError as e:
-        plan.error = _map_error(plan.text, offsets, e)
+        plan.error = _map_error(plan.text, offsets, e, defs)
     return plan
 
 
-def _map_error(text: str, offsets: list[tuple[int, StageText]], e: Any) -> Unsupported:
+def _map_error(
+    text: str,
+    offsets: list[tuple[int, StageText]],
+    e: Any,
+    defs: list[tuple[str, str, int, int]] = (),  # type: ignore[assignment]
+) -> Unsupported:
     """A compile error, placed in the user's file when it falls inside a lambda's source."""
     message = getattr(e, "message", None) or str(e)
     line = getattr(e, "line", None)
@@ -239,6 +249,17 @@ def _map_error(text: str, offsets: list[tuple[int, StageText]], e: Any) -> Unsup
         return Unsupported(message, None, str(e))
     lines = text.split("\n")
     offset = sum(len(s) + 1 for s in lines[: line - 1]) + col - 1
+    start = 0
+    for dtext, fname, dline, dcol in defs:
+        if start <= offset < start + len(dtext) + 1:
+            rel = dtext[: offset - start]
+            nl = rel.count("\n")
+            fl = dline + nl
+            fc = dcol + (len(rel) - rel.rfind("\n") - 1 if nl else len(rel))
+            return Unsupported(
+                message, f"{short_path(fname)}:{fl}:{fc + 1}", caret_snippet(fname, fl, fc)
+            )
+        start += len(dtext) + 1
     for start, st in reversed(offsets):
         if offset >= start:
             where = file_position(st, offset - start)
@@ -350,7 +371,24 @@ class ParallelIterator:
         """The elements, in order, as a NumPy array (int64, float64 or bool)."""
         import numpy as np
 
-        items = self._consume("collect", None)
+        items: Any = None
+        try:
+            plan, values, buf = self._plan("collect", None)
+        except Unsupported:
+            plan = None
+        if plan is not None and plan.kernel is not None and _explaining.get() is None:
+            try:
+                items = plan.kernel.run(values, buf[0] if buf else None, array=True)
+            except _native.Refused:
+                items = _python_run(self, "collect", None)
+            if isinstance(items, tuple):
+                # Packed by the kernel: no Python object per element.
+                data, code = items
+                return np.frombuffer(
+                    data, dtype={"q": np.int64, "d": np.float64, "?": np.bool_}[code]
+                )
+        if items is None:
+            items = self._consume("collect", None)
         return np.array(items) if items else np.array([], dtype=np.int64)
 
     def for_each(self, func: Callable[[Any], Any]) -> None:

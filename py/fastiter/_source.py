@@ -23,7 +23,7 @@ import types
 from typing import Any, Callable
 
 # The builtins the pipeline language knows, by name.
-BUILTIN_NAMES = ("abs", "min", "max", "int", "float", "bool", "round")
+BUILTIN_NAMES = ("abs", "min", "max", "int", "float", "bool", "round", "range")
 _BUILTINS = {name: getattr(builtins, name) for name in BUILTIN_NAMES}
 _BUILTIN_IDS = {id(v): k for k, v in _BUILTINS.items()}
 
@@ -268,7 +268,7 @@ def _compiles_to(
 class Template:
     """A callable as a pipeline-language lambda, with its free names still to be resolved."""
 
-    __slots__ = ("args", "body", "filename", "free", "origin", "text")
+    __slots__ = ("args", "body", "defnode", "filename", "free", "origin", "text")
 
     def __init__(
         self,
@@ -286,6 +286,8 @@ class Template:
         # (name, closure cell index or None for a global, (line, col) of its first use)
         self.free = free
         self.origin = origin
+        # A `def` with statements: compiled as a def of the pipeline language, named by it.
+        self.defnode: ast.FunctionDef | None = None
 
 
 class _FreeNames(ast.NodeVisitor):
@@ -387,13 +389,7 @@ def _make_template(fn: Callable[..., Any], arity: int) -> Template:
         ):
             stmts = stmts[1:]
         if len(stmts) != 1 or not isinstance(stmts[0], ast.Return) or stmts[0].value is None:
-            first = stmts[0] if stmts else node
-            raise Unsupported(
-                f"`{node.name}` has statements; only a body of one `return EXPR` compiles "
-                f"for now ({type(first).__name__} here)",
-                f"{filename}:{first.lineno}:{first.col_offset + 1}",
-                caret_snippet(filename, first.lineno, first.col_offset),
-            )
+            return _def_template(fn, node, filename, text)
         body = stmts[0].value
         args = _arg_names(node.args)
     if len(args) != arity:
@@ -407,6 +403,47 @@ def _make_template(fn: Callable[..., Any], arity: int) -> Template:
         cell = code.co_freevars.index(name) if name in code.co_freevars else None
         free.append((name, cell, pos))
     return Template(args, body, filename, text, free, (body.lineno, body.col_offset))
+
+
+def _def_template(fn: Any, node: ast.AST, filename: str, text: str) -> Template:
+    """A function with statements, compiled as a `def` of the pipeline language."""
+    if not isinstance(node, ast.FunctionDef):
+        raise Unsupported(f"`{fn.__qualname__}` is an async function")
+    if node.args.defaults:
+        d = node.args.defaults[0]
+        raise Unsupported(
+            f"`{node.name}` has default arguments, which are not compiled yet",
+            f"{short_path(filename)}:{d.lineno}:{d.col_offset + 1}",
+            caret_snippet(filename, d.lineno, d.col_offset),
+        )
+    code = fn.__code__
+    args = _arg_names(node.args)
+    visitor = _FreeNames(list(code.co_varnames) + args)
+    for stmt in node.body:
+        visitor.visit(stmt)
+    free = [
+        (name, code.co_freevars.index(name) if name in code.co_freevars else None, pos)
+        for name, pos in visitor.found.items()
+    ]
+    tpl = Template(args, None, filename, text, free, (node.lineno, node.col_offset))
+    tpl.defnode = node
+    return tpl
+
+
+def _def_text(tpl: Template, name: str) -> tuple[str, str, int, int]:
+    """The `def` block of a template (its source, dedented), with where it starts in its file."""
+    node = tpl.defnode
+    if node is not None:
+        seg = ast.get_source_segment(tpl.text, node) or ast.unparse(node)
+        col = node.col_offset
+        lines = seg.split("\n")
+        lines = [lines[0]] + [ln[col:] if not ln[:col].strip() else ln for ln in lines[1:]]
+        return ("\n".join(lines), tpl.filename, node.lineno, col)
+    assert tpl.body is not None
+    seg = ast.get_source_segment(tpl.text, tpl.body) or ast.unparse(tpl.body)
+    seg = seg.replace("\n", " ") if "#" not in seg else ast.unparse(tpl.body)
+    head = f"def {name}({', '.join(tpl.args)}):\n    return ("
+    return (head + seg + ")", tpl.filename, tpl.body.lineno - 1, 0)
 
 
 inspect_CO_VARARGS = 0x04
@@ -447,6 +484,8 @@ def classify(value: Any) -> tuple[str, str]:
             return ("mathfn", nm)
     if value is _MISSING:
         return ("bad", "is not defined")
+    if isinstance(value, types.FunctionType):
+        return ("func", value.__code__)  # type: ignore[return-value]
     return ("bad", f"is {_value_kind(value)}, not a number")
 
 
@@ -481,7 +520,7 @@ class _Rename(ast.NodeTransformer):
 class StageText:
     """One callable, translated for one resolution of its free names."""
 
-    __slots__ = ("filename", "getters", "params", "raw", "segment_origin", "text")
+    __slots__ = ("defs", "filename", "getters", "params", "raw", "segment_origin", "text")
 
     def __init__(self) -> None:
         self.text = ""
@@ -490,6 +529,8 @@ class StageText:
         self.filename = ""
         self.segment_origin: tuple[int, int] | None = None  # file (line, col) of text[body]
         self.raw = 0  # offset in `text` where the raw source segment starts, when raw
+        # `def` blocks the text needs: (source, file, line, column of `def` in the file)
+        self.defs: list[tuple[str, str, int, int]] = []
 
 
 def stage_text(
@@ -500,11 +541,24 @@ def stage_text(
     with a same-named variable get distinct parameters."""
     out = StageText()
     out.filename = tpl.filename
-    if tpl.body is None:
+    if tpl.body is None and tpl.defnode is None:
         out.text = tpl.text
         return out
     rename: dict[str, ast.expr] = {}
     for (name, cell, pos), (kind, detail) in zip(tpl.free, kinds):
+        where = f"{short_path(tpl.filename)}:{pos[0]}:{pos[1] + 1}"
+        if kind == "func":
+            _add_def(out, resolve(fn, name, cell), name, taken, where)
+            continue
+        if tpl.defnode is not None and (
+            kind == "mathfn" or (kind in ("math", "builtin") and name != (detail or "math"))
+        ):
+            raise Unsupported(
+                f"`{name}` is another name for {'math.' + detail if kind == 'mathfn' else detail or 'math'}"
+                "; inside a def, write the name itself",
+                where,
+                caret_snippet(tpl.filename, pos[0], pos[1]),
+            )
         if kind == "bad":
             raise Unsupported(
                 f"`{name}` {detail}",
@@ -518,6 +572,12 @@ def stage_text(
             while pname in taken and taken[pname] != binding:
                 n += 1
                 pname = f"{name}_{n}"
+            if pname != name and tpl.defnode is not None:
+                raise Unsupported(
+                    f"`{name}` names different numbers in two functions of this pipeline",
+                    where,
+                    caret_snippet(tpl.filename, pos[0], pos[1]),
+                )
             taken[pname] = binding
             if pname != name:
                 rename[name] = ast.Name(id=pname, ctx=ast.Load())
@@ -531,6 +591,12 @@ def stage_text(
             rename[name] = ast.Attribute(
                 value=ast.Name(id="math", ctx=ast.Load()), attr=detail, ctx=ast.Load()
             )
+    if tpl.defnode is not None:
+        name = tpl.defnode.name
+        _claim_def(name, fn.__code__, taken, None)
+        out.defs.append(_def_text(tpl, name))
+        out.text = name
+        return out
     head = f"lambda {', '.join(tpl.args)}: "
     if not rename:
         seg = ast.get_source_segment(tpl.text, tpl.body)
@@ -544,6 +610,53 @@ def stage_text(
     ast.fix_missing_locations(body)
     out.text = head + ast.unparse(body)
     return out
+
+
+def _claim_def(name: str, code: Any, taken: dict[str, Any], where: str | None) -> bool:
+    """Reserve a def name for one function; False when that function already has it."""
+    held = taken.get(("def", name))  # type: ignore[call-overload]
+    if held is code:
+        return False
+    if held is not None:
+        raise Unsupported(f"two different functions named `{name}` in one pipeline", where)
+    taken[("def", name)] = code  # type: ignore[index]
+    return True
+
+
+def _add_def(out: StageText, callee: Any, name: str, taken: dict[str, Any], where: str) -> None:
+    """Add a function a stage calls (and those it calls) as defs of the pipeline text."""
+    if callee.__name__ != name:
+        raise Unsupported(
+            f"`{name}` is the function `{callee.__name__}` under another name; call it by its own",
+            where,
+        )
+    if not _claim_def(name, callee.__code__, taken, where):
+        return
+    tpl = template_for(callee, callee.__code__.co_argcount)
+    if tpl.body is None and tpl.defnode is None:
+        raise Unsupported(f"`{name}` is not Python source fastiter can compile", where)
+    for fname, cell, pos in tpl.free:
+        value = resolve(callee, fname, cell)
+        kind, detail = classify(value)
+        at = f"{short_path(tpl.filename)}:{pos[0]}:{pos[1] + 1}"
+        if kind == "func":
+            _add_def(out, value, fname, taken, at)
+        elif kind == "param":
+            raise Unsupported(
+                f"`{name}`, called from a stage, reads the variable `{fname}`: functions a stage "
+                "calls get numbers through their arguments only (for now)",
+                at,
+                caret_snippet(tpl.filename, pos[0], pos[1]),
+            )
+        elif kind == "bad":
+            raise Unsupported(
+                f"`{fname}` {detail}", at, caret_snippet(tpl.filename, pos[0], pos[1])
+            )
+        elif kind == "mathfn" or (kind in ("math", "builtin") and fname != (detail or "math")):
+            raise Unsupported(
+                f"`{fname}` is another name for a builtin or math; write the name itself", at
+            )
+    out.defs.append(_def_text(tpl, name))
 
 
 def _copy(node: ast.expr) -> ast.expr:
