@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from fastiter import _native
 from fastiter._source import (
+    AST_LOCK,
     StageText,
     Template,
     Unsupported,
@@ -480,10 +481,12 @@ class ParallelIterator:
             taken: dict[str, Any] = {n: ("src", n) for n, _ in src_params}
             taken["_fi_identity"] = ("identity",)
             try:
-                stages = [
-                    (op, stage_text(tpl, fn, kinds, taken)) for op, tpl, fn, kinds in stage_inputs
-                ]
-                cst = stage_text(ctpl, cfn, ckinds, taken) if ctpl is not None else None
+                with AST_LOCK:
+                    stages = [
+                        (op, stage_text(tpl, fn, kinds, taken))
+                        for op, tpl, fn, kinds in stage_inputs
+                    ]
+                    cst = stage_text(ctpl, cfn, ckinds, taken) if ctpl is not None else None
             except Unsupported as e:
                 plan = _Plan()
                 plan.error = e

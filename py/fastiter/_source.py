@@ -128,7 +128,7 @@ def _arg_names(args: ast.arguments) -> list[str]:
     return [a.arg for a in getattr(args, "posonlyargs", [])] + [a.arg for a in args.args]
 
 
-def find_node(fn: types.FunctionType) -> tuple[str, str, ast.AST]:
+def _find_node(fn: types.FunctionType) -> tuple[str, str, ast.AST]:
     """The file, its text and the ``ast.Lambda`` or ``ast.FunctionDef`` of ``fn``.
 
     A candidate found by line and argument names is only accepted when compiling it gives
@@ -262,6 +262,12 @@ def _compiles_to(
     return False
 
 
+def find_node(fn: types.FunctionType) -> tuple[str, str, ast.AST]:
+    """The file, its text and the ``ast.Lambda`` or ``ast.FunctionDef`` of ``fn``."""
+    with AST_LOCK:
+        return _find_node(fn)
+
+
 # --- Stage templates ------------------------------------------------------------------------
 
 
@@ -308,6 +314,10 @@ class _FreeNames(ast.NodeVisitor):
 
 
 _template_lock = threading.Lock()
+# Held while building ASTs or compiling them: CPython 3.11's ast module keeps a recursion counter
+# that concurrent parses from several threads corrupt ("SystemError: AST constructor recursion
+# depth mismatch"), so fastiter never parses, unparses or compiles ASTs on two threads at once.
+AST_LOCK = threading.RLock()
 _templates: dict[Any, Any] = {}
 
 
@@ -320,7 +330,8 @@ def template_for(fn: Callable[..., Any], arity: int) -> Template:
     hit = _templates.get(key)  # a dict read is atomic (and locked per dict when free-threaded)
     if hit is None:
         try:
-            hit = _make_template(fn, arity)
+            with AST_LOCK:
+                hit = _make_template(fn, arity)
         except Unsupported as e:
             hit = e
         with _template_lock:
