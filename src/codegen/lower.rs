@@ -53,8 +53,6 @@ struct Gen<'a, 'f> {
     fbin: FuncRef,
     /// Address of an 8-byte stack slot for helper results.
     slot: Value,
-    /// The host has fused multiply-add: float `%` runs inline (see `float_mod`).
-    fma: bool,
 }
 
 pub fn build(
@@ -121,11 +119,6 @@ pub fn build(
         math1,
         fbin,
         slot,
-        fma: module
-            .isa()
-            .isa_flags()
-            .iter()
-            .any(|f| f.name == "has_fma" && f.as_bool() == Some(true)),
     };
     g.body(env, src_off, lo, hi, out)?;
 
@@ -814,64 +807,6 @@ impl Gen<'_, '_> {
         self.b.ins().load(types::F64, mem(), self.slot, 0)
     }
 
-    /// CPython's `x % y` on floats without a call in the common case. `fmod(|x|, |y|)` is
-    /// exactly representable, so with the truncated quotient `q` (exact below 2^52),
-    /// `fma(-q, |y|, |x|)` is exactly it. The rounded `|x| / |y|` never truncates below the true
-    /// quotient's floor (rounding is monotonic and integers are representable) and at most one
-    /// above it, which leaves a negative remainder: then `q - 1` is the one. Then CPython's
-    /// `float_rem` adjustment. Zero, infinite or NaN operands and quotients of 2^52 or more go
-    /// to the helper (libm `fmod`), which also raises for `y == 0`.
-    fn float_mod(&mut self, x: Value, y: Value) -> Value {
-        if !self.fma {
-            return self.fbin(helpers::FBIN_MOD, x, y);
-        }
-        let ax = self.b.ins().fabs(x);
-        let ay = self.b.ins().fabs(y);
-        let q0 = self.b.ins().fdiv(ax, ay);
-        let zero = self.b.ins().f64const(0.0);
-        let limit = self.b.ins().f64const(4503599627370496.0); // 2^52
-        let inf = self.b.ins().f64const(f64::INFINITY);
-        let small = self.b.ins().fcmp(FloatCC::LessThan, q0, limit);
-        let y_pos = self.b.ins().fcmp(FloatCC::GreaterThan, ay, zero);
-        let y_fin = self.b.ins().fcmp(FloatCC::LessThan, ay, inf);
-        let fast = self.b.ins().band(small, y_pos);
-        let fast = self.b.ins().band(fast, y_fin);
-        let fast_block = self.b.create_block();
-        let slow_block = self.b.create_block();
-        let merge = self.b.create_block();
-        self.b.append_block_param(merge, types::F64);
-        self.b.set_cold_block(slow_block);
-        self.b.ins().brif(fast, fast_block, &[], slow_block, &[]);
-
-        self.b.switch_to_block(fast_block);
-        let q = self.b.ins().trunc(q0);
-        let nq = self.b.ins().fneg(q);
-        let r = self.b.ins().fma(nq, ay, ax);
-        let too_big = self.b.ins().fcmp(FloatCC::LessThan, r, zero);
-        let one = self.b.ins().f64const(1.0);
-        let q1 = self.b.ins().fsub(q, one);
-        let nq1 = self.b.ins().fneg(q1);
-        let r1 = self.b.ins().fma(nq1, ay, ax);
-        let r = self.b.ins().select(too_big, r1, r);
-        let m = self.b.ins().fcopysign(r, x);
-        let m_nonzero = self.b.ins().fcmp(FloatCC::NotEqual, m, zero);
-        let y_neg = self.b.ins().fcmp(FloatCC::LessThan, y, zero);
-        let m_neg = self.b.ins().fcmp(FloatCC::LessThan, m, zero);
-        let differ = self.b.ins().bxor(y_neg, m_neg);
-        let shifted = self.b.ins().fadd(m, y);
-        let adjusted = self.b.ins().select(differ, shifted, m);
-        let signed_zero = self.b.ins().fcopysign(zero, y);
-        let res = self.b.ins().select(m_nonzero, adjusted, signed_zero);
-        self.b.ins().jump(merge, &[res.into()]);
-
-        self.b.switch_to_block(slow_block);
-        let res = self.fbin(helpers::FBIN_MOD, x, y);
-        self.b.ins().jump(merge, &[res.into()]);
-
-        self.b.switch_to_block(merge);
-        self.b.block_params(merge)[0]
-    }
-
     fn fbin(&mut self, op: i64, x: Value, y: Value) -> Value {
         let code = self.b.ins().iconst(types::I32, op);
         let call = self.b.ins().call(self.fbin, &[code, x, y, self.slot]);
@@ -950,7 +885,7 @@ impl Gen<'_, '_> {
                 self.b.ins().fdiv(x, y)
             }
             FFloorDiv => self.fbin(helpers::FBIN_FLOORDIV, x, y),
-            FMod => self.float_mod(x, y),
+            FMod => self.fbin(helpers::FBIN_MOD, x, y),
             FPow => self.fbin(helpers::FBIN_POW, x, y),
             Min | Max => {
                 // Python: min(a, b) is b only if b < a (the first of equals wins).
