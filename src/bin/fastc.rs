@@ -286,29 +286,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     let (value, stats) = compiled.run(&values, &opts).map_err(exec_failure)?;
     print_value(&value);
     if cli.time {
-        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-        let mut line = format!(
-            "compile {:.2} ms · run {:.2} ms · {} thread{} · {} elements",
-            ms(compiled.compile_time),
-            ms(stats.run_time),
-            stats.threads,
-            if stats.threads == 1 { "" } else { "s" },
-            stats.elements
-        );
-        if stats.run_time.as_secs_f64() > 0.0 && stats.elements > 0 {
-            line.push_str(&format!(
-                " · {:.3e} elements/s",
-                stats.elements as f64 / stats.run_time.as_secs_f64()
-            ));
-        }
-        if !stats.jit {
-            line.push_str(" · interpreted");
-        } else if stats.interp_chunks > 0 {
-            line.push_str(&format!(
-                " · {} chunk(s) recomputed exactly",
-                stats.interp_chunks
-            ));
-        }
+        let line = fastiter::repl::time_line(compiled.compile_time, &stats);
         eprintln!("{line}");
     }
     Ok(())
