@@ -435,6 +435,31 @@ range(0, 40).map(f).collect()
 """)
 
 
+# ---- default arguments and keyword arguments ----
+C("default_args", """
+def f(x, k=3, s=-1.5):
+    return x * k + s
+range(0, 30).map(lambda x: f(x) + f(x, 2) + f(x, s=1) + f(k=1, x=x)).sum()
+""")
+C("default_from_param", """
+def f(x, k=K, flag=True):
+    if flag:
+        return x * k
+    return x
+range(-20, 20).map(lambda x: f(x) - f(x, flag=False)).sum()
+""", {"K": "7"})
+C("default_stage_function", """
+def f(x, k=2):
+    return x // k
+range(-20, 20).map(f).collect()
+""")
+C("keyword_error_raises", """
+def f(x, k=2):
+    return x // k
+range(0, 3).map(lambda x: f(x, k=0)).sum()
+""")
+
+
 def run(program, params):
     lines = program.split("\n")
     split = next(i for i, l in enumerate(lines) if l and not l[0].isspace() and not l.startswith("def ") and i > 0

@@ -226,10 +226,22 @@ fn other_unsupported_constructs_are_refused() {
         "nested functions",
     );
     refused(
-        "def f(x, y=1):\n    return x\nrange(N).map(f).sum()",
+        "def f(x, y=1 + 1):\n    return x\nrange(N).map(f).sum()",
         ErrorKind::Unsupported,
-        (1, 10),
-        "default parameter values",
+        (1, 12),
+        "a default value must be a number, a bool or a parameter",
+    );
+    refused(
+        "def f(x, y=1, z):\n    return x\nrange(N).map(f).sum()",
+        ErrorKind::Syntax,
+        (1, 15),
+        "non-default argument follows default argument",
+    );
+    refused(
+        "def f(x, y=1):\n    return x\nrange(N).map(lambda x: f(x, z=2)).sum()",
+        ErrorKind::Type,
+        (3, 29),
+        "f() got an unexpected keyword argument 'z'",
     );
     refused(
         "def f(x):\n    a, b = x\n    return a\nrange(N).map(f).sum()",
@@ -251,7 +263,7 @@ fn python_errors_are_reported_as_python_would() {
         "def f(x, y):\n    return x\nrange(N).map(f).sum()",
         ErrorKind::Type,
         (3, 14),
-        "f() takes 2 positional arguments but 1 was given",
+        "f() missing 1 required positional argument: 'y'",
     );
     refused(
         "def f(x):\n    return x\n  range(N).sum()",

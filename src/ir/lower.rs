@@ -543,17 +543,32 @@ impl Lowerer {
             ast::ExprKind::Name(n) => self.name(n, span)?,
             ast::ExprKind::Attribute { value, attr } => self.attribute(value, attr, span)?,
             ast::ExprKind::Call { func, args, kwargs } => {
-                if let Some((k, _)) = kwargs.first() {
-                    return Err(unsupported(
-                        k.span,
-                        format!("keyword argument `{}` is not supported here", k.name),
-                    ));
+                let def = match &func.kind {
+                    ast::ExprKind::Name(n) if !self.is_local(n) => self.def_named(n),
+                    _ => None,
+                };
+                if def.is_none() {
+                    if let Some((k, _)) = kwargs.first() {
+                        return Err(unsupported(
+                            k.span,
+                            format!("keyword argument `{}` is not supported here", k.name),
+                        ));
+                    }
                 }
                 let mut vals = Vec::new();
                 for a in args {
                     vals.push(self.expr(a)?);
                 }
-                self.call_builtin(func, vals, span)?
+                match def {
+                    Some(d) => {
+                        let mut kws = Vec::new();
+                        for (k, v) in kwargs {
+                            kws.push((k.clone(), self.expr(v)?));
+                        }
+                        self.inline_call_kw(d, vals, kws, span)?
+                    }
+                    None => self.call_builtin(func, vals, span)?,
+                }
             }
             ast::ExprKind::Subscript { .. } => {
                 return Err(unsupported(span, "subscripts are not supported here"))
@@ -1389,20 +1404,143 @@ impl Lowerer {
         args: Vec<Expr>,
         span: Span,
     ) -> CResult<Expr> {
+        self.inline_call_kw(d, args, Vec::new(), span)
+    }
+
+    /// Match a call's arguments to the parameters as Python does: positional ones first, then
+    /// keywords, then the defaults of the rest. Each value keeps its place in evaluation order
+    /// (positional, then keywords as written); a default is a constant or a parameter of the
+    /// pipeline, so evaluating it at the call gives the value Python computed at `def` time.
+    fn bind_args(
+        &self,
+        d: &ast::FuncDef,
+        args: Vec<Expr>,
+        kwargs: Vec<(ast::Ident, Expr)>,
+        span: Span,
+    ) -> CResult<Vec<(usize, Expr)>> {
         let name = &d.name.name;
-        if args.len() != d.params.len() {
-            let n = d.params.len();
+        let n = d.params.len();
+        if args.len() > n {
+            let required = d.defaults.iter().filter(|v| v.is_none()).count();
+            let takes = if required == n {
+                format!("{n}")
+            } else {
+                format!("from {required} to {n}")
+            };
             return Err(err(
                 ErrorKind::Type,
                 span,
                 format!(
-                    "{name}() takes {n} positional argument{} but {} {} given",
+                    "{name}() takes {takes} positional argument{} but {} {} given",
                     if n == 1 { "" } else { "s" },
                     args.len(),
                     if args.len() == 1 { "was" } else { "were" }
                 ),
             ));
         }
+        let mut bound: Vec<(usize, Expr)> = args.into_iter().enumerate().collect();
+        for (k, v) in kwargs {
+            let Some(i) = d.params.iter().position(|p| p.name == k.name) else {
+                return Err(err(
+                    ErrorKind::Type,
+                    k.span,
+                    format!("{name}() got an unexpected keyword argument '{}'", k.name),
+                ));
+            };
+            if bound.iter().any(|(j, _)| *j == i) {
+                return Err(err(
+                    ErrorKind::Type,
+                    k.span,
+                    format!("{name}() got multiple values for argument '{}'", k.name),
+                ));
+            }
+            bound.push((i, v));
+        }
+        let mut missing = Vec::new();
+        for (i, p) in d.params.iter().enumerate() {
+            if bound.iter().any(|(j, _)| *j == i) {
+                continue;
+            }
+            match &d.defaults[i] {
+                Some(v) => bound.push((i, self.default_value(v)?)),
+                None => missing.push(format!("'{}'", p.name)),
+            }
+        }
+        if !missing.is_empty() {
+            let list = match missing.len() {
+                1 => missing[0].clone(),
+                2 => format!("{} and {}", missing[0], missing[1]),
+                k => format!("{}, and {}", missing[..k - 1].join(", "), missing[k - 1]),
+            };
+            return Err(err(
+                ErrorKind::Type,
+                span,
+                format!(
+                    "{name}() missing {} required positional argument{}: {list}",
+                    missing.len(),
+                    if missing.len() == 1 { "" } else { "s" }
+                ),
+            ));
+        }
+        Ok(bound)
+    }
+
+    /// A default parameter value: a number, a bool, a negated number, or a pipeline parameter.
+    fn default_value(&self, v: &ast::Expr) -> CResult<Expr> {
+        let plain = match &v.kind {
+            ast::ExprKind::Int(_) | ast::ExprKind::Float(_) | ast::ExprKind::Bool(_) => true,
+            ast::ExprKind::Unary { op, operand } => {
+                matches!(op, ast::UnaryOp::Neg | ast::UnaryOp::Pos)
+                    && matches!(
+                        operand.kind,
+                        ast::ExprKind::Int(_) | ast::ExprKind::Float(_)
+                    )
+            }
+            ast::ExprKind::Name(n) => self.params.iter().any(|p| &p.name == n),
+            _ => false,
+        };
+        if !plain {
+            return Err(unsupported(
+                v.span,
+                "a default value must be a number, a bool or a parameter",
+            )
+            .with_help("pass the value as an argument, or bind it as a parameter (-D)"));
+        }
+        match &v.kind {
+            ast::ExprKind::Name(n) => {
+                let i = self
+                    .params
+                    .iter()
+                    .position(|p| &p.name == n)
+                    .expect("checked");
+                Ok(mk(ExprKind::Param(i as u32), self.params[i].ty, v.span))
+            }
+            ast::ExprKind::Unary { op, operand } => {
+                let inner = self.literal(operand)?;
+                unary(*op, inner, v.span)
+            }
+            _ => self.literal(v),
+        }
+    }
+
+    fn literal(&self, v: &ast::Expr) -> CResult<Expr> {
+        Ok(match &v.kind {
+            ast::ExprKind::Int(x) => mk(ExprKind::ConstInt(x.clone()), Type::Int, v.span),
+            ast::ExprKind::Float(x) => mk(ExprKind::ConstFloat(*x), Type::Float, v.span),
+            ast::ExprKind::Bool(x) => mk(ExprKind::ConstBool(*x), Type::Bool, v.span),
+            _ => return Err(unsupported(v.span, "expected a number")),
+        })
+    }
+
+    fn inline_call_kw(
+        &mut self,
+        d: std::rc::Rc<ast::FuncDef>,
+        args: Vec<Expr>,
+        kwargs: Vec<(ast::Ident, Expr)>,
+        span: Span,
+    ) -> CResult<Expr> {
+        let name = &d.name.name;
+        let args = self.bind_args(&d, args, kwargs, span)?;
         if self.fns.iter().any(|f| &f.name == name) {
             return Err(
                 unsupported(span, format!("recursive call of `{name}` is not supported"))
@@ -1426,8 +1564,8 @@ impl Lowerer {
         // The function does not see the caller's lambda parameters.
         let scopes = std::mem::take(&mut self.scopes);
         let mut out = Vec::new();
-        for (p, a) in d.params.iter().zip(args) {
-            self.bind(&p.name, a, &mut out);
+        for (i, a) in args {
+            self.bind(&d.params[i].name, a, &mut out);
         }
         let res = self.stmts(&d.body, &mut out);
         self.scopes = scopes;

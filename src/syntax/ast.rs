@@ -169,6 +169,8 @@ pub struct Program {
 pub struct FuncDef {
     pub name: Ident,
     pub params: Vec<Ident>,
+    /// Each parameter's default value (`def f(x, k=3)`), parallel to `params`.
+    pub defaults: Vec<Option<Expr>>,
     pub body: Vec<Stmt>,
     /// The `def` line, from `def` through its colon.
     pub span: Span,

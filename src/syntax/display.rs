@@ -31,7 +31,15 @@ pub fn render_ast(e: &Expr) -> String {
 pub fn render_program(p: &Program) -> String {
     let mut out = String::new();
     for d in &p.defs {
-        let names: Vec<&str> = d.params.iter().map(|p| p.name.as_str()).collect();
+        let names: Vec<String> = d
+            .params
+            .iter()
+            .zip(&d.defaults)
+            .map(|(p, dv)| match dv {
+                Some(v) => format!("{}={}", p.name, render_ast(v)),
+                None => p.name.clone(),
+            })
+            .collect();
         let mut items = vec![
             atom(d.name.name.clone()),
             atom(format!("[{}]", names.join(" "))),

@@ -257,6 +257,7 @@ enum Head {
     Def {
         name: Ident,
         params: Vec<Ident>,
+        defaults: Vec<Option<Expr>>,
         inline: Option<Vec<Stmt>>,
     },
     If(Expr, Option<Vec<Stmt>>),
@@ -334,6 +335,7 @@ impl ProgramParser<'_> {
                 Head::Def {
                     name,
                     params,
+                    defaults,
                     inline,
                 } => {
                     if depth > 0 {
@@ -344,6 +346,7 @@ impl ProgramParser<'_> {
                     out.push(Parsed::Def(FuncDef {
                         name,
                         params,
+                        defaults,
                         body,
                         span,
                     }));
@@ -564,9 +567,11 @@ impl StmtBuilder {
             Rule::def_head => {
                 let name = self.ident(&find(&inner, Rule::def_name).ok_or_else(missing)?);
                 let mut params: Vec<Ident> = Vec::new();
+                let mut defaults: Vec<Option<Expr>> = Vec::new();
                 if let Some(ps) = find(&inner, Rule::def_params) {
                     for param in ps.into_inner().filter(|q| q.as_rule() == Rule::def_param) {
                         let pspan = self.span(&param);
+                        let mut default = None;
                         for q in param.into_inner() {
                             match q.as_rule() {
                                 Rule::param_star => return Err(unsupported(
@@ -583,10 +588,11 @@ impl StmtBuilder {
                                     ))
                                 }
                                 Rule::param_default => {
-                                    return Err(unsupported(
-                                        pspan,
-                                        "default parameter values are not supported yet",
-                                    ))
+                                    let value = q
+                                        .into_inner()
+                                        .find(|r| r.as_rule() == Rule::expr)
+                                        .ok_or_else(missing)?;
+                                    default = Some(self.expr(value)?);
                                 }
                                 Rule::param_annot => {}
                                 _ => {
@@ -604,11 +610,19 @@ impl StmtBuilder {
                                 }
                             }
                         }
+                        if default.is_none() && defaults.iter().any(Option::is_some) {
+                            return Err(syntax(
+                                pspan,
+                                "non-default argument follows default argument",
+                            ));
+                        }
+                        defaults.push(default);
                     }
                 }
                 Head::Def {
                     name,
                     params,
+                    defaults,
                     inline: self.inline(inline)?,
                 }
             }
