@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-from fastiter import _native
+from fastiter import _adaptors, _native
 from fastiter._source import (
     AST_LOCK,
     StageText,
@@ -330,6 +330,33 @@ class ParallelIterator:
         iterator over the per-chunk results (one chunk here), to be reduced further."""
         return self._then("fold", _callable(fold_op, "fold"), _callable(identity, "fold"))
 
+    # Rayon-style adaptors (semantics in _adaptors) --------------------------------------------
+
+    def enumerate(self) -> ParallelIterator:
+        """Pair each element with its index, as ``(i, x)`` tuples (as ``enumerate``)."""
+        return self._then("enumerate", None)
+
+    def take(self, n: int) -> ParallelIterator:
+        """The first ``n`` elements (all of them when fewer); ``n`` is an int >= 0."""
+        return self._slice("take", _adaptors.count_arg(n, "take"))
+
+    def skip(self, n: int) -> ParallelIterator:
+        """All but the first ``n`` elements; ``n`` is an int >= 0."""
+        return self._slice("skip", _adaptors.count_arg(n, "skip"))
+
+    def step_by(self, step: int) -> ParallelIterator:
+        """Every ``step``-th element, from the first; ``step`` is an int >= 1."""
+        return self._slice("step_by", _adaptors.step_arg(step))
+
+    def chain(self, other: Any) -> ParallelIterator:
+        """The elements, then those of ``other`` (a parallel iterator or any iterable)."""
+        return self._then("chain", None, other)
+
+    def _slice(self, op: str, n: int) -> ParallelIterator:
+        if not self._stages and self._src.kind == "range":  # a range again: exact, O(1)
+            return ParallelIterator(_Source("range", _adaptors.sliced_range(self._src.data, op, n)))
+        return self._then(op, None, n)
+
     # Consumers ------------------------------------------------------------------------------
 
     def sum(self) -> Any:
@@ -363,6 +390,34 @@ class ParallelIterator:
         return self._consume(
             "reduce", (_callable(identity, "reduce"), _callable(reduce_op, "reduce"))
         )
+
+    def product(self) -> Any:
+        """The product of the elements (1 when empty), as ``math.prod``."""
+        return self._consume("product", None)
+
+    def find_first(self, predicate: Callable[[Any], Any]) -> Any:
+        """The first element that satisfies ``predicate``, or None; stops early."""
+        return self._consume("find_first", _callable(predicate, "find_first"))
+
+    def find_any(self, predicate: Callable[[Any], Any]) -> Any:
+        """An element that satisfies ``predicate`` (the first one: deterministic), or None."""
+        return self._consume("find_any", _callable(predicate, "find_any"))
+
+    def position_first(self, predicate: Callable[[Any], Any]) -> int | None:
+        """The index of the first element that satisfies ``predicate``, or None; stops early."""
+        return self._consume("position_first", _callable(predicate, "position_first"))
+
+    def position_any(self, predicate: Callable[[Any], Any]) -> int | None:
+        """The index of an element that satisfies ``predicate`` (the first one), or None."""
+        return self._consume("position_any", _callable(predicate, "position_any"))
+
+    def min_by_key(self, key: Callable[[Any], Any]) -> Any:
+        """The element with the smallest ``key`` (the first of equal keys), or None when empty."""
+        return self._consume("min_by_key", _callable(key, "min_by_key"))
+
+    def max_by_key(self, key: Callable[[Any], Any]) -> Any:
+        """The element with the largest ``key`` (the first of equal keys), or None when empty."""
+        return self._consume("max_by_key", _callable(key, "max_by_key"))
 
     def collect(self) -> list:
         """The elements, in order, as a list."""
@@ -418,6 +473,8 @@ class ParallelIterator:
                 parts.append(f".zip({type(extra).__name__})")
             elif op == "fold":
                 parts.append(f".fold({_fn_name(extra)}, {_fn_name(fn)})")
+            elif op in _adaptors.STAGES:
+                parts.append(_adaptors.describe_stage(op, extra))
             else:
                 parts.append(f".{op}({_fn_name(fn)})")
         return "".join(parts)
@@ -432,8 +489,14 @@ class ParallelIterator:
         values: list[Any] = []
         src_key, src_text, src_params, src_values, buf = self._src.compiled_input()
         values.extend(src_values)
-        for op, fn, _ in self._stages:
-            if op not in COMPILED_STAGES:
+        for i, (op, fn, extra) in enumerate(self._stages):
+            if op in _adaptors.TEXT_STAGES:
+                kpart, fixed, vals = _adaptors.text_stage(op, extra, i)
+                key_parts.append(kpart)
+                stage_inputs.append((op, None, fixed, ()))  # type: ignore[arg-type]
+                values.extend(vals)
+                continue
+            if op not in COMPILED_STAGES and op not in _adaptors.CALLABLE_STAGES:
                 raise Unsupported(f"`.{op}()` is not compiled yet")
             tpl = template_for(fn, 1)
             vals = [resolve(fn, name, cell) for name, cell, _ in tpl.free]
@@ -446,7 +509,9 @@ class ParallelIterator:
         cprefix = ""
         if consumer in ("min", "max"):
             if carg is not None:
-                raise Unsupported(f"`{consumer}(key=...)` is not compiled yet")
+                consumer, cfn = _adaptors.consumer_fn(consumer, carg)
+        elif consumer in _adaptors.CONSUMERS:
+            consumer, cfn = _adaptors.consumer_fn(consumer, carg)
         elif consumer in ("any", "all"):
             cfn = carg
         elif consumer == "reduce":
@@ -480,10 +545,13 @@ class ParallelIterator:
         def build() -> _Plan:
             taken: dict[str, Any] = {n: ("src", n) for n, _ in src_params}
             taken["_fi_identity"] = ("identity",)
+            taken.update(
+                (n, ("stage",)) for _, t, f, _ in stage_inputs if t is None for n, _ in f.params
+            )
             try:
                 with AST_LOCK:
                     stages = [
-                        (op, stage_text(tpl, fn, kinds, taken))
+                        (op, stage_text(tpl, fn, kinds, taken) if tpl is not None else fn)
                         for op, tpl, fn, kinds in stage_inputs
                     ]
                     cst = stage_text(ctpl, cfn, ckinds, taken) if ctpl is not None else None
@@ -628,6 +696,8 @@ def _apply_stages(stages: tuple[tuple[str, Any, Any], ...], it: Iterable[Any]) -
             out = zip(out, other)
         elif op == "fold":
             out = iter([functools.reduce(fn, out, extra())])
+        else:
+            out = _adaptors.apply_stage(op, extra, out)
     return iter(out)
 
 
@@ -656,7 +726,7 @@ def _finish(consumer: str, carg: Any, it: Iterator[Any]) -> Any:
         for x in it:
             carg(x)
         return None
-    raise AssertionError(consumer)
+    return _adaptors.finish(consumer, carg, it)
 
 
 def _python_iter(self: ParallelIterator) -> Iterator[Any]:
@@ -713,8 +783,11 @@ def _range_closed_form(r: range, consumer: str, carg: Any) -> Any:
 
 
 def _parallel_items(stages: Any, items: Any, threads: int) -> Iterator[Any]:
-    if any(op in ("fold", "zip") for op, _, _ in stages):
-        yield from _apply_stages(stages, items)
+    chunked, in_order = _adaptors.parallel_split(stages)
+    if in_order:
+        yield from _apply_stages(
+            in_order, _parallel_items(chunked, items, threads) if chunked else items
+        )
         return
     n = len(items)
     chunk = max(1024, -(-n // (threads * 4)))
