@@ -29,14 +29,21 @@ SETTINGS = settings(
     max_examples=int(os.environ.get("FASTITER_ADAPTOR_EXAMPLES", "150")),
     deadline=None,
     database=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+        HealthCheck.function_scoped_fixture,
+    ],
 )
 
 
 def same(got, want):
     """Equal in type and value (floats by repr: -0.0, nan and 1 vs 1.0 vs True matter)."""
-    assert type(got) is type(want), f"{got!r} ({type(got).__name__}) != {want!r}"
-    assert repr(got) == repr(want), f"{got!r} != {want!r}"
+    assert type(got) is type(want), f"{got!r:.200} ({type(got).__name__}) != {want!r:.200}"
+    if type(want) is int:  # products pass repr's 4300-digit limit
+        assert got == want, f"{got:.6e} != {want:.6e}"
+    else:
+        assert repr(got) == repr(want), f"{got!r} != {want!r}"
 
 
 def outcome(fn):
@@ -47,14 +54,22 @@ def outcome(fn):
         return ("raise", type(e), str(e))
 
 
-def same_outcome(got_fn, want_fn):
+def same_outcome(got_fn, want_fn, terms_fn=None):
+    """``got_fn()`` returns what ``want_fn()`` returns, or raises what it raises. With
+    ``terms_fn`` (the summed elements), a finite float sum may differ from CPython's
+    left-to-right ``sum`` in the last bits: compiled sums are compensated (SEMANTICS.md)."""
     want = outcome(want_fn)
     got = outcome(got_fn)
     if want[0] == "raise":
         assert got[0] == "raise", f"expected {want[1].__name__}: {want[2]}, got {got!r}"
         assert got[1] is want[1] and got[2] == want[2], f"{got!r} != {want!r}"
+        return
+    assert got[0] == "ok", f"expected {want[1]!r}, got {got[1].__name__}: {got[2]}"
+    if terms_fn is not None and type(want[1]) is float and math.isfinite(want[1]):
+        assert type(got[1]) is float
+        bound = 1e-9 * math.fsum(map(abs, terms_fn())) + 1e-300
+        assert abs(got[1] - want[1]) <= bound, f"{got[1]!r} vs {want[1]!r}"
     else:
-        assert got[0] == "ok", f"expected {want[1]!r}, got {got[1].__name__}: {got[2]}"
         same(got[1], want[1])
 
 
@@ -156,6 +171,19 @@ def make(src):
     return into_par_iter(data)
 
 
+class Mapped:
+    """``map(f, r)``, iterable again and again (the reference may run twice)."""
+
+    def __init__(self, f, r):
+        self.f, self.r = f, r
+
+    def __iter__(self):
+        return map(self.f, self.r)
+
+    def __repr__(self):
+        return f"Mapped({self.r!r})"
+
+
 @st.composite
 def others(draw):
     """The argument of zip/chain: (what fastiter gets, what the reference iterates)."""
@@ -169,7 +197,7 @@ def others(draw):
         items = draw(st.lists(st.integers(-100, 100), max_size=30))
         return items, items
     f = draw(st.sampled_from(NUM_MAPS))
-    return par_range(r.start, r.stop, r.step).map(f), list(map(f, r))
+    return par_range(r.start, r.stop, r.step).map(f), Mapped(f, r)
 
 
 counts = st.one_of(st.integers(0, 40), st.sampled_from([0, 1, 2**63, 2**70]))
@@ -313,6 +341,12 @@ def reference(items, specs, consumer):
     raise AssertionError(name)
 
 
+def sum_terms(items, specs, consumer):
+    if consumer[0] != "sum":
+        return None
+    return lambda: list(reference_iter(items, specs))
+
+
 # --- Generated pipelines against the reference ----------------------------------------------
 
 
@@ -323,6 +357,7 @@ def test_generated_pipelines_match_python(source, specs, consumer):
     same_outcome(
         lambda: consume(build(make(src), specs), consumer),
         lambda: reference(items, specs, consumer),
+        sum_terms(items, specs, consumer),
     )
 
 
@@ -334,6 +369,7 @@ def test_generated_pipelines_any_thread_count(threads, source, specs, consumer, 
     same_outcome(
         lambda: consume(build(make(src), specs), consumer),
         lambda: reference(items, specs, consumer),
+        sum_terms(items, specs, consumer),
     )
 
 
@@ -431,7 +467,7 @@ def test_take_skip_step_by_on_huge_ranges():
     same(par_range(0, 2**70).skip(2**70 - 3).collect(), [2**70 - 3, 2**70 - 2, 2**70 - 1])
     same(par_range(0, 2**70).step_by(2**68).collect(), [0, 2**68, 2**69, 3 * 2**68])
     same(par_range(0, 2**70).take(2**69).count(), 2**69)
-    same(par_range(0, 10**18).step_by(3).count(), len(range(0, 10**18, 3)))
+    same(par_range(0, 2**70).step_by(3).count(), (2**70 + 2) // 3)
     same(par_range(0, 10**18).skip(10**18 - 4).sum(), sum(range(10**18 - 4, 10**18)))
     same(par_range(0, 10**12).take(5).skip(2).step_by(2).collect(), [2, 4])
     same(par_range(-(2**63), 2**63).skip(2**64 - 2).collect(), [2**63 - 2, 2**63 - 1])
@@ -543,7 +579,7 @@ def test_find_first_and_any():
         same(getattr(par_range(0, 100), name)(lambda x: x * x > 50), 8)
         same(getattr(par_range(0, 100), name)(lambda x: x > 1000), None)
         same(getattr(par_range(0), name)(lambda x: True), None)
-        same(getattr(par_range(100, 0, -7), name)(lambda x: x % 5 == 0), 65)
+        same(getattr(par_range(100, 0, -7), name)(lambda x: x % 5 == 3), 93)
         same(getattr(into_par_iter([1.5, -0.0, 0.0]), name)(lambda x: x == 0), -0.0)
         same(getattr(par_range(0, 5).map(lambda x: x * 0.5), name)(lambda v: v > 1), 1.5)
         # found before the element that raises: no exception
@@ -552,8 +588,8 @@ def test_find_first_and_any():
         with pytest.raises(ZeroDivisionError):
             getattr(p, name)(lambda v: v > 100)
         # the predicate raises past the answer: not called there
-        same(getattr(par_range(0, 100), name)(lambda x: 10 // (x - 50) < -1), 0)
-        same(getattr(par_range(1, 100), name)(lambda x: 100 // (x - 50) == -2), 1)
+        same(getattr(par_range(0, 100), name)(lambda x: 10 // (x - 50) < -1), 41)
+        same(getattr(par_range(1, 100), name)(lambda x: 100 // (x - 50) == -3), 1)
         with pytest.raises(ZeroDivisionError):
             getattr(par_range(0, 100), name)(lambda x: 10 // (x - 50) > 100)
         # truthiness, not bool
