@@ -263,7 +263,8 @@ def _map_error(
         start += len(dtext) + 1
     for start, st in reversed(offsets):
         if offset >= start:
-            where = file_position(st, offset - start)
+            inside = offset - start <= len(st.text)  # not past it, at a later method's name
+            where = file_position(st, offset - start) if inside else None
             if where is not None:
                 fname, fl, fc = where
                 return Unsupported(
