@@ -162,6 +162,25 @@ class Pipeline:
     def collect(self):
         return list(self._elements())
 
+    def product(self):
+        return math.prod(self._elements())
+
+    def find_first(self, f):
+        return next((v for v in self._elements() if f(v)), None)
+
+    find_any = find_first
+
+    def position_first(self, f):
+        return next((i for i, v in enumerate(self._elements()) if f(v)), None)
+
+    position_any = position_first
+
+    def min_by_key(self, f):
+        return min(self._elements(), key=f, default=None)
+
+    def max_by_key(self, f):
+        return max(self._elements(), key=f, default=None)
+
 
 def stage_fn(node):
     """A stage argument as a Python callable: a lambda, a builtin's name, or `lambda x: expr`."""
@@ -213,7 +232,10 @@ def to_python(pipeline):
     for link in links:
         name = link.func.attr
         args = list(link.args)
-        if name in ("map", "filter", "any", "all"):
+        if name in (
+            "map", "filter", "any", "all", "find_first", "find_any", "position_first",
+            "position_any", "min_by_key", "max_by_key",
+        ):
             args = [stage_fn(a) for a in args]
         expr = ast.Call(
             func=ast.Attribute(value=expr, attr=name, ctx=ast.Load()),
@@ -1016,6 +1038,37 @@ CASES = [
     C("range(0, big, big // 4).collect()", big="2**70"),
     C("range(0, 3).map(x / big).collect()", big="10**400"),
     C("range(0, 3).map(x - k).reduce(lambda: k, lambda a, b: a * b)", k="-2**40"),
+    # ---- product, find_*, position_*, min_by_key / max_by_key ----
+    C("range(1, 30).product()"),
+    C("range(1, 100).filter(x % 7 == 3).product()"),
+    C("range(-5, 5).product()"),
+    C("range(0, 0).product()"),
+    C("range(0, 10).map(x % 2 == 0).product()"),
+    C("range(1, n).map(x * x).product()", n="25"),
+    C("range(-5, 10**9).find_first(x * x > 50)"),
+    C("range(-5, 10**9).find_any(lambda v: v * v > 50)"),
+    C("range(0, 100).find_first(x > 1000)"),
+    C("range(0, 100).map(x * 0.5).find_first(x > 20)"),
+    C("range(0, 100).map(x > 50).find_first(lambda b: b)"),
+    C("range(0, 10).find_first(1 // (x - 3) > 5)"),
+    C("range(0, 10).find_first(1 // (x - 3) < 0)"),
+    C("range(0, 10**9).filter(x % 3 == 1).position_first(x > 10**6)"),
+    C("range(0, 10**9).filter(x % 3 == 1).position_any(x > 10**6)"),
+    C("range(-50, 50).position_first(x * x < 10)"),
+    C("range(0, 50).position_first(x > 100)"),
+    C("range(0, 100000).filter(x % 7 == 0).position_first(x > n)", n="90000"),
+    C("range(-10, 10).min_by_key(abs)"),
+    C("range(-10, 10).max_by_key(abs)"),
+    C("range(-10, 11).max_by_key(lambda x: x * x % 7)"),
+    C("range(-10, 11).min_by_key(lambda x: x * x % 7)"),
+    C("range(0, 10).map(x / 3).min_by_key(lambda v: (v - 1.5) ** 2)"),
+    C("range(0, 0).max_by_key(abs)"),
+    C("range(0, 50000).max_by_key(lambda x: x % 1000)"),
+    C("range(0, 50000).min_by_key(lambda x: -(x % 999))"),
+    C("range(0, 20).map(x - 10).min_by_key(lambda x: x > 0)"),
+    C("range(0, 20).max_by_key(lambda x: float(x) if x != 7 else math.nan)"),
+    C("range(0, 20).min_by_key(lambda x: math.nan if x == 0 else float(x))"),
+    C("range(0, 30000).map(x * 1.5).max_by_key(lambda v: -abs(v - f))", f="12345.6"),
 ]
 
 

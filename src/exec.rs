@@ -145,6 +145,12 @@ pub enum Acc {
     NotFound,
     Reduce(Value),
     Items(Vec<Value>),
+    Product(BigInt),
+    /// `min_by_key`/`max_by_key`: the best element so far and its key.
+    ExtremeBy {
+        best: Option<(Value, Value)>,
+        nan_seen: bool,
+    },
 }
 
 /// What one chunk produced.
@@ -155,9 +161,12 @@ pub enum ChunkOut {
         index: i64,
         code: ErrCode,
     },
-    /// `any`/`all` decided at this element.
+    /// An early-exit consumer decided at this element. `find_*`: `value` is the element and
+    /// `before` how many elements reached the consumer earlier in the chunk.
     Found {
         index: i64,
+        value: Value,
+        before: u64,
     },
 }
 
@@ -321,9 +330,14 @@ pub fn run(
     })
     .map_err(|_| ExecError::Cancelled)?;
 
-    let nan_seen = outs
-        .iter()
-        .any(|o| matches!(o, ChunkOut::Done(Acc::Extreme { nan_seen: true, .. })));
+    let nan_seen = outs.iter().any(|o| {
+        matches!(
+            o,
+            ChunkOut::Done(
+                Acc::Extreme { nan_seen: true, .. } | Acc::ExtremeBy { nan_seen: true, .. }
+            )
+        )
+    });
     let outs = if nan_seen && outs.len() > 1 {
         // With a NaN, a float min/max depends on the exact sequence of comparisons: redo it
         // as one sequential scan.
@@ -367,7 +381,17 @@ fn run_kernel(
                 code,
             });
         }
-        abi::STATUS_FOUND => return Some(ChunkOut::Found { index: part.index }),
+        abi::STATUS_FOUND => {
+            let value = match &p.consumer {
+                Consumer::Find { .. } => Value::from_slot(part.acc0, elem_ty),
+                _ => Value::None,
+            };
+            return Some(ChunkOut::Found {
+                index: part.index,
+                value,
+                before: part.count as u64,
+            });
+        }
         _ => return None,
     }
     let acc = match &p.consumer {
@@ -386,6 +410,17 @@ fn run_kernel(
         },
         Consumer::Any(_) | Consumer::All(_) => Acc::NotFound,
         Consumer::Reduce { .. } => Acc::Reduce(Value::from_slot(part.acc0, elem_ty)),
+        Consumer::Product => Acc::Product(BigInt::from(part.acc0 as i64)),
+        Consumer::Find { .. } => Acc::Count(part.count as u64),
+        Consumer::ExtremeBy { key, .. } => Acc::ExtremeBy {
+            best: (part.count > 0).then(|| {
+                (
+                    Value::from_slot(part.acc0, elem_ty),
+                    Value::from_slot(part.acc1, key.body.ty),
+                )
+            }),
+            nan_seen: part.flags & abi::FLAG_NAN_SEEN != 0,
+        },
         Consumer::Collect => {
             // SAFETY: the kernel wrote `count` (at most `hi - lo`, the capacity) initialised
             // 8-byte slots into `buf` through `part.out`.
@@ -399,12 +434,25 @@ fn run_kernel(
 /// Combine chunk results in order into the pipeline's value.
 fn combine(p: &Pipeline, params: &[Value], outs: Vec<ChunkOut>) -> Result<Value, ExecError> {
     let mut accs = Vec::with_capacity(outs.len());
+    // Elements that reached the consumer in the chunks before (for `position_*`).
+    let mut seen = 0u64;
     for o in outs {
         match o {
-            ChunkOut::Done(a) => accs.push(a),
+            ChunkOut::Done(a) => {
+                if let Acc::Count(n) = a {
+                    seen += n;
+                }
+                accs.push(a)
+            }
             ChunkOut::Error { code, .. } => return Err(ExecError::Python(code)),
-            ChunkOut::Found { .. } => {
-                return Ok(Value::Bool(matches!(p.consumer, Consumer::Any(_))))
+            ChunkOut::Found { value, before, .. } => {
+                return Ok(match &p.consumer {
+                    Consumer::Find {
+                        position: false, ..
+                    } => value,
+                    Consumer::Find { position: true, .. } => Value::Int((seen + before).into()),
+                    c => Value::Bool(matches!(c, Consumer::Any(_))),
+                })
             }
         }
     }
@@ -481,6 +529,39 @@ fn combine(p: &Pipeline, params: &[Value], outs: Vec<ChunkOut>) -> Result<Value,
                     total
                 }
             }
+        }
+        Consumer::Product => {
+            let mut total = BigInt::from(1);
+            for a in accs {
+                if let Acc::Product(v) = a {
+                    total *= v;
+                }
+            }
+            Value::Int(total)
+        }
+        Consumer::Find { .. } => Value::None,
+        Consumer::ExtremeBy { max, .. } => {
+            let want = if *max {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Less
+            };
+            let mut best: Option<(Value, Value)> = None;
+            for a in accs {
+                if let Acc::ExtremeBy {
+                    best: Some((v, k)), ..
+                } = a
+                {
+                    let take = match &best {
+                        None => true,
+                        Some((_, bk)) => compare_values(&k, bk) == Some(want),
+                    };
+                    if take {
+                        best = Some((v, k));
+                    }
+                }
+            }
+            best.map_or(Value::None, |(v, _)| v)
         }
         Consumer::Collect => {
             let mut items = Vec::new();

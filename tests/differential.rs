@@ -90,6 +90,11 @@ fn pipeline() -> impl Strategy<Value = String> {
         1 => expr().prop_map(|e| format!(".reduce(0, lambda acc, x: acc + {e})")),
         1 => Just(".reduce(1.0, lambda p, q: p * q)".to_string()),
         1 => Just(".reduce(0, lambda p, q: max(p, q))".to_string()),
+        1 => Just(".product()".to_string()),
+        1 => (prop::sample::select(vec!["find_first", "find_any", "position_first", "position_any"]), expr())
+            .prop_map(|(c, e)| format!(".{c}({e})")),
+        1 => (prop::sample::select(vec!["min_by_key", "max_by_key"]), expr())
+            .prop_map(|(c, e)| format!(".{c}(lambda x: {e})")),
     ];
     (source(), prop::collection::vec(stage, 0..4), consumer)
         .prop_map(|(s, stages, c)| format!("{s}{}{c}", stages.concat()))

@@ -28,6 +28,8 @@ pub struct Interp<'a> {
     pub p: &'a Pipeline,
     pub params: &'a [Value],
     pub vars: Vec<Value>,
+    /// The element a `find_*` consumer matched.
+    found: Value,
 }
 
 impl<'a> Interp<'a> {
@@ -36,6 +38,7 @@ impl<'a> Interp<'a> {
             p,
             params,
             vars: vec![Value::None; p.vars.len()],
+            found: Value::None,
         }
     }
 
@@ -60,11 +63,23 @@ impl<'a> Interp<'a> {
                 Err(code) => return ChunkOut::Error { index: lo, code },
             },
             Consumer::Collect => Acc::Items(Vec::new()),
+            Consumer::Product => Acc::Product(BigInt::from(1)),
+            Consumer::Find { .. } => Acc::Count(0),
+            Consumer::ExtremeBy { .. } => Acc::ExtremeBy {
+                best: None,
+                nan_seen: false,
+            },
         };
         for i in lo..hi {
             match self.element(src, i, &mut acc) {
                 Ok(true) => {}
-                Ok(false) => return ChunkOut::Found { index: i },
+                Ok(false) => {
+                    return ChunkOut::Found {
+                        index: i,
+                        value: std::mem::replace(&mut self.found, Value::None),
+                        before: if let Acc::Count(n) = acc { n } else { 0 },
+                    }
+                }
                 Err(code) => return ChunkOut::Error { index: i, code },
             }
         }
@@ -136,6 +151,34 @@ impl<'a> Interp<'a> {
                 *cur = self.apply2(*a, *item, op, prev, v)?;
             }
             (Consumer::Collect, Acc::Items(items)) => items.push(v),
+            (Consumer::Product, Acc::Product(total)) => *total *= to_bigint(&v),
+            (Consumer::Find { pred, .. }, Acc::Count(n)) => {
+                self.vars[pred.var.0 as usize] = v.clone();
+                if self.eval_bool(&pred.body)? {
+                    self.found = v;
+                    return Ok(false);
+                }
+                *n += 1;
+            }
+            (Consumer::ExtremeBy { key, max }, Acc::ExtremeBy { best, nan_seen }) => {
+                self.vars[key.var.0 as usize] = v.clone();
+                let k = self.eval(&key.body)?;
+                if matches!(k, Value::Float(f) if f.is_nan()) {
+                    *nan_seen = true;
+                }
+                let want = if *max {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                };
+                let take = match best {
+                    None => true,
+                    Some((_, bk)) => compare_values(&k, bk) == Some(want),
+                };
+                if take {
+                    *best = Some((v, k));
+                }
+            }
             _ => unreachable!("accumulator matches its consumer"),
         }
         Ok(true)

@@ -77,6 +77,13 @@ pub fn pipeline(p: &Pipeline) -> String {
             var_decl(p, *item),
             expr(p, op)
         ),
+        Consumer::Find { pred: l, .. } | Consumer::ExtremeBy { key: l, .. } => writeln!(
+            out,
+            "  {} {} -> {}",
+            c.name(),
+            var_decl(p, l.var),
+            expr(p, &l.body)
+        ),
         _ => writeln!(out, "  {}", c.name()),
     };
     out
@@ -91,6 +98,12 @@ fn result_type(p: &Pipeline) -> String {
         Consumer::Any(_) | Consumer::All(_) => "bool".into(),
         Consumer::Reduce { .. } => elem.into(),
         Consumer::Collect => format!("list[{elem}]"),
+        Consumer::Product => "int".into(),
+        Consumer::Find {
+            position: false, ..
+        }
+        | Consumer::ExtremeBy { .. } => format!("{elem} | None"),
+        Consumer::Find { position: true, .. } => "int | None".into(),
     }
 }
 

@@ -79,7 +79,8 @@ fn mk(kind: ExprKind, ty: Type, span: Span) -> Expr {
     Expr { kind, ty, span }
 }
 
-const CONSUMERS: &str = "sum, count, min, max, any, all, reduce, collect";
+const CONSUMERS: &str = "sum, count, min, max, any, all, reduce, collect, product, find_first, \
+find_any, position_first, position_any, min_by_key, max_by_key";
 
 /// One `.method(args)` link of a pipeline chain.
 struct Link<'a> {
@@ -389,6 +390,34 @@ impl Lowerer {
                 Consumer::Collect
             }
             "reduce" => self.reduce(link, elem)?,
+            "product" => {
+                self.no_args(link)?;
+                if elem == Type::Float {
+                    return Err(unsupported(
+                        link.name.span,
+                        "a product of floats is not compiled: its rounding depends on the order \
+                         of the multiplications, which chunks would change",
+                    )
+                    .with_help("multiply ints, or use reduce with an identity if the order does not matter to you"));
+                }
+                Consumer::Product
+            }
+            "find_first" | "find_any" | "position_first" | "position_any" => {
+                let f = self.one_arg(link)?;
+                let (var, body) = self.stage_fn(f, elem, true)?;
+                Consumer::Find {
+                    pred: Lambda1 { var, body },
+                    position: name.starts_with("position"),
+                }
+            }
+            "min_by_key" | "max_by_key" => {
+                let f = self.one_arg(link)?;
+                let (var, body) = self.stage_fn(f, elem, false)?;
+                Consumer::ExtremeBy {
+                    key: Lambda1 { var, body },
+                    max: name == "max_by_key",
+                }
+            }
             other => {
                 return Err(unsupported(
                     link.name.span,

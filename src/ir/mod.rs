@@ -379,6 +379,22 @@ pub enum Consumer {
         op: Expr,
     },
     Collect,
+    /// `math.prod` of int (or bool) elements: exact, 1 when empty.
+    Product,
+    /// `find_first`/`find_any` (`position: false`: the first element for which `pred` holds,
+    /// or None) and `position_first`/`position_any` (`position: true`: how many elements
+    /// reached the consumer before it). Stops at the first match; `find_any` and
+    /// `position_any` return the first match too.
+    Find {
+        pred: Lambda1,
+        position: bool,
+    },
+    /// `min_by_key`/`max_by_key`: the first element with the smallest (largest) `key`, as
+    /// `min(it, key=...)` compares keys; None when empty.
+    ExtremeBy {
+        key: Lambda1,
+        max: bool,
+    },
 }
 
 impl Consumer {
@@ -392,6 +408,13 @@ impl Consumer {
             Consumer::All(_) => "all",
             Consumer::Reduce { .. } => "reduce",
             Consumer::Collect => "collect",
+            Consumer::Product => "product",
+            Consumer::Find {
+                position: false, ..
+            } => "find_first",
+            Consumer::Find { position: true, .. } => "position_first",
+            Consumer::ExtremeBy { max: false, .. } => "min_by_key",
+            Consumer::ExtremeBy { max: true, .. } => "max_by_key",
         }
     }
 }

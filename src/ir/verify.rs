@@ -48,6 +48,17 @@ pub fn verify(p: &Pipeline) -> Result<(), String> {
             v.var(*item, ty)?;
             v.expect(op, ty)?;
         }
+        Consumer::Find { pred, .. } => {
+            v.var(pred.var, ty)?;
+            v.expect(&pred.body, Type::Bool)?;
+        }
+        Consumer::ExtremeBy { key, .. } => {
+            v.var(key.var, ty)?;
+            v.expr(&key.body)?;
+        }
+        Consumer::Product if ty == Type::Float => {
+            return Err("a float product is not exact in chunks".into());
+        }
         _ => {}
     }
     Ok(())

@@ -87,6 +87,20 @@ pub fn map_exprs(mut p: Pipeline, f: &dyn Fn(crate::ir::Expr) -> crate::ir::Expr
             item,
             op: g(op),
         },
+        Consumer::Find { pred, position } => Consumer::Find {
+            pred: crate::ir::Lambda1 {
+                var: pred.var,
+                body: g(pred.body),
+            },
+            position,
+        },
+        Consumer::ExtremeBy { key, max } => Consumer::ExtremeBy {
+            key: crate::ir::Lambda1 {
+                var: key.var,
+                body: g(key.body),
+            },
+            max,
+        },
         c => c,
     };
     p
