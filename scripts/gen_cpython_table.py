@@ -76,21 +76,32 @@ class Pipeline:
         self.stages = []
 
     def map(self, f):
-        self.stages.append((False, f))
+        self.stages.append(("map", f))
         return self
 
     def filter(self, f):
-        self.stages.append((True, f))
+        self.stages.append(("filter", f))
         return self
 
-    def _run(self, items):
+    def flat_map(self, f):
+        self.stages.append(("flat_map", f))
+        return self
+
+    def __iter__(self):
+        return self._elements()
+
+    def _run(self, items, k=0):
         for v in items:
-            for is_filter, f in self.stages:
-                if is_filter:
+            for j in range(k, len(self.stages)):
+                kind, f = self.stages[j]
+                if kind == "filter":
                     if not f(v):
                         break
-                else:
+                elif kind == "map":
                     v = real(f(v))
+                else:
+                    yield from self._run(f(v), j + 1)
+                    break
             else:
                 yield v
 
@@ -206,9 +217,32 @@ def stage_fn(node):
     return ast.Lambda(args=args, body=node)
 
 
-def to_python(pipeline):
-    """Compile a pipeline string into a Python code object building and consuming a Pipeline."""
-    node = ast.parse(pipeline.strip(), mode="eval").body
+class _Nested(ast.NodeTransformer):
+    """`range(...).method(...)` inside a stage: a Pipeline over the range."""
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        cur, links = node, 0
+        while isinstance(cur, ast.Call) and isinstance(cur.func, ast.Attribute):
+            cur, links = cur.func.value, links + 1
+        if (
+            links
+            and isinstance(cur, ast.Call)
+            and isinstance(cur.func, ast.Name)
+            and cur.func.id in ("range", "par_range")
+        ):
+            return ast.copy_location(_pipeline_expr(node), node)
+        return node
+
+
+STAGE_ARGS = (
+    "map", "filter", "flat_map", "any", "all", "find_first", "find_any", "position_first",
+    "position_any", "min_by_key", "max_by_key",
+)
+
+
+def _pipeline_expr(node):
+    """A pipeline chain's AST as an expression building and consuming a Pipeline."""
     links = []
     while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
         links.append(node)
@@ -232,17 +266,20 @@ def to_python(pipeline):
     for link in links:
         name = link.func.attr
         args = list(link.args)
-        if name in (
-            "map", "filter", "any", "all", "find_first", "find_any", "position_first",
-            "position_any", "min_by_key", "max_by_key",
-        ):
-            args = [stage_fn(a) for a in args]
+        if name in STAGE_ARGS:
+            args = [_Nested().visit(stage_fn(a)) for a in args]
         expr = ast.Call(
             func=ast.Attribute(value=expr, attr=name, ctx=ast.Load()),
             args=args,
             keywords=[],
         )
-    tree = ast.fix_missing_locations(ast.Expression(body=expr))
+    return expr
+
+
+def to_python(pipeline):
+    """Compile a pipeline string into a Python code object building and consuming a Pipeline."""
+    node = ast.parse(pipeline.strip(), mode="eval").body
+    tree = ast.fix_missing_locations(ast.Expression(body=_pipeline_expr(node)))
     return compile(tree, "<pipeline>", "eval")
 
 
@@ -1069,6 +1106,28 @@ CASES = [
     C("range(0, 20).max_by_key(lambda x: float(x) if x != 7 else math.nan)"),
     C("range(0, 20).min_by_key(lambda x: math.nan if x == 0 else float(x))"),
     C("range(0, 30000).map(x * 1.5).max_by_key(lambda v: -abs(v - f))", f="12345.6"),
+    # ---- nested pipelines and flat_map over ranges ----
+    C("range(0, 2000).map(lambda i: range(0, i).sum()).sum()"),
+    C("range(0, 300).map(lambda i: range(0, i).filter(lambda j: j % 3 == 0).map(lambda j: j * i).sum()).max()"),
+    C("range(0, 50).filter(lambda i: range(2, i).all(lambda d: i % d != 0)).collect()"),
+    C("range(1, 30).map(lambda n: range(1, n + 1).product()).sum()"),
+    C("range(0, 100).map(lambda i: range(0, i).count()).sum()"),
+    C("range(0, 10).map(lambda i: range(0, i).map(lambda j: 10 // (j - 5)).count()).sum()"),
+    C("range(0, 10).map(lambda i: range(0, i, 0).sum()).sum()"),
+    C("range(0, 10).map(lambda i: range(0, i).reduce(0, lambda a, b: max(a, b * i))).collect()"),
+    C("range(-20, 20).map(lambda i: range(i, 0, -1).any(lambda j: j * j == 49)).collect()"),
+    C("range(0, 40).map(lambda i: range(0, i).map(lambda j: j * 2**60).sum()).sum()"),
+    C("range(0, n).map(lambda i: range(0, i).map(lambda j: j * k).sum()).sum()", n="500", k="-3"),
+    C("range(0, 2000).flat_map(lambda i: range(0, i)).sum()"),
+    C("range(0, 300).flat_map(lambda i: range(i, 2 * i, 3)).filter(x % 2 == 0).map(x * x).sum()"),
+    C("range(0, 300).flat_map(lambda i: range(i)).count()"),
+    C("range(1, 8).flat_map(lambda i: range(1, i)).product()"),
+    C("range(0, 10**6).flat_map(lambda i: range(0, i)).any(x == 5000)"),
+    C("range(0, 100).flat_map(lambda i: range(0, i)).all(x < 98)"),
+    C("range(0, 10).flat_map(lambda i: range(0, 10 // (i - 5))).count()"),
+    C("range(0, 10).flat_map(range(x)).sum()"),
+    C("range(-5, 5).flat_map(lambda i: range(i, -i, -1)).map(x * 3).sum()"),
+    C("range(0, 100).flat_map(lambda i: range(0, i)).map(x * 2**59).sum()"),
 ]
 
 

@@ -76,6 +76,9 @@ fn pipeline() -> impl Strategy<Value = String> {
         2 => expr().prop_map(|e| format!(".map({e})")),
         2 => expr().prop_map(|e| format!(".filter({e})")),
         1 => expr().prop_map(|e| format!(".map(lambda x: {e})")),
+        1 => (expr(), prop::sample::select(vec!["sum", "count", "product", "any", "all"]))
+            .prop_map(|(e, c)| format!(".map(lambda i: range(-3, i % 40).map(lambda x: {e}).{c}())")),
+        1 => Just(".flat_map(lambda i: range(i % 30))".to_string()),
     ];
     let consumer = prop_oneof![
         3 => Just(".sum()".to_string()),

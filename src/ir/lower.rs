@@ -142,6 +142,16 @@ impl Lowerer {
                     let (var, pred) = self.stage_fn(arg, elem_ty, true)?;
                     stages.push(Stage::Filter { var, pred });
                 }
+                "flat_map" => {
+                    let k = links
+                        .iter()
+                        .position(|l| std::ptr::eq(l, link))
+                        .expect("in links");
+                    let (stage, c) = self.flat_map(link, elem_ty, &links[k + 1..])?;
+                    stages.push(stage);
+                    consumer = Some(c);
+                    break;
+                }
                 _ => consumer = Some(self.consumer(link, elem_ty)?),
             }
         }
@@ -515,6 +525,247 @@ impl Lowerer {
         })
     }
 
+    /// `.flat_map(lambda v: range(...))` and the links after it: the rest of the pipeline runs
+    /// as a nested loop over each element's range, and the outer consumer combines the inner
+    /// results (sums of sums, counts summed, products of products, any of anys, all of alls),
+    /// in the same order and with the same early exits as Python's flattened iteration.
+    fn flat_map(&mut self, link: &Link, elem: Type, rest: &[Link]) -> CResult<(Stage, Consumer)> {
+        let f = self.one_arg(link)?;
+        let (pname, body) = match &f.kind {
+            ast::ExprKind::Lambda { params, body } => match params.as_slice() {
+                [p] => (p.name.clone(), &**body),
+                _ => {
+                    return Err(err(
+                        ErrorKind::Type,
+                        f.span,
+                        format!(
+                            "this stage passes one argument, but the lambda takes {}",
+                            params.len()
+                        ),
+                    ))
+                }
+            },
+            _ => ("x".to_string(), f),
+        };
+        let Some((last, stages)) = rest.split_last() else {
+            return Err(
+                err(ErrorKind::Syntax, link.span, "the pipeline has no consumer")
+                    .with_help(format!("end it with one of: {CONSUMERS}, e.g. `.sum()`")),
+            );
+        };
+        let outer = match last.name.name.as_str() {
+            "sum" => Consumer::Sum,
+            "count" => Consumer::Sum,
+            "product" => Consumer::Product,
+            "any" => Consumer::Any(None),
+            "all" => Consumer::All(None),
+            other => {
+                return Err(unsupported(
+                    last.name.span,
+                    format!("`.{other}()` after `.flat_map()` is not compiled yet"),
+                )
+                .with_help(
+                    "after flat_map, end the pipeline with sum, count, product, any or all",
+                ))
+            }
+        };
+        let is_range = matches!(&body.kind, ast::ExprKind::Call { func, .. }
+            if matches!(&func.kind, ast::ExprKind::Name(n) if n == "range" || n == "par_range"));
+        if !is_range {
+            return Err(unsupported(
+                body.span,
+                "flat_map is compiled when its function returns a range(...)",
+            ));
+        }
+        let var = self.new_var(&pname, elem);
+        // Only the range's bounds see the parameter; the stages after flat_map do not.
+        self.scopes.push((pname, var));
+        let src = self.source(body);
+        self.scopes.pop();
+        let Source::Range { start, stop, step } = src? else {
+            unreachable!("a range call lowers to a range source")
+        };
+        let inner = self.nested_loop(start, stop, step, stages, last, link.span)?;
+        Ok((Stage::Map { var, body: inner }, outer))
+    }
+
+    /// A pipeline inside a stage (`lambda i: range(0, i).map(...).sum()`): one sequential loop
+    /// in an inlined block, which returns the consumer's value. The enclosing pipeline stays
+    /// the parallel one.
+    fn nested(&mut self, e: &ast::Expr) -> CResult<Expr> {
+        let span = e.span;
+        let mut links = Vec::new();
+        let mut cur = e;
+        while let ast::ExprKind::Call { func, args, kwargs } = &cur.kind {
+            let ast::ExprKind::Attribute { value, attr } = &func.kind else {
+                break;
+            };
+            links.push(Link {
+                name: attr,
+                args,
+                kwargs,
+                span: cur.span,
+            });
+            cur = value;
+        }
+        links.reverse();
+        let Source::Range { start, stop, step } = self.source(cur)? else {
+            return Err(unsupported(
+                cur.span,
+                "a nested pipeline must start with range(...)",
+            ));
+        };
+        let Some((last, stages)) = links.split_last() else {
+            return Err(unsupported(span, "expected a pipeline"));
+        };
+        self.nested_loop(start, stop, step, stages, last, span)
+    }
+
+    /// The loop of a nested pipeline over `range(start, stop, step)`.
+    fn nested_loop(
+        &mut self,
+        start: Expr,
+        stop: Expr,
+        step: Expr,
+        stages: &[Link],
+        last: &Link,
+        span: Span,
+    ) -> CResult<Expr> {
+        let var = self.new_var("_i", Type::Int);
+        let mut body = Vec::new();
+        let mut cur = mk(ExprKind::Var(var), Type::Int, span);
+        for link in stages {
+            if let Some((k, _)) = link.kwargs.first() {
+                return Err(unsupported(
+                    k.span,
+                    format!("keyword argument `{}` is not supported here", k.name),
+                ));
+            }
+            match link.name.name.as_str() {
+                "map" => {
+                    let (v, b) = self.stage_fn(self.one_arg(link)?, cur.ty, false)?;
+                    body.push(Stmt::Assign(v, cur));
+                    cur = b;
+                }
+                "filter" => {
+                    let (v, pred) = self.stage_fn(self.one_arg(link)?, cur.ty, true)?;
+                    body.push(Stmt::Assign(v, cur.clone()));
+                    let s = pred.span;
+                    body.push(Stmt::If(pred, Vec::new(), vec![Stmt::Continue]));
+                    // The element is still the filter's variable.
+                    cur = mk(ExprKind::Var(v), cur.ty, s);
+                }
+                other => {
+                    return Err(unsupported(
+                        link.name.span,
+                        format!("`.{other}()` is not supported in a nested pipeline"),
+                    )
+                    .with_help("nested pipelines take map and filter stages"))
+                }
+            }
+        }
+        let elem = cur.ty;
+        let name = last.name.name.as_str();
+        let int = |v: i64| mk(ExprKind::ConstInt(BigInt::from(v)), Type::Int, span);
+        let boolean = |v: bool| mk(ExprKind::ConstBool(v), Type::Bool, span);
+        let as_int = |x: Expr| {
+            if x.ty == Type::Bool {
+                cast(Cast::BoolToInt, x, Type::Int)
+            } else {
+                x
+            }
+        };
+        let mut pre = Vec::new();
+        let after: Expr;
+        match name {
+            "sum" | "count" | "product" => {
+                self.no_args(last)?;
+                if elem == Type::Float && name != "count" {
+                    return Err(unsupported(
+                        last.name.span,
+                        format!("a {name} of floats inside a stage is not compiled yet"),
+                    )
+                    .with_help("sum ints here, or make the float sum the outer pipeline"));
+                }
+                let acc = self.new_var(name, Type::Int);
+                pre.push(Stmt::Assign(acc, int((name == "product") as i64)));
+                let a = mk(ExprKind::Var(acc), Type::Int, span);
+                let update = match name {
+                    "sum" => bin(BinOp::IAdd, a.clone(), as_int(cur), Type::Int, span),
+                    "product" => bin(BinOp::IMul, a.clone(), as_int(cur), Type::Int, span),
+                    _ => {
+                        body.push(Stmt::Eval(cur));
+                        bin(BinOp::IAdd, a.clone(), int(1), Type::Int, span)
+                    }
+                };
+                body.push(Stmt::Assign(acc, update));
+                after = a;
+            }
+            "any" | "all" => {
+                let c = match last.args {
+                    [] => truth(cur),
+                    [f] => {
+                        let (v, pred) = self.stage_fn(f, elem, true)?;
+                        body.push(Stmt::Assign(v, cur));
+                        pred
+                    }
+                    _ => {
+                        return Err(err(
+                            ErrorKind::Type,
+                            last.span,
+                            format!("`.{name}()` takes at most one argument"),
+                        ))
+                    }
+                };
+                let any = name == "any";
+                let c = if any {
+                    c
+                } else {
+                    let s = c.span;
+                    mk(ExprKind::Unary(UnOp::BNot, Box::new(c)), Type::Bool, s)
+                };
+                body.push(Stmt::If(c, vec![Stmt::Return(boolean(any))], Vec::new()));
+                after = boolean(!any);
+            }
+            "reduce" => {
+                let Consumer::Reduce {
+                    identity,
+                    acc,
+                    item,
+                    op,
+                } = self.reduce(last, elem)?
+                else {
+                    unreachable!("reduce lowers to Consumer::Reduce")
+                };
+                let ty = identity.ty;
+                let total = self.new_var("acc", ty);
+                pre.push(Stmt::Assign(total, identity));
+                body.push(Stmt::Assign(acc, mk(ExprKind::Var(total), ty, span)));
+                body.push(Stmt::Assign(item, cur));
+                body.push(Stmt::Assign(total, op));
+                after = mk(ExprKind::Var(total), ty, span);
+            }
+            other => {
+                return Err(unsupported(
+                    last.name.span,
+                    format!("`.{other}()` is not supported as the consumer of a nested pipeline"),
+                )
+                .with_help("nested pipelines end with sum, count, product, any, all or reduce"))
+            }
+        }
+        let ty = after.ty;
+        pre.push(Stmt::ForRange {
+            var,
+            start,
+            stop,
+            step,
+            first: None,
+            body,
+        });
+        pre.push(Stmt::Return(after));
+        Ok(mk(ExprKind::Block(pre), ty, span))
+    }
+
     fn new_var(&mut self, name: &str, ty: Type) -> VarId {
         self.vars.push(VarInfo {
             name: name.to_string(),
@@ -571,6 +822,7 @@ impl Lowerer {
             }
             ast::ExprKind::Name(n) => self.name(n, span)?,
             ast::ExprKind::Attribute { value, attr } => self.attribute(value, attr, span)?,
+            ast::ExprKind::Call { .. } if is_nested_pipeline(e) => self.nested(e)?,
             ast::ExprKind::Call { func, args, kwargs } => {
                 let def = match &func.kind {
                     ast::ExprKind::Name(n) if !self.is_local(n) => self.def_named(n),
@@ -673,13 +925,15 @@ impl Lowerer {
     }
 
     fn name(&self, n: &str, span: Span) -> CResult<Expr> {
+        // A lambda inside a def sees its own parameters first (the def's scopes start empty,
+        // so only lambdas written inside it are there), then the def's locals.
+        if let Some(v) = self.lookup(n) {
+            return Ok(mk(ExprKind::Var(v), self.vars[v.0 as usize].ty, span));
+        }
         if let Some(f) = self.fns.last() {
             if f.locals.contains(n) {
                 return f.read(n, span);
             }
-        }
-        if let Some(v) = self.lookup(n) {
-            return Ok(mk(ExprKind::Var(v), self.vars[v.0 as usize].ty, span));
         }
         if let Some(i) = self.params.iter().position(|p| p.name == n) {
             return Ok(mk(ExprKind::Param(i as u32), self.params[i].ty, span));
@@ -1995,6 +2249,25 @@ fn widens(entry: &Env, back: &Env, skip: Option<&str>) -> bool {
     entry.iter().any(|(k, s)| {
         Some(k.as_str()) != skip && merge_slot(Some(*s), back.get(k).copied()) != Some(*s)
     })
+}
+
+/// Whether `e` is a pipeline chain (`range(...).method(...)...`) used as a value.
+fn is_nested_pipeline(e: &ast::Expr) -> bool {
+    let mut cur = e;
+    let mut links = 0;
+    while let ast::ExprKind::Call { func, .. } = &cur.kind {
+        match &func.kind {
+            ast::ExprKind::Attribute { value, .. } => {
+                cur = value;
+                links += 1;
+            }
+            ast::ExprKind::Name(n) => {
+                return links > 0 && matches!(n.as_str(), "range" | "par_range");
+            }
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// An argument of `range()` as an int.
