@@ -48,6 +48,10 @@ class ComplexResult(Exception):
     """CPython produced a complex number: fastiter refuses such a pipeline."""
 
 
+def _negative():
+    raise ValueError("negative count or step")
+
+
 def real(v):
     if isinstance(v, complex):
         raise ComplexResult(repr(v))
@@ -87,14 +91,39 @@ class Pipeline:
         self.stages.append(("flat_map", f))
         return self
 
+    # Index operations right after the source (the only place the compiler takes them).
+    def skip(self, n):
+        self.src = self.src[n:] if n >= 0 else _negative()
+        return self
+
+    def take(self, n):
+        self.src = self.src[:n] if n >= 0 else _negative()
+        return self
+
+    def step_by(self, k):
+        self.src = self.src[::k] if k >= 1 else _negative()
+        return self
+
+    def zip(self, other):
+        self.src = list(zip(self.src, other))
+        return self
+
+    def enumerate(self):
+        self.stages.append(("enumerate", None))
+        return self
+
     def __iter__(self):
         return self._elements()
 
-    def _run(self, items, k=0):
-        for v in items:
+    def _run(self, items, k=0, base=0):
+        for pos, v in enumerate(items, base):
             for j in range(k, len(self.stages)):
                 kind, f = self.stages[j]
-                if kind == "filter":
+                if kind == "enumerate":
+                    # Only after maps (the compiler refuses it after a filter): the position
+                    # in the source is the count.
+                    v = (pos, v)
+                elif kind == "filter":
                     if not f(v):
                         break
                 elif kind == "map":
@@ -112,7 +141,7 @@ class Pipeline:
         n = len(self.src)
         step = chunk_len(n)
         for lo in range(0, n, step):
-            yield self._run(self.src[lo : lo + step])
+            yield self._run(self.src[lo : lo + step], 0, lo)
 
     # ---- consumers ----
 
@@ -1128,6 +1157,41 @@ CASES = [
     C("range(0, 10).flat_map(range(x)).sum()"),
     C("range(-5, 5).flat_map(lambda i: range(i, -i, -1)).map(x * 3).sum()"),
     C("range(0, 100).flat_map(lambda i: range(0, i)).map(x * 2**59).sum()"),
+    # ---- skip, take, step_by, zip, enumerate, tuple elements ----
+    C("range(0, 100).skip(10).sum()"),
+    C("range(0, 100).take(10).collect()"),
+    C("range(0, 100).step_by(7).collect()"),
+    C("range(0, 100, 3).skip(5).step_by(4).take(6).collect()"),
+    C("range(100, 0, -3).step_by(2).skip(3).collect()"),
+    C("range(0, 10).skip(-1).sum()"),
+    C("range(0, 10).take(n).sum()", n="-1"),
+    C("range(0, 10).step_by(0).sum()"),
+    C("range(0, 10**12).take(5).sum()"),
+    C("range(0, 10**12).step_by(10**11).collect()"),
+    C("range(0, 10).skip(20).collect()"),
+    C("range(-2**63, 2**63 - 1, 2**62).step_by(3).collect()"),
+    C("range(0, n).step_by(k).map(x * x).sum()", n="100000", k="7"),
+    C("range(0, n).skip(k).take(k).filter(x % 3 == 0).count()", n="100000", k="33333"),
+    C("[5, 6, 7, 8, 9].step_by(2).skip(1).collect()"),
+    C("[0.5, 1.5, 2.5, 3.5].skip(1).take(2).sum()"),
+    C("range(0, 10).enumerate().map(lambda t: t[0] * t[1]).sum()"),
+    C("range(5, 15).enumerate().filter(lambda t: t[1] % 3 == 0).map(lambda t: t[0]).collect()"),
+    C("range(0, 100000).map(x * 3).enumerate().map(lambda t: t[1] - t[0]).sum()"),
+    C("range(0, 100000).enumerate().filter(lambda t: t[0] % 7 == t[1] % 5).count()"),
+    C("range(0, 1000).zip(range(1000, 0, -1)).map(lambda p: p[0] * p[1]).sum()"),
+    C("range(0, 10).zip(range(3, 7)).map(lambda p: p[0] - p[1]).collect()"),
+    C("range(0, 100000).zip(range(5, 10**9, 3)).map(lambda p: p[1] - 3 * p[0]).sum()"),
+    C("range(0, 10).skip(2).zip(range(100, 200)).map(lambda p: p[0] + p[1]).collect()"),
+    C("range(0, 10).zip(range(0, 10, 0)).count()"),
+    C("range(0, 10).enumerate().count()"),
+    C("range(0, 10).enumerate().position_first(lambda t: t[1] > 4)"),
+    C("range(0, 10).enumerate().any(lambda t: t[0] * t[1] > 50)"),
+    C("range(0, 10).enumerate().all(lambda t: t[0] == t[1])"),
+    C("range(0, 10).map(lambda x: (x, x * x)).map(lambda t: t[1] - t[0]).collect()"),
+    C("range(0, 10).map(lambda x: (x, x / 4)).filter(lambda t: t[1] > 1).map(lambda t: t[0]).collect()"),
+    C("range(0, 10).enumerate().map(lambda t: (t[1], t[0] * 2)).map(lambda u: u[0] - u[-1]).collect()"),
+    C("range(0, 10).enumerate().map(lambda t: t[-1] + range(0, t[0]).sum()).collect()"),
+    C("range(0, 30).enumerate().map(lambda t: 10 // (t[0] - 20)).sum()"),
 ]
 
 

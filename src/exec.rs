@@ -11,7 +11,7 @@ use num_traits::{Signed, ToPrimitive, Zero};
 use crate::codegen::Kernel;
 use crate::errors::ErrCode;
 use crate::interp::{compare_values, Interp};
-use crate::ir::{Consumer, Dtype, Pipeline, Source, Type};
+use crate::ir::{Consumer, Dtype, Expr, Pipeline, Source, Type, ViewOp};
 use crate::pyops;
 use crate::value::Value;
 use fastiter_runtime::abi::{self, Partial};
@@ -48,6 +48,8 @@ pub struct BufferArg {
     ptr: *const u8,
     len: usize,
     dtype: Dtype,
+    /// Elements from one position to the next (`step_by`); 1 as passed in.
+    stride: usize,
 }
 
 // SAFETY: a BufferArg is only read, and `BufferArg::new`'s contract keeps the memory alive and
@@ -61,7 +63,30 @@ impl BufferArg {
     /// `ptr` points to `len` contiguous, initialised, properly aligned elements of `dtype`,
     /// which stay alive and are not written while any run using this `BufferArg` executes.
     pub unsafe fn new(ptr: *const u8, len: usize, dtype: Dtype) -> BufferArg {
-        BufferArg { ptr, len, dtype }
+        BufferArg {
+            ptr,
+            len,
+            dtype,
+            stride: 1,
+        }
+    }
+
+    /// Positions `off, off + mul, ...` (`len` of them) of this buffer's positions.
+    fn view(self, off: usize, mul: usize, len: usize) -> BufferArg {
+        debug_assert!(len == 0 || off + (len - 1) * mul < self.len);
+        BufferArg {
+            // SAFETY: `off` is a position of the buffer when any remain (and 0 otherwise).
+            ptr: unsafe {
+                self.ptr.add(if len == 0 {
+                    0
+                } else {
+                    off * self.stride * self.dtype.size()
+                })
+            },
+            len,
+            dtype: self.dtype,
+            stride: self.stride * mul,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -84,7 +109,8 @@ impl BufferArg {
             self.len
         );
         // SAFETY: `i < len`, and `new`'s contract makes `ptr[..len]` valid, aligned elements of
-        // `dtype`.
+        // `dtype`; a view's positions are positions of the buffer passed in.
+        let i = i * self.stride;
         unsafe {
             let p = self.ptr;
             match self.dtype {
@@ -202,6 +228,111 @@ pub fn eval_source(
     params: &[Value],
     buffer: Option<BufferArg>,
 ) -> Result<SourceData, ExecError> {
+    let src = eval_plain_source(p, params, buffer)?;
+    if p.view.is_empty() {
+        return Ok(src);
+    }
+    // Positions off, off + mul, ... (len of them) of the source as written.
+    let (mut off, mut mul, mut len) = (BigInt::zero(), BigInt::from(1), BigInt::from(src.len()));
+    let mut it = Interp::new(p, params);
+    let mut int = |e: &Expr| match it.eval(e).map_err(ExecError::Python)? {
+        Value::Int(v) => Ok(v),
+        _ => unreachable!("verified IR: view arguments are ints"),
+    };
+    for op in &p.view {
+        match op {
+            ViewOp::Skip(n) | ViewOp::Take(n) => {
+                let n = int(n)?;
+                if n.is_negative() {
+                    return Err(ExecError::Python(ErrCode::NegativeCount));
+                }
+                if matches!(op, ViewOp::Skip(_)) {
+                    let k = n.min(len.clone());
+                    off += &k * &mul;
+                    len -= k;
+                } else {
+                    len = len.min(n);
+                }
+            }
+            ViewOp::StepBy(k) => {
+                let k = int(k)?;
+                if k < BigInt::from(1) {
+                    return Err(ExecError::Python(ErrCode::StepByZero));
+                }
+                len = (len + &k - 1) / &k;
+                mul *= k;
+            }
+            ViewOp::ZipRange { start, stop, step } => {
+                let (a, b, s) = (int(start)?, int(stop)?, int(step)?);
+                if s.is_zero() {
+                    return Err(ExecError::Python(ErrCode::RangeStepZero));
+                }
+                len = len.min(range_len(&a, &b, &s));
+            }
+        }
+    }
+    let small = |v: &BigInt| v.to_u64().filter(|v| *v <= i64::MAX as u64);
+    Ok(match src {
+        SourceData::Range { start, step, .. } => SourceData::Range {
+            start: start + &off * &step,
+            // One element: any step (the product might not fit a slot).
+            step: if len <= BigInt::from(1) {
+                step
+            } else {
+                step * mul
+            },
+            len: small(&len).expect("at most the source's length"),
+        },
+        SourceData::List(items) => {
+            let (off, len) = (small(&off), small(&len).expect("bounded"));
+            let mul = small(&mul).unwrap_or(u64::MAX) as usize;
+            SourceData::List(
+                items
+                    .into_iter()
+                    .skip(off.map_or(usize::MAX, |o| o as usize))
+                    .step_by(mul.max(1))
+                    .take(len as usize)
+                    .collect(),
+            )
+        }
+        SourceData::Buffer(b) => {
+            let len = small(&len).expect("bounded") as usize;
+            if len == 0 {
+                SourceData::Buffer(b.view(0, 1, 0))
+            } else {
+                // Every remaining position is inside the buffer, so these fit.
+                let off = small(&off).expect("inside the buffer") as usize;
+                let mul = if len == 1 {
+                    1
+                } else {
+                    small(&mul).expect("inside") as usize
+                };
+                SourceData::Buffer(b.view(off, mul, len))
+            }
+        }
+    })
+}
+
+/// How many elements `range(start, stop, step)` has (`step != 0`).
+pub fn range_len(start: &BigInt, stop: &BigInt, step: &BigInt) -> BigInt {
+    let span = if step.is_positive() {
+        stop - start
+    } else {
+        start - stop
+    };
+    if span.is_positive() {
+        let s = step.abs();
+        (span + &s - 1) / s
+    } else {
+        BigInt::zero()
+    }
+}
+
+fn eval_plain_source(
+    p: &Pipeline,
+    params: &[Value],
+    buffer: Option<BufferArg>,
+) -> Result<SourceData, ExecError> {
     let mut it = Interp::new(p, params);
     match &p.source {
         Source::Buffer { name, dtype } => match buffer {
@@ -285,7 +416,10 @@ fn build_env(params: &[Value], src: &SourceData) -> Option<Env> {
             }
             slots.push(items.as_ptr() as u64);
         }
-        SourceData::Buffer(b) => slots.push(b.ptr as u64),
+        SourceData::Buffer(b) => {
+            slots.push(b.ptr as u64);
+            slots.push((b.stride * b.dtype.size()) as u64);
+        }
     }
     Some(Env {
         slots,

@@ -249,7 +249,7 @@ fn probe(code: ErrCode) -> Option<&'static CStr> {
         IntTooLargeForFloat => c"float(10 ** 400)",
         IntDivTooLargeForFloat => c"10 ** 400 / 1",
         RangeStepZero => c"range(0, 1, 0)",
-        ComplexResult => return None,
+        ComplexResult | NegativeCount | StepByZero => return None,
     })
 }
 

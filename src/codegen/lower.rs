@@ -180,6 +180,13 @@ impl Gen<'_, '_> {
                 Some(self.b.ins().load(types::I64, mem(), env, src_off)),
             ),
         };
+        // Bytes from one buffer position to the next, when `step_by` makes it vary.
+        let stride = match &p.source {
+            Source::Buffer { .. } if p.strided() => {
+                Some(self.b.ins().load(types::I64, mem(), env, src_off + 8))
+            }
+            _ => None,
+        };
 
         // Accumulators.
         let mut accs = Accs {
@@ -275,13 +282,20 @@ impl Gen<'_, '_> {
                 self.b.ins().load(clif_type(*ty), mem(), addr, 0)
             }
             Source::Buffer { dtype, .. } => {
-                let off = self.b.ins().imul_imm_s(i, dtype.size() as i64);
+                let off = match stride {
+                    Some(s) => self.b.ins().imul(i, s),
+                    None => self.b.ins().imul_imm_s(i, dtype.size() as i64),
+                };
                 let addr = self.b.ins().iadd(items.expect("buffer"), off);
                 self.load_elem(*dtype, addr)
             }
         };
         for s in &p.stages {
             match s {
+                Stage::Let { var, value } => {
+                    let v = self.expr(value);
+                    self.set_var(*var, v);
+                }
                 Stage::Map { var, body } => {
                     self.set_var(*var, x);
                     x = self.expr(body);
@@ -610,6 +624,7 @@ impl Gen<'_, '_> {
 
     fn expr(&mut self, e: &Expr) -> Value {
         match &e.kind {
+            ExprKind::Index => self.idx,
             ExprKind::ConstInt(v) => match v.to_i64() {
                 Some(v) => self.b.ins().iconst(types::I64, v),
                 None => {

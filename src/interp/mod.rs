@@ -30,6 +30,8 @@ pub struct Interp<'a> {
     pub vars: Vec<Value>,
     /// The element a `find_*` consumer matched.
     found: Value,
+    /// The position of the element being computed (`ExprKind::Index`).
+    index: i64,
 }
 
 impl<'a> Interp<'a> {
@@ -39,6 +41,7 @@ impl<'a> Interp<'a> {
             params,
             vars: vec![Value::None; p.vars.len()],
             found: Value::None,
+            index: 0,
         }
     }
 
@@ -91,8 +94,12 @@ impl<'a> Interp<'a> {
     fn element(&mut self, src: &SourceData, i: i64, acc: &mut Acc) -> EResult<bool> {
         let p = self.p;
         let mut v = src.get(i);
+        self.index = i;
         for s in &p.stages {
             match s {
+                Stage::Let { var, value } => {
+                    self.vars[var.0 as usize] = self.eval(value)?;
+                }
                 Stage::Map { var, body } => {
                     self.vars[var.0 as usize] = v;
                     v = self.eval(body)?;
@@ -236,6 +243,7 @@ impl<'a> Interp<'a> {
             ExprKind::ConstFloat(v) => Value::Float(*v),
             ExprKind::ConstBool(v) => Value::Bool(*v),
             ExprKind::Var(v) => self.vars[v.0 as usize].clone(),
+            ExprKind::Index => Value::int(self.index),
             ExprKind::Param(i) => self.params[*i as usize].clone(),
             ExprKind::Unary(op, a) => match op {
                 UnOp::INeg => Value::Int(-self.eval_int(a)?),

@@ -37,8 +37,25 @@ pub fn pipeline(p: &Pipeline) -> String {
             );
         }
     }
+    for v in &p.view {
+        let _ = match v {
+            ViewOp::Skip(n) => writeln!(out, "  skip {}", expr(p, n)),
+            ViewOp::Take(n) => writeln!(out, "  take {}", expr(p, n)),
+            ViewOp::StepBy(n) => writeln!(out, "  step_by {}", expr(p, n)),
+            ViewOp::ZipRange { start, stop, step } => writeln!(
+                out,
+                "  zip-length range({}, {}, {})",
+                expr(p, start),
+                expr(p, stop),
+                expr(p, step)
+            ),
+        };
+    }
     for s in &p.stages {
         match s {
+            Stage::Let { var, value } => {
+                let _ = writeln!(out, "  let {} = {}", var_decl(p, *var), expr(p, value));
+            }
             Stage::Map { var, body } => {
                 let _ = writeln!(
                     out,
@@ -126,6 +143,7 @@ pub fn expr(p: &Pipeline, e: &Expr) -> String {
         ExprKind::ConstFloat(v) => float_repr(*v),
         ExprKind::ConstBool(v) => if *v { "True" } else { "False" }.to_string(),
         ExprKind::Var(v) => var_name(p, *v),
+        ExprKind::Index => "index".to_string(),
         ExprKind::Param(i) => format!(
             "${}",
             p.params.get(*i as usize).map_or("?", |q| q.name.as_str())

@@ -51,7 +51,15 @@ struct Lowerer {
     fns: Vec<FnCtx>,
     /// Statements lowered so far (loops are typed more than once): a bound on compile work.
     work: usize,
+    /// When the pipeline's element is a tuple (`enumerate`, `zip`): the variables holding its
+    /// parts. The IR element then is a leftover scalar that no stage reads.
+    cur_tuple: Option<Vec<VarId>>,
+    /// Lambda parameters bound to a tuple element (their `scopes` entry is `TUPLE_VAR`).
+    tuples: Vec<(String, Vec<VarId>)>,
 }
+
+/// The `scopes` entry of a name bound to a tuple: look it up in `Lowerer::tuples`.
+const TUPLE_VAR: VarId = VarId(u32::MAX);
 
 impl Lowerer {
     fn new(params: &[ParamInfo], buffer: Option<&BufferDecl>, defs: &[ast::FuncDef]) -> Lowerer {
@@ -63,6 +71,8 @@ impl Lowerer {
             defs: defs.iter().cloned().map(std::rc::Rc::new).collect(),
             fns: Vec::new(),
             work: 0,
+            cur_tuple: None,
+            tuples: Vec::new(),
         }
     }
 }
@@ -112,7 +122,9 @@ impl Lowerer {
         let source = self.source(cur)?;
         let mut elem_ty = source.elem_type();
         let mut stages = Vec::new();
+        let mut view = Vec::new();
         let mut consumer = None;
+        self.cur_tuple = None;
         for link in &links {
             if consumer.is_some() {
                 return Err(unsupported(
@@ -130,12 +142,111 @@ impl Lowerer {
                     ),
                 ));
             }
-            match link.name.name.as_str() {
+            let lname = link.name.name.as_str();
+            match lname {
+                "skip" | "take" | "step_by" => {
+                    if !stages.is_empty() {
+                        return Err(unsupported(
+                            link.name.span,
+                            format!("`.{lname}()` after a stage is not compiled"),
+                        )
+                        .with_help(format!(
+                            "put `.{lname}()` right after the source, before map, filter, zip and enumerate"
+                        )));
+                    }
+                    let n = self.one_arg(link)?;
+                    let n = range_int(self.expr(n)?, n.span)?;
+                    view.push(match lname {
+                        "skip" => ViewOp::Skip(n),
+                        "take" => ViewOp::Take(n),
+                        _ => ViewOp::StepBy(n),
+                    });
+                }
+                "zip" => {
+                    if !stages.is_empty() {
+                        return Err(unsupported(
+                            link.name.span,
+                            "`.zip()` after a stage is not compiled",
+                        )
+                        .with_help("zip right after the source, then map the pairs"));
+                    }
+                    let other = self.one_arg(link)?;
+                    let is_range = matches!(&other.kind, ast::ExprKind::Call { func, .. }
+                        if matches!(&func.kind, ast::ExprKind::Name(n) if n == "range" || n == "par_range"));
+                    if !is_range {
+                        return Err(unsupported(
+                            other.span,
+                            "`.zip()` is compiled with a range(...) only",
+                        ));
+                    }
+                    let Source::Range { start, stop, step } = self.source(other)? else {
+                        unreachable!("a range call lowers to a range source")
+                    };
+                    let s = other.span;
+                    let partner = bin(
+                        BinOp::IAdd,
+                        start.clone(),
+                        bin(
+                            BinOp::IMul,
+                            mk(ExprKind::Index, Type::Int, s),
+                            step.clone(),
+                            Type::Int,
+                            s,
+                        ),
+                        Type::Int,
+                        s,
+                    );
+                    view.push(ViewOp::ZipRange { start, stop, step });
+                    let x = self.new_var("_x", elem_ty);
+                    stages.push(Stage::Map {
+                        var: x,
+                        body: mk(ExprKind::Var(x), elem_ty, s),
+                    });
+                    let y = self.new_var("_y", Type::Int);
+                    stages.push(Stage::Let {
+                        var: y,
+                        value: partner,
+                    });
+                    self.cur_tuple = Some(vec![x, y]);
+                }
+                "enumerate" => {
+                    self.no_args(link)?;
+                    if stages.iter().any(|s| matches!(s, Stage::Filter { .. })) {
+                        return Err(unsupported(
+                            link.name.span,
+                            "`.enumerate()` after a filter is not compiled",
+                        )
+                        .with_help("enumerate before filtering, as Rayon requires"));
+                    }
+                    if self.cur_tuple.is_some() {
+                        return Err(unsupported(
+                            link.name.span,
+                            "`.enumerate()` of tuples is not compiled",
+                        ));
+                    }
+                    let s = link.span;
+                    let x = self.new_var("_x", elem_ty);
+                    stages.push(Stage::Map {
+                        var: x,
+                        body: mk(ExprKind::Var(x), elem_ty, s),
+                    });
+                    let i = self.new_var("_i", Type::Int);
+                    stages.push(Stage::Let {
+                        var: i,
+                        value: mk(ExprKind::Index, Type::Int, s),
+                    });
+                    self.cur_tuple = Some(vec![i, x]);
+                }
                 "map" => {
                     let arg = self.one_arg(link)?;
+                    if let Some(parts) = self.tuple_map(arg, elem_ty, &mut stages)? {
+                        self.cur_tuple = Some(parts);
+                        continue;
+                    }
                     let (var, body) = self.stage_fn(arg, elem_ty, false)?;
                     elem_ty = body.ty;
                     stages.push(Stage::Map { var, body });
+                    self.cur_tuple = None;
                 }
                 "filter" => {
                     let arg = self.one_arg(link)?;
@@ -152,9 +263,26 @@ impl Lowerer {
                     consumer = Some(c);
                     break;
                 }
-                _ => consumer = Some(self.consumer(link, elem_ty)?),
+                _ => {
+                    if self.cur_tuple.is_some() {
+                        let ok = match lname {
+                            "count" | "position_first" | "position_any" => true,
+                            "any" | "all" => !link.args.is_empty(),
+                            _ => false,
+                        };
+                        if !ok {
+                            return Err(unsupported(
+                                link.name.span,
+                                format!("`.{lname}()` of tuples is not compiled yet"),
+                            )
+                            .with_help("map the tuples to numbers first, e.g. `.map(lambda t: t[0] * t[1])`"));
+                        }
+                    }
+                    consumer = Some(self.consumer(link, elem_ty)?)
+                }
             }
         }
+        self.cur_tuple = None;
         let Some(consumer) = consumer else {
             let span = links.last().map_or(e.span, |l| l.span);
             return Err(err(ErrorKind::Syntax, span, "the pipeline has no consumer")
@@ -164,6 +292,7 @@ impl Lowerer {
             params: self.params.clone(),
             vars: std::mem::take(&mut self.vars),
             source,
+            view,
             stages,
             consumer,
             span: e.span,
@@ -309,6 +438,15 @@ impl Lowerer {
     /// one-argument builtin (`abs`, `math.sqrt`). Returns the bound variable and the body
     /// (the body's truthiness when `cond`).
     fn stage_fn(&mut self, f: &ast::Expr, elem: Type, cond: bool) -> CResult<(VarId, Expr)> {
+        if let Some(parts) = self.cur_tuple.clone() {
+            return self.tuple_fn(f, elem, parts, cond, |lw, body| {
+                if cond {
+                    lw.cond(body)
+                } else {
+                    lw.expr(body)
+                }
+            });
+        }
         let (name, body, call_it) = match &f.kind {
             ast::ExprKind::Lambda { params, body } => match params.as_slice() {
                 [p] => (p.name.clone(), &**body, false),
@@ -531,6 +669,12 @@ impl Lowerer {
     /// in the same order and with the same early exits as Python's flattened iteration.
     fn flat_map(&mut self, link: &Link, elem: Type, rest: &[Link]) -> CResult<(Stage, Consumer)> {
         let f = self.one_arg(link)?;
+        if self.cur_tuple.is_some() {
+            return Err(unsupported(
+                link.name.span,
+                "`.flat_map()` of tuples is not compiled yet",
+            ));
+        }
         let (pname, body) = match &f.kind {
             ast::ExprKind::Lambda { params, body } => match params.as_slice() {
                 [p] => (p.name.clone(), &**body),
@@ -587,6 +731,110 @@ impl Lowerer {
         };
         let inner = self.nested_loop(start, stop, step, stages, last, link.span)?;
         Ok((Stage::Map { var, body: inner }, outer))
+    }
+
+    /// A stage function over a tuple element: `lambda t: ...t[0]...t[1]...`. Returns a
+    /// variable for the IR's (unused) scalar element and what `lower` makes of the body.
+    fn tuple_fn<T>(
+        &mut self,
+        f: &ast::Expr,
+        elem: Type,
+        parts: Vec<VarId>,
+        _cond: bool,
+        lower: impl FnOnce(&mut Self, &ast::Expr) -> CResult<T>,
+    ) -> CResult<(VarId, T)> {
+        let (name, body) = match &f.kind {
+            ast::ExprKind::Lambda { params, body } if params.len() == 1 => {
+                (params[0].name.clone(), &**body)
+            }
+            ast::ExprKind::Lambda { params, .. } => {
+                return Err(err(
+                    ErrorKind::Type,
+                    f.span,
+                    format!(
+                        "this stage passes one argument (a tuple), but the lambda takes {}",
+                        params.len()
+                    ),
+                ))
+            }
+            _ if self.is_callable_ref(f) => {
+                return Err(unsupported(
+                    f.span,
+                    "a function of a tuple element is not compiled yet",
+                )
+                .with_help("write `lambda t: f(t[0], t[1])`"))
+            }
+            _ => ("x".to_string(), f),
+        };
+        let var = self.new_var("_elem", elem);
+        self.scopes.push((name.clone(), TUPLE_VAR));
+        self.tuples.push((name, parts));
+        let saved = self.cur_tuple.take();
+        let res = lower(self, body);
+        self.cur_tuple = saved;
+        self.tuples.pop();
+        self.scopes.pop();
+        Ok((var, res?))
+    }
+
+    /// `.map(lambda t: (a, b, ...))`: the parts become variables and the element a tuple of
+    /// them. None when the stage does not return a tuple display.
+    fn tuple_map(
+        &mut self,
+        f: &ast::Expr,
+        elem: Type,
+        stages: &mut Vec<Stage>,
+    ) -> CResult<Option<Vec<VarId>>> {
+        let (pname, body) = match &f.kind {
+            ast::ExprKind::Lambda { params, body } if params.len() == 1 => {
+                (params[0].name.clone(), &**body)
+            }
+            _ => ("x".to_string(), f),
+        };
+        let ast::ExprKind::Tuple(items) = &body.kind else {
+            return Ok(None);
+        };
+        if items.len() < 2 {
+            return Err(unsupported(
+                body.span,
+                "a tuple of fewer than two items is not compiled",
+            ));
+        }
+        let lower_items = |lw: &mut Self, _: &ast::Expr| -> CResult<Vec<Expr>> {
+            let mut out = Vec::new();
+            for it in items {
+                out.push(lw.expr(it)?);
+            }
+            Ok(out)
+        };
+        let values = match self.cur_tuple.clone() {
+            Some(parts) => {
+                let (var, values) = self.tuple_fn(f, elem, parts, false, lower_items)?;
+                stages.push(Stage::Map {
+                    var,
+                    body: mk(ExprKind::Var(var), elem, f.span),
+                });
+                values
+            }
+            None => {
+                let var = self.new_var(&pname, elem);
+                stages.push(Stage::Map {
+                    var,
+                    body: mk(ExprKind::Var(var), elem, f.span),
+                });
+                self.scopes.push((pname, var));
+                let res = lower_items(self, body);
+                self.scopes.pop();
+                res?
+            }
+        };
+        let mut parts = Vec::new();
+        for v in values {
+            let var = self.new_var("_t", v.ty);
+            stages.push(Stage::Let { var, value: v });
+            parts.push(var);
+        }
+        Ok(Some(parts))
     }
 
     /// A pipeline inside a stage (`lambda i: range(0, i).map(...).sum()`): one sequential loop
@@ -851,9 +1099,7 @@ impl Lowerer {
                     None => self.call_builtin(func, vals, span)?,
                 }
             }
-            ast::ExprKind::Subscript { .. } => {
-                return Err(unsupported(span, "subscripts are not supported here"))
-            }
+            ast::ExprKind::Subscript { value, index } => self.subscript(value, index, span)?,
             ast::ExprKind::Unary { op, operand } => {
                 if *op == ast::UnaryOp::Not {
                     return self.cond(e);
@@ -924,7 +1170,59 @@ impl Lowerer {
         })
     }
 
+    /// `t[k]` of a tuple element, `k` a constant.
+    fn subscript(&self, value: &ast::Expr, index: &ast::Expr, span: Span) -> CResult<Expr> {
+        let parts = match &value.kind {
+            ast::ExprKind::Name(n) if self.lookup(n) == Some(TUPLE_VAR) => self
+                .tuples
+                .iter()
+                .rev()
+                .find(|(t, _)| t == n)
+                .map(|(_, p)| p.clone())
+                .expect("bound with the scope"),
+            _ => return Err(unsupported(span, "subscripts are not supported here")),
+        };
+        let k = match &index.kind {
+            ast::ExprKind::Int(k) => Some(k.clone()),
+            ast::ExprKind::Unary {
+                op: ast::UnaryOp::Neg,
+                operand,
+            } => match &operand.kind {
+                ast::ExprKind::Int(k) => Some(-k.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(k) = k else {
+            return Err(unsupported(
+                index.span,
+                "a tuple is indexed with a constant here, e.g. t[0]",
+            ));
+        };
+        let n = parts.len() as i64;
+        let i = k
+            .to_i64()
+            .map(|k| if k < 0 { k + n } else { k })
+            .filter(|i| (0..n).contains(i));
+        let Some(i) = i else {
+            return Err(err(
+                ErrorKind::Unsupported,
+                index.span,
+                "tuple index out of range",
+            )
+            .with_help(format!("the tuple has {n} items")));
+        };
+        let v = parts[i as usize];
+        Ok(mk(ExprKind::Var(v), self.vars[v.0 as usize].ty, span))
+    }
+
     fn name(&self, n: &str, span: Span) -> CResult<Expr> {
+        if self.lookup(n) == Some(TUPLE_VAR) {
+            return Err(unsupported(
+                span,
+                format!("`{n}` is a tuple here: only its items (`{n}[0]`, ...) are compiled"),
+            ));
+        }
         // A lambda inside a def sees its own parameters first (the def's scopes start empty,
         // so only lambdas written inside it are there), then the def's locals.
         if let Some(v) = self.lookup(n) {
