@@ -108,6 +108,10 @@ class Pipeline:
         self.src = list(zip(self.src, other))
         return self
 
+    def chain(self, other):
+        self.src = list(self.src) + list(other)
+        return self
+
     def enumerate(self):
         self.stages.append(("enumerate", None))
         return self
@@ -1192,6 +1196,15 @@ CASES = [
     C("range(0, 10).enumerate().map(lambda t: (t[1], t[0] * 2)).map(lambda u: u[0] - u[-1]).collect()"),
     C("range(0, 10).enumerate().map(lambda t: t[-1] + range(0, t[0]).sum()).collect()"),
     C("range(0, 30).enumerate().map(lambda t: 10 // (t[0] - 20)).sum()"),
+    C("range(0, 5).chain(range(10, 13)).collect()"),
+    C("range(0, 100000).chain(range(10**6, 0, -7)).map(x * x).sum()"),
+    C("range(0, 0).chain(range(5, 0, -1)).collect()"),
+    C("range(0, 5).chain(range(0, 3)).enumerate().map(lambda t: t[0] * 10 + t[1]).collect()"),
+    C("range(-2**63, -2**63 + 3).chain(range(2**63 - 3, 2**63 - 1)).collect()"),
+    C("range(0, 10**6).chain(range(0, 10**6)).filter(x < 10).count()"),
+    C("range(0, 10**5).chain(range(0, n)).position_first(lambda x: x == 99999 - k)", n="10**5", k="0"),
+    C("range(0, 3).chain(range(2**64, 2**64 + 2)).collect()"),
+    C("range(0, n).chain(range(n, 0, -1)).map(x * 3).max()", n="70000"),
 ]
 
 

@@ -40,6 +40,8 @@ pub enum SourceData {
     },
     List(Vec<Value>),
     Buffer(BufferArg),
+    /// A range, then another: `range(..).chain(range(..))`. Each part is (start, step, len).
+    Chain([(BigInt, BigInt, u64); 2]),
 }
 
 /// An input buffer for one run: contiguous elements of `dtype` at `ptr`.
@@ -133,6 +135,7 @@ impl SourceData {
     pub fn len(&self) -> u64 {
         match self {
             SourceData::Range { len, .. } => *len,
+            SourceData::Chain([a, b]) => a.2 + b.2,
             SourceData::List(items) => items.len() as u64,
             SourceData::Buffer(b) => b.len as u64,
         }
@@ -145,6 +148,14 @@ impl SourceData {
     pub fn get(&self, i: i64) -> Value {
         match self {
             SourceData::Range { start, step, .. } => Value::Int(start + step * BigInt::from(i)),
+            SourceData::Chain([a, b]) => {
+                let (part, j) = if (i as u64) < a.2 {
+                    (a, i)
+                } else {
+                    (b, i - a.2 as i64)
+                };
+                Value::Int(&part.0 + &part.1 * BigInt::from(j))
+            }
             SourceData::List(items) => items[i as usize].clone(),
             SourceData::Buffer(b) => b.get(i as usize),
         }
@@ -232,6 +243,33 @@ pub fn eval_source(
     if p.view.is_empty() {
         return Ok(src);
     }
+    if let (
+        [ViewOp::Chain { start, stop, step }],
+        SourceData::Range {
+            start: a0,
+            step: a1,
+            len: la,
+        },
+    ) = (p.view.as_slice(), &src)
+    {
+        let mut it = Interp::new(p, params);
+        let mut int = |e: &Expr| match it.eval(e).map_err(ExecError::Python)? {
+            Value::Int(v) => Ok(v),
+            _ => unreachable!("verified IR: range arguments are ints"),
+        };
+        let (b0, b_stop, b1) = (int(start)?, int(stop)?, int(step)?);
+        if b1.is_zero() {
+            return Err(ExecError::Python(ErrCode::RangeStepZero));
+        }
+        let lb = range_len(&b0, &b_stop, &b1)
+            .to_u64()
+            .filter(|l| l.checked_add(*la).is_some_and(|t| t <= i64::MAX as u64))
+            .ok_or_else(|| ExecError::Unsupported("the chained ranges are too long".into()))?;
+        return Ok(SourceData::Chain([
+            (a0.clone(), a1.clone(), *la),
+            (b0, b1, lb),
+        ]));
+    }
     // Positions off, off + mul, ... (len of them) of the source as written.
     let (mut off, mut mul, mut len) = (BigInt::zero(), BigInt::from(1), BigInt::from(src.len()));
     let mut it = Interp::new(p, params);
@@ -262,6 +300,7 @@ pub fn eval_source(
                 len = (len + &k - 1) / &k;
                 mul *= k;
             }
+            ViewOp::Chain { .. } => unreachable!("lowering puts chain alone on a range"),
             ViewOp::ZipRange { start, stop, step } => {
                 let (a, b, s) = (int(start)?, int(stop)?, int(step)?);
                 if s.is_zero() {
@@ -283,6 +322,7 @@ pub fn eval_source(
             },
             len: small(&len).expect("at most the source's length"),
         },
+        SourceData::Chain(_) => unreachable!("chain is never combined with other views"),
         SourceData::List(items) => {
             let (off, len) = (small(&off), small(&len).expect("bounded"));
             let mul = small(&mul).unwrap_or(u64::MAX) as usize;
@@ -419,6 +459,15 @@ fn build_env(params: &[Value], src: &SourceData) -> Option<Env> {
         SourceData::Buffer(b) => {
             slots.push(b.ptr as u64);
             slots.push((b.stride * b.dtype.size()) as u64);
+        }
+        SourceData::Chain(parts) => {
+            for (start, step, len) in parts {
+                let last = start + step * BigInt::from(len.saturating_sub(1));
+                last.to_i64()?;
+                slots.push(start.to_i64()? as u64);
+                slots.push(step.to_i64()? as u64);
+            }
+            slots.push(parts[0].2);
         }
     }
     Some(Env {

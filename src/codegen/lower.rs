@@ -180,6 +180,13 @@ impl Gen<'_, '_> {
                 Some(self.b.ins().load(types::I64, mem(), env, src_off)),
             ),
         };
+        // The chained range: its start, step, and where it begins.
+        let chain = if p.chained() {
+            let l = |g: &mut Self, k: i32| g.b.ins().load(types::I64, mem(), env, src_off + k);
+            Some((l(self, 16), l(self, 24), l(self, 32)))
+        } else {
+            None
+        };
         // Bytes from one buffer position to the next, when `step_by` makes it vary.
         let stride = match &p.source {
             Source::Buffer { .. } if p.strided() => {
@@ -275,7 +282,21 @@ impl Gen<'_, '_> {
         let i = self.b.use_var(i_var);
         self.idx = i;
         let mut x = match &p.source {
-            Source::Range { .. } => self.b.use_var(x_var.expect("range element")),
+            Source::Range { .. } => {
+                let x = self.b.use_var(x_var.expect("range element"));
+                match chain {
+                    // Past the first range, the carried element is unused (and may have
+                    // wrapped): compute the second range's element from the position.
+                    Some((start2, step2, len1)) => {
+                        let j = self.b.ins().isub(i, len1);
+                        let off = self.b.ins().imul(j, step2);
+                        let y = self.b.ins().iadd(start2, off);
+                        let first = self.b.ins().icmp(IntCC::SignedLessThan, i, len1);
+                        self.b.ins().select(first, x, y)
+                    }
+                    None => x,
+                }
+            }
             Source::List { ty, .. } => {
                 let off = self.b.ins().ishl_imm_s(i, 3);
                 let addr = self.b.ins().iadd(items.expect("list items"), off);

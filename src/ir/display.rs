@@ -49,6 +49,13 @@ pub fn pipeline(p: &Pipeline) -> String {
                 expr(p, stop),
                 expr(p, step)
             ),
+            ViewOp::Chain { start, stop, step } => writeln!(
+                out,
+                "  chain range({}, {}, {})",
+                expr(p, start),
+                expr(p, stop),
+                expr(p, step)
+            ),
         };
     }
     for s in &p.stages {

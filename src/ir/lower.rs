@@ -145,10 +145,11 @@ impl Lowerer {
             let lname = link.name.name.as_str();
             match lname {
                 "skip" | "take" | "step_by" => {
-                    if !stages.is_empty() {
+                    if !stages.is_empty() || view.iter().any(|v| matches!(v, ViewOp::Chain { .. }))
+                    {
                         return Err(unsupported(
                             link.name.span,
-                            format!("`.{lname}()` after a stage is not compiled"),
+                            format!("`.{lname}()` is compiled only right after the source"),
                         )
                         .with_help(format!(
                             "put `.{lname}()` right after the source, before map, filter, zip and enumerate"
@@ -163,10 +164,11 @@ impl Lowerer {
                     });
                 }
                 "zip" => {
-                    if !stages.is_empty() {
+                    if !stages.is_empty() || view.iter().any(|v| matches!(v, ViewOp::Chain { .. }))
+                    {
                         return Err(unsupported(
                             link.name.span,
-                            "`.zip()` after a stage is not compiled",
+                            "`.zip()` is compiled only right after the source",
                         )
                         .with_help("zip right after the source, then map the pairs"));
                     }
@@ -208,6 +210,26 @@ impl Lowerer {
                         value: partner,
                     });
                     self.cur_tuple = Some(vec![x, y]);
+                }
+                "chain" => {
+                    let other = self.one_arg(link)?;
+                    let is_range = matches!(&other.kind, ast::ExprKind::Call { func, .. }
+                        if matches!(&func.kind, ast::ExprKind::Name(n) if n == "range" || n == "par_range"));
+                    if !stages.is_empty()
+                        || !view.is_empty()
+                        || !matches!(source, Source::Range { .. })
+                        || !is_range
+                    {
+                        return Err(unsupported(
+                            link.name.span,
+                            "`.chain()` is compiled for one range chained right after another",
+                        )
+                        .with_help("write range(a, b).chain(range(c, d)), then the stages"));
+                    }
+                    let Source::Range { start, stop, step } = self.source(other)? else {
+                        unreachable!("a range call lowers to a range source")
+                    };
+                    view.push(ViewOp::Chain { start, stop, step });
                 }
                 "enumerate" => {
                     self.no_args(link)?;
@@ -571,7 +593,7 @@ impl Lowerer {
                     link.name.span,
                     format!("`.{other}()` is not a pipeline method"),
                 )
-                .with_help(format!("stages: map, filter; consumers: {CONSUMERS}")))
+                .with_help(format!("stages: map, filter, flat_map, enumerate, zip, chain, skip, take, step_by; consumers: {CONSUMERS}")))
             }
         })
     }

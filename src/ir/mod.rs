@@ -373,6 +373,9 @@ pub enum ViewOp {
     StepBy(Expr),
     /// `zip(range(start, stop, step))`: at most as many as that range has.
     ZipRange { start: Expr, stop: Expr, step: Expr },
+    /// `chain(range(start, stop, step))` of a range source (the only view op then): that
+    /// range's elements follow the source's.
+    Chain { start: Expr, stop: Expr, step: Expr },
 }
 
 /// A predicate over the element, for `any`/`all`.
@@ -450,6 +453,11 @@ impl Pipeline {
                 Stage::Map { body, .. } => body.ty,
                 Stage::Filter { .. } | Stage::Let { .. } => ty,
             })
+    }
+
+    /// Whether the source is a range followed by a `chain`ed one.
+    pub fn chained(&self) -> bool {
+        matches!(self.view.as_slice(), [ViewOp::Chain { .. }])
     }
 
     /// Whether a `step_by` makes the source's elements non-contiguous.

@@ -22,7 +22,7 @@ pub fn verify(p: &Pipeline) -> Result<(), String> {
     for op in &p.view {
         match op {
             ViewOp::Skip(n) | ViewOp::Take(n) | ViewOp::StepBy(n) => v.expect(n, Type::Int)?,
-            ViewOp::ZipRange { start, stop, step } => {
+            ViewOp::ZipRange { start, stop, step } | ViewOp::Chain { start, stop, step } => {
                 v.expect(start, Type::Int)?;
                 v.expect(stop, Type::Int)?;
                 v.expect(step, Type::Int)?;

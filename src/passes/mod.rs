@@ -83,6 +83,11 @@ pub fn map_exprs(mut p: Pipeline, f: &dyn Fn(crate::ir::Expr) -> crate::ir::Expr
                 stop: g(stop),
                 step: g(step),
             },
+            ViewOp::Chain { start, stop, step } => ViewOp::Chain {
+                start: g(start),
+                stop: g(stop),
+                step: g(step),
+            },
         })
         .collect();
     p.consumer = match p.consumer {
