@@ -591,7 +591,7 @@ impl Lowerer {
             other => {
                 return Err(unsupported(
                     link.name.span,
-                .with_help(format!("stages: map, filter, flat_map, enumerate, zip, chain, skip, take, step_by; consumers: {CONSUMERS}")))
+                    format!("`.{other}()` is not a pipeline method"),
                 )
                 .with_help(format!("stages: map, filter, flat_map, enumerate, zip, chain, skip, take, step_by; consumers: {CONSUMERS}")))
             }
