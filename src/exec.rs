@@ -182,6 +182,8 @@ pub enum Acc {
     NotFound,
     Reduce(Value),
     Items(Vec<Value>),
+    /// A kernel's collected items, as slots of the element type.
+    Slots(Vec<u64>),
     Product(BigInt),
     /// `min_by_key`/`max_by_key`: the best element so far and its key.
     ExtremeBy {
@@ -608,7 +610,7 @@ fn run_kernel(
             // SAFETY: the kernel wrote `count` (at most `hi - lo`, the capacity) initialised
             // 8-byte slots into `buf` through `part.out`.
             unsafe { buf.set_len(part.count as usize) };
-            Acc::Items(buf.iter().map(|b| Value::from_slot(*b, elem_ty)).collect())
+            Acc::Slots(buf)
         }
     };
     Some(ChunkOut::Done(acc))
@@ -747,10 +749,26 @@ fn combine(p: &Pipeline, params: &[Value], outs: Vec<ChunkOut>) -> Result<Value,
             best.map_or(Value::None, |(v, _)| v)
         }
         Consumer::Collect => {
+            let ty = p.elem_type();
+            if accs.iter().all(|a| matches!(a, Acc::Slots(_))) {
+                let mut slots = Vec::with_capacity(
+                    accs.iter()
+                        .map(|a| if let Acc::Slots(s) = a { s.len() } else { 0 })
+                        .sum(),
+                );
+                for a in accs {
+                    if let Acc::Slots(s) = a {
+                        slots.extend_from_slice(&s);
+                    }
+                }
+                return Ok(Value::Packed(ty, slots));
+            }
             let mut items = Vec::new();
             for a in accs {
-                if let Acc::Items(v) = a {
-                    items.extend(v);
+                match a {
+                    Acc::Items(v) => items.extend(v),
+                    Acc::Slots(s) => items.extend(s.into_iter().map(|b| Value::from_slot(b, ty))),
+                    _ => {}
                 }
             }
             Value::List(items)

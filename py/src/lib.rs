@@ -21,7 +21,7 @@ use std::ffi::CStr;
 
 use fastiter::errors::{ErrCode, PyExcType};
 use fastiter::exec::BufferArg;
-use fastiter::ir::{self, BufferDecl, Dtype, ParamInfo};
+use fastiter::ir::{self, BufferDecl, Dtype, ParamInfo, Type};
 use fastiter::{CodegenOptions, Compiled, ErrorKind, ExecError, RunOptions, Value};
 
 pyo3::create_exception!(
@@ -196,6 +196,18 @@ fn to_py(py: Python<'_>, v: Value) -> PyResult<Py<PyAny>> {
                 .collect::<PyResult<Vec<_>>>()?;
             PyList::new(py, objs)?.into_any().unbind()
         }
+        // Straight from the kernel's slots to Python objects: no value per item in between.
+        Value::Packed(Type::Int, slots) => PyList::new(py, slots.iter().map(|&s| s as i64))?
+            .into_any()
+            .unbind(),
+        Value::Packed(Type::Float, slots) => {
+            PyList::new(py, slots.iter().map(|&s| f64::from_bits(s)))?
+                .into_any()
+                .unbind()
+        }
+        Value::Packed(Type::Bool, slots) => PyList::new(py, slots.iter().map(|&s| s & 0xff != 0))?
+            .into_any()
+            .unbind(),
     })
 }
 
@@ -418,6 +430,15 @@ impl Kernel {
         drop(view);
         let (value, _) = result.map_err(|e| exec_error(py, e))?;
         if array {
+            if let Value::Packed(ty, slots) = &value {
+                let (bytes, code): (Vec<u8>, &str) = match ty {
+                    Type::Int => (slots.iter().flat_map(|s| s.to_ne_bytes()).collect(), "q"),
+                    Type::Float => (slots.iter().flat_map(|s| s.to_ne_bytes()).collect(), "d"),
+                    Type::Bool => (slots.iter().map(|s| u8::from(s & 0xff != 0)).collect(), "?"),
+                };
+                let packed = pyo3::types::PyByteArray::new(py, &bytes);
+                return Ok((packed, code).into_pyobject(py)?.into_any().unbind());
+            }
             if let Value::List(items) = &value {
                 if let Some((bytes, code)) = pack(items) {
                     let packed = pyo3::types::PyByteArray::new(py, &bytes);

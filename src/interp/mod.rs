@@ -477,6 +477,7 @@ pub fn truthy(v: &Value) -> bool {
         Value::Int(i) => !i.is_zero(),
         Value::Float(f) => *f != 0.0,
         Value::List(l) => !l.is_empty(),
+        Value::Packed(_, l) => !l.is_empty(),
     }
 }
 
