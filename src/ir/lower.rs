@@ -461,6 +461,16 @@ impl Lowerer {
     /// (the body's truthiness when `cond`).
     fn stage_fn(&mut self, f: &ast::Expr, elem: Type, cond: bool) -> CResult<(VarId, Expr)> {
         if let Some(parts) = self.cur_tuple.clone() {
+            if let ast::ExprKind::Name(n) = &f.kind {
+                if let Some(d) = self.def_named(n).filter(|_| !self.is_local(n)) {
+                    let var = self.new_var("_elem", elem);
+                    let saved = self.cur_tuple.take();
+                    let body = self.inline_tuple_call(d, parts, f.span);
+                    self.cur_tuple = saved;
+                    let body = body?;
+                    return Ok((var, if cond { truth(body) } else { body }));
+                }
+            }
             return self.tuple_fn(f, elem, parts, cond, |lw, body| {
                 if cond {
                     lw.cond(body)
@@ -782,9 +792,8 @@ impl Lowerer {
             _ if self.is_callable_ref(f) => {
                 return Err(unsupported(
                     f.span,
-                    "a function of a tuple element is not compiled yet",
-                )
-                .with_help("write `lambda t: f(t[0], t[1])`"))
+                    "a builtin of a tuple element is not compiled",
+                ))
             }
             _ => ("x".to_string(), f),
         };
@@ -2142,6 +2151,48 @@ impl Lowerer {
         kwargs: Vec<(ast::Ident, Expr)>,
         span: Span,
     ) -> CResult<Expr> {
+        self.inline_call_with(d, args, kwargs, span, None)
+    }
+
+    /// Inline `d`, its first parameter bound to a tuple element (`map(f)` after `enumerate`
+    /// or `zip`): the body reads it as `t[0]` or unpacks it (`i, x = t`).
+    fn inline_tuple_call(
+        &mut self,
+        d: std::rc::Rc<ast::FuncDef>,
+        parts: Vec<VarId>,
+        span: Span,
+    ) -> CResult<Expr> {
+        let Some(p0) = d.params.first() else {
+            return Err(err(
+                ErrorKind::Type,
+                span,
+                format!(
+                    "{}() takes 0 positional arguments but 1 was given",
+                    d.name.name
+                ),
+            ));
+        };
+        let mut assigned = std::collections::HashSet::new();
+        assigned_names(&d.body, &mut assigned);
+        if assigned.contains(&p0.name) {
+            return Err(unsupported(
+                d.span,
+                format!("`{}` holds a tuple and is assigned in the body", p0.name),
+            )
+            .with_help("unpack the tuple into new names instead"));
+        }
+        let placeholder = mk(ExprKind::ConstInt(BigInt::zero()), Type::Int, span);
+        self.inline_call_with(d, vec![placeholder], Vec::new(), span, Some(parts))
+    }
+
+    fn inline_call_with(
+        &mut self,
+        d: std::rc::Rc<ast::FuncDef>,
+        args: Vec<Expr>,
+        kwargs: Vec<(ast::Ident, Expr)>,
+        span: Span,
+        tuple: Option<Vec<VarId>>,
+    ) -> CResult<Expr> {
         let name = &d.name.name;
         let args = self.bind_args(&d, args, kwargs, span)?;
         if self.fns.iter().any(|f| &f.name == name) {
@@ -2166,12 +2217,21 @@ impl Lowerer {
         });
         // The function does not see the caller's lambda parameters.
         let scopes = std::mem::take(&mut self.scopes);
+        let tuples = std::mem::take(&mut self.tuples);
+        if let Some(parts) = &tuple {
+            self.scopes.push((d.params[0].name.clone(), TUPLE_VAR));
+            self.tuples.push((d.params[0].name.clone(), parts.clone()));
+        }
         let mut out = Vec::new();
         for (i, a) in args {
+            if i == 0 && tuple.is_some() {
+                continue;
+            }
             self.bind(&d.params[i].name, a, &mut out);
         }
         let res = self.stmts(&d.body, &mut out);
         self.scopes = scopes;
+        self.tuples = tuples;
         let f = self.fns.pop().expect("pushed above");
         res?;
         if f.env.is_some() {
@@ -2310,13 +2370,29 @@ impl Lowerer {
                 }
                 vs
             }
+            (_, ast::ExprKind::Name(n))
+                if self.lookup(n) == Some(TUPLE_VAR)
+                    && targets.iter().all(|t| !matches!(t, ast::Target::Name(_))) =>
+            {
+                let (_, parts) = self
+                    .tuples
+                    .iter()
+                    .rev()
+                    .find(|(t, _)| t == n)
+                    .expect("bound with the scope");
+                parts
+                    .iter()
+                    .map(|v| mk(ExprKind::Var(*v), self.vars[v.0 as usize].ty, value.span))
+                    .collect()
+            }
             _ if targets.iter().all(|t| matches!(t, ast::Target::Name(_))) => {
                 vec![self.expr(value)?]
             }
             _ => {
                 return Err(unsupported(
                     value.span,
-                    "unpacking is only supported from a tuple written out: `a, b = x, y`",
+                    "unpacking is only supported from a tuple written out (`a, b = x, y`) \
+                     or a tuple element (`i, x = item`)",
                 ))
             }
         };
