@@ -182,8 +182,12 @@ pub enum Acc {
     NotFound,
     Reduce(Value),
     Items(Vec<Value>),
-    /// A kernel's collected items, as slots of the element type.
-    Slots(Vec<u64>),
+    /// A kernel's collected items, as slots of the element type: `count` of them written at
+    /// position `lo` of the run's output buffer.
+    Slots {
+        lo: usize,
+        count: usize,
+    },
     Product(BigInt),
     /// `min_by_key`/`max_by_key`: the best element so far and its key.
     ExtremeBy {
@@ -497,10 +501,20 @@ pub fn run(
     let kernel = kernel.filter(|_| env.is_some());
     let interp_chunks = std::sync::atomic::AtomicUsize::new(0);
     let elem_ty = p.elem_type();
+    // `collect`: chunk [lo, hi) writes its items from position lo of one buffer (pages that
+    // no chunk fills are never touched); combining moves them together in order.
+    let mut collected: Vec<u64> = Vec::new();
+    if kernel.is_some() && matches!(p.consumer, Consumer::Collect) {
+        collected.reserve_exact(len as usize);
+    }
+    let out_base = OutPtr(collected.as_mut_ptr());
 
     let run_range = |lo: i64, hi: i64| -> ChunkOut {
         if let (Some(k), Some(env)) = (kernel, env.as_ref()) {
-            if let Some(out) = run_kernel(p, k, &env.slots, lo, hi, elem_ty) {
+            // The buffer has room for `len` items and chunks are disjoint ranges of positions,
+            // so each kernel writes only its own `[lo, hi)` (other consumers ignore `out`).
+            let out = out_base.get().wrapping_add(lo as usize);
+            if let Some(out) = run_kernel(p, k, &env.slots, lo, hi, elem_ty, out) {
                 return out;
             }
         }
@@ -530,7 +544,7 @@ pub fn run(
     } else {
         outs
     };
-    let value = combine(p, params, outs)?;
+    let value = combine(p, params, outs, collected)?;
     let stats = RunStats {
         elements: len,
         threads: opts.threads.max(1),
@@ -549,13 +563,9 @@ fn run_kernel(
     lo: i64,
     hi: i64,
     elem_ty: Type,
+    out: *mut u64,
 ) -> Option<ChunkOut> {
-    let mut buf: Vec<u64> = if matches!(p.consumer, Consumer::Collect) {
-        Vec::with_capacity((hi - lo) as usize)
-    } else {
-        Vec::new()
-    };
-    let mut part = Partial::new(buf.as_mut_ptr());
+    let mut part = Partial::new(out);
     let status = k.call(env, lo, hi, &mut part);
     match status {
         abi::STATUS_OK => {}
@@ -606,18 +616,35 @@ fn run_kernel(
             }),
             nan_seen: part.flags & abi::FLAG_NAN_SEEN != 0,
         },
-        Consumer::Collect => {
-            // SAFETY: the kernel wrote `count` (at most `hi - lo`, the capacity) initialised
-            // 8-byte slots into `buf` through `part.out`.
-            unsafe { buf.set_len(part.count as usize) };
-            Acc::Slots(buf)
-        }
+        Consumer::Collect => Acc::Slots {
+            lo: lo as usize,
+            count: part.count as usize,
+        },
     };
     Some(ChunkOut::Done(acc))
 }
 
 /// Combine chunk results in order into the pipeline's value.
-fn combine(p: &Pipeline, params: &[Value], outs: Vec<ChunkOut>) -> Result<Value, ExecError> {
+/// The run's `collect` buffer, shared by the chunks (each writes its own positions).
+#[derive(Clone, Copy)]
+struct OutPtr(*mut u64);
+// SAFETY: chunks write disjoint positions; the buffer outlives the run.
+unsafe impl Send for OutPtr {}
+// SAFETY: as above.
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    fn get(self) -> *mut u64 {
+        self.0
+    }
+}
+
+fn combine(
+    p: &Pipeline,
+    params: &[Value],
+    outs: Vec<ChunkOut>,
+    mut collected: Vec<u64>,
+) -> Result<Value, ExecError> {
     let mut accs = Vec::with_capacity(outs.len());
     // Elements that reached the consumer in the chunks before (for `position_*`).
     let mut seen = 0u64;
@@ -750,24 +777,35 @@ fn combine(p: &Pipeline, params: &[Value], outs: Vec<ChunkOut>) -> Result<Value,
         }
         Consumer::Collect => {
             let ty = p.elem_type();
-            if accs.iter().all(|a| matches!(a, Acc::Slots(_))) {
-                let mut slots = Vec::with_capacity(
-                    accs.iter()
-                        .map(|a| if let Acc::Slots(s) = a { s.len() } else { 0 })
-                        .sum(),
-                );
-                for a in accs {
-                    if let Acc::Slots(s) = a {
-                        slots.extend_from_slice(&s);
+            // SAFETY: each chunk's kernel initialised `count` slots from position `lo`.
+            let chunk = |lo: usize, count: usize| unsafe {
+                std::slice::from_raw_parts(collected.as_ptr().add(lo), count)
+            };
+            if accs.iter().all(|a| matches!(a, Acc::Slots { .. })) {
+                let mut end = 0;
+                for a in &accs {
+                    if let Acc::Slots { lo, count } = *a {
+                        // SAFETY: `lo >= end` (chunks come in order and a chunk writes at most
+                        // as many items as it has positions), both ranges are in the buffer,
+                        // and `[lo, lo + count)` is initialised.
+                        unsafe {
+                            let base = collected.as_mut_ptr();
+                            std::ptr::copy(base.add(lo), base.add(end), count);
+                        }
+                        end += count;
                     }
                 }
-                return Ok(Value::Packed(ty, slots));
+                // SAFETY: `[0, end)` now holds the chunks' items, in order.
+                unsafe { collected.set_len(end) };
+                return Ok(Value::Packed(ty, collected));
             }
             let mut items = Vec::new();
             for a in accs {
                 match a {
                     Acc::Items(v) => items.extend(v),
-                    Acc::Slots(s) => items.extend(s.into_iter().map(|b| Value::from_slot(b, ty))),
+                    Acc::Slots { lo, count } => {
+                        items.extend(chunk(lo, count).iter().map(|b| Value::from_slot(*b, ty)))
+                    }
                     _ => {}
                 }
             }

@@ -431,12 +431,23 @@ impl Kernel {
         let (value, _) = result.map_err(|e| exec_error(py, e))?;
         if array {
             if let Value::Packed(ty, slots) = &value {
-                let (bytes, code): (Vec<u8>, &str) = match ty {
-                    Type::Int => (slots.iter().flat_map(|s| s.to_ne_bytes()).collect(), "q"),
-                    Type::Float => (slots.iter().flat_map(|s| s.to_ne_bytes()).collect(), "d"),
-                    Type::Bool => (slots.iter().map(|s| u8::from(s & 0xff != 0)).collect(), "?"),
+                let (width, code) = match ty {
+                    Type::Int => (8, "q"),
+                    Type::Float => (8, "d"),
+                    Type::Bool => (1, "?"),
                 };
-                let packed = pyo3::types::PyByteArray::new(py, &bytes);
+                let packed = pyo3::types::PyByteArray::new_with(py, slots.len() * width, |buf| {
+                    if width == 8 {
+                        for (dst, s) in buf.chunks_exact_mut(8).zip(slots) {
+                            dst.copy_from_slice(&s.to_ne_bytes());
+                        }
+                    } else {
+                        for (dst, s) in buf.iter_mut().zip(slots) {
+                            *dst = u8::from(s & 0xff != 0);
+                        }
+                    }
+                    Ok(())
+                })?;
                 return Ok((packed, code).into_pyobject(py)?.into_any().unbind());
             }
             if let Value::List(items) = &value {
