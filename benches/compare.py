@@ -745,6 +745,17 @@ def matches(kind: str, want: Any, got: Any) -> bool:
     return type(got) is int and got == want
 
 
+def calls_per_run(fn: Callable[[], Any], min_run: float) -> int:
+    """How many calls make a run of at least `min_run` seconds, counted by calling (one slow
+    call, a page fault or a preempted thread, must not decide it)."""
+    reps = 0
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < min_run and reps < 10**6:
+        fn()
+        reps += 1
+    return reps
+
+
 def time_calls(fn: Callable[[], Any], reps: int) -> float:
     t0 = time.perf_counter()
     for _ in range(reps):
@@ -761,7 +772,7 @@ def measure_case(
 ) -> list[Result]:
     results = [Result(case, t) for t in tools]
     fns: dict[str, Callable[[], Any]] = {}
-    min_run = 0.002 if args.quick else 0.02
+    min_run = 0.005 if args.quick else 0.02
 
     # Build and call each tool once: its first call (compiles) and the result to check.
     for r in results:
@@ -786,10 +797,10 @@ def measure_case(
             t0 = time.perf_counter()
             r.value = fn()
             r.first_call = time.perf_counter() - t0
-            # Calibrate on a second call where the first compiled; otherwise the first call is
-            # as good, and a second would cost CPython 5-10 s at W1's largest N.
-            warm = time_calls(fn, 1) if r.tool.compiles else r.first_call
-            r.reps = 1 if warm >= min_run else min(10**6, math.ceil(min_run / max(warm, 1e-7)))
+            # A call that compiled says nothing of the next; one that did not is a fair
+            # sample, and a second call would cost CPython 5-10 s at W1's largest N.
+            if r.tool.compiles or r.first_call < min_run:
+                r.reps = calls_per_run(fn, min_run)
             fns[r.tool.key] = fn
             progress.line(case, r.tool, "first call", r.first_call)
         except Exception as e:  # noqa: BLE001 - a failing peer is reported, not fatal
