@@ -1236,12 +1236,28 @@ def summary_matrix(all_results: list[list[Result]]) -> list[str]:
     return lines
 
 
+# One colour family per project, so that runs with other tool subsets keep their colours.
+TOOL_COLORS = {
+    "lambdas": "#9e9e9e",
+    "fastiter-1": "#fdae6b",
+    "fastiter-N": "#e6550d",
+    "fastiter-compile": "#8c2d04",
+    "numpy": "#31a354",
+    "numba": "#9ecae1",
+    "numba-parallel": "#3182bd",
+    "numexpr": "#e377c2",
+    "rust-1": "#bcbddc",
+    "rust-N": "#756bb1",
+}
+
+
 def write_chart(path: Path, all_results: list[list[Result]]) -> str | None:
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.patches import Patch
     except Exception as e:  # noqa: BLE001
         return f"no chart: matplotlib does not import ({type(e).__name__})"
     tools = [r.tool for r in all_results[0][1:]]
@@ -1249,30 +1265,36 @@ def write_chart(path: Path, all_results: list[list[Result]]) -> str | None:
     series = [
         (i + 1, t)
         for i, t in enumerate(tools)
-        if any(rs[i + 1].status == "ok" and rs[i + 1].times for rs in all_results)
+        if any(rs[i + 1].status in ("ok", "WRONG") and rs[i + 1].times for rs in all_results)
     ]
     width = 0.8 / max(1, len(series))
     fig, ax = plt.subplots(figsize=(max(10, 1.1 * len(all_results)), 6), dpi=110)
-    cmap = plt.get_cmap("tab20")
+    handles = []
     for s, (i, tool) in enumerate(series):
         xs, ys = [], []
         for c, rs in enumerate(all_results):
             x = ratio(rs[0], rs[i])
+            pos = c + (s - (len(series) - 1) / 2) * width
             if x is not None:
-                xs.append(c + (s - (len(series) - 1) / 2) * width)
+                xs.append(pos)
                 ys.append(x)
-        ax.bar(xs, ys, width, label=tool.label, color=cmap(s % 20))
+            elif rs[i].status == "WRONG":
+                # Where its bar would be: a wrong answer is a result too, just not a speed.
+                ax.text(pos, 1.05, "WRONG", rotation=90, ha="center", va="bottom", fontsize=6)
+        color = TOOL_COLORS.get(tool.key, "black")
+        ax.bar(xs, ys, width, color=color)
+        handles.append(Patch(color=color, label=tool.label))
     ax.set_yscale("log")
+    ax.set_ylim(bottom=min(ax.get_ylim()[0], 0.5))  # room for the WRONG labels above 1
     ax.axhline(1.0, color="black", linewidth=0.8)
     ax.set_xticks(range(len(all_results)))
     ax.set_xticklabels([rs[0].case.label.replace(" N=", "\nN=") for rs in all_results], fontsize=8)
     ax.set_ylabel("speedup over CPython generator expression (log)")
-    ax.set_title(
-        "Median speedup over CPython's generator expression (no bar: n/a, skipped or WRONG)"
-    )
+    ax.set_title("Median speedup over CPython's generator expression (no bar: n/a or skipped)")
     ax.grid(axis="y", which="both", alpha=0.3)
+    ax.set_axisbelow(True)
     # Below the axes: inside, it hides the tallest bars.
-    ax.legend(fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    ax.legend(handles=handles, fontsize=8, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.12))
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
