@@ -1025,9 +1025,11 @@ def versions() -> dict[str, str]:
     except Exception:  # noqa: BLE001
         out["matplotlib"] = "missing"
     try:
-        out["rustc"] = subprocess.run(
-            ["rustc", "--version"], check=False, capture_output=True, text=True
-        ).stdout.strip()
+        out["rustc"] = (
+            subprocess.run(["rustc", "--version"], check=False, capture_output=True, text=True)
+            .stdout.strip()
+            .removeprefix("rustc ")
+        )
     except OSError:
         out["rustc"] = "missing"
     try:
