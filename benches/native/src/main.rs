@@ -67,7 +67,11 @@ fn expensive_computation(x: i64) -> i64 {
 
 fn w2(n: i64) -> i128 {
     chunks(n)
-        .map(|(lo, hi)| (lo..hi).map(|x| expensive_computation(x) as i128).sum::<i128>())
+        .map(|(lo, hi)| {
+            (lo..hi)
+                .map(|x| expensive_computation(x) as i128)
+                .sum::<i128>()
+        })
         .sum()
 }
 
@@ -85,7 +89,12 @@ fn w3_squares(n: i64) -> i128 {
 
 fn w4(data: &[f64]) -> f64 {
     data.par_chunks(CHUNK as usize)
-        .map(|c| c.iter().map(|v| v * v + 1.0).filter(|v| *v > 0.5).sum::<f64>())
+        .map(|c| {
+            c.iter()
+                .map(|v| v * v + 1.0)
+                .filter(|v| *v > 0.5)
+                .sum::<f64>()
+        })
         .sum()
 }
 
@@ -130,7 +139,11 @@ fn measure<R>(runs: usize, mut f: impl FnMut() -> R, show: impl Fn(&R) -> String
     } else {
         (MIN_RUN.as_nanos() as f64 / one.max(1.0)).ceil() as u64
     };
-    let mut out = Out { reps: vec![], times_ns: vec![], result };
+    let mut out = Out {
+        reps: vec![],
+        times_ns: vec![],
+        result,
+    };
     for _ in 0..runs {
         let (r, t) = time_run(&mut f, reps);
         out.reps.push(r);
@@ -184,10 +197,14 @@ fn main() {
             measure(runs, || w4(black_box(&data)), |v| py_float_repr(*v))
         }
         // Collections are reported as a digest compare.py computes the same way.
-        "w5" => measure(runs, || w5(black_box(n)), |v| {
-            let sum: i128 = v.iter().map(|&x| x as i128).sum();
-            format!("len={} sum={}", v.len(), sum)
-        }),
+        "w5" => measure(
+            runs,
+            || w5(black_box(n)),
+            |v| {
+                let sum: i128 = v.iter().map(|&x| x as i128).sum();
+                format!("len={} sum={}", v.len(), sum)
+            },
+        ),
         "w6-start" => measure(runs, || w6(black_box(n), 0), boolean),
         "w6-end" => measure(runs, || w6(black_box(n), n - 1), boolean),
         other => {
