@@ -1179,7 +1179,8 @@ def write_markdown(
             'repeat the call within a run and report the time per call. "first call" is the '
             'first call in this process (fastiter and Numba compile there); "cold first call" is '
             "the first call in a fresh interpreter (nothing cached); fastiter caches kernels by "
-            "the lambdas' code objects, so in-process only a workload's first size compiles. "
+            "the lambdas' code objects, so in-process only a workload's first fastiter call "
+            "compiles (1 thread, first size). "
             '"compile" is '
             "`fastiter._native.compile` of the equivalent pipeline text, median of 20."
         ),
