@@ -950,6 +950,20 @@ impl Gen<'_, '_> {
                 self.inexact_if(of);
                 r
             }
+            IMul if x == y => {
+                // A square overflows i64 exactly when |x| > 3037000499 (isqrt(2**63 - 1)); that
+                // test needs no flags, so the plain two-operand multiply is enough and the loop
+                // keeps its registers (the flag-setting form clobbers rdx on x86-64).
+                const ROOT: i64 = 3_037_000_499;
+                let r = self.b.ins().imul(x, x);
+                let shifted = self.b.ins().iadd_imm_s(x, ROOT);
+                let of = self
+                    .b
+                    .ins()
+                    .icmp_imm_s(IntCC::UnsignedGreaterThan, shifted, 2 * ROOT);
+                self.inexact_if(of);
+                r
+            }
             IMul => {
                 let (r, of) = self.b.ins().smul_overflow(x, y);
                 self.inexact_if(of);
