@@ -182,7 +182,7 @@ class CompiledFunction(_native.CompiledBase):
         if entry.caller is None and mode == _CHAIN:
             return None  # its pipelines say why
         name = self._fn.__qualname__
-        what = "native function" if mode == _SCALAR else "one kernel for the returned chain"
+        what = "a native function" if mode == _SCALAR else "one kernel for the returned chain"
         lines = [f"function: {name}{tuple(type(a).__name__ for a in bound)}"]
         if entry.caller is None:
             lines.append("compiled: no, it runs as plain Python (same results, Python speed)")
@@ -191,7 +191,7 @@ class CompiledFunction(_native.CompiledBase):
                 lines.append(f"kernel source tried: {entry.text}")
             return "\n".join(lines)
         k = entry.caller.kernel
-        lines.append(f"compiled: yes, as a {what} ({k.compile_time * 1e3:.2f} ms to compile)")
+        lines.append(f"compiled: yes, as {what} ({k.compile_time * 1e3:.2f} ms to compile)")
         lines.append("kernel source: " + entry.text.replace("\n", "\n  "))
         if entry.params:
             values = list(bound) + [_read_slot(s) for s in entry.sources]
@@ -323,8 +323,8 @@ def _arg_params(fn: Any, types_: tuple) -> list[tuple[str, str]]:
 
 def _scalar_program(fn: Any, types_: tuple) -> tuple[str, list, list, list]:
     params = _arg_params(fn, types_)
-    prog = def_program(fn)
-    name = prog.names[0]
+    prog = def_program(None)
+    name = prog.add_root(fn, 0)
     args = ", ".join(n for n, _ in params)
     text = prog.prefix + f"range(0, 1).map(lambda _fi_i: {name}({args})).min()"
     _DEFS[text] = prog.defs

@@ -28,6 +28,7 @@ from fastiter._source import (
     file_position,
     resolve,
     short_path,
+    stage_defs,
     stage_text,
     template_for,
 )
@@ -511,6 +512,10 @@ class ParallelIterator:
             taken["_fi_identity"] = ("identity",)
             try:
                 with AST_LOCK:
+                    for i, (_, tpl, fn, kinds) in enumerate(stage_inputs):
+                        stage_defs(tpl, fn, kinds, taken, i)
+                    if ctpl is not None:
+                        stage_defs(ctpl, cfn, ckinds, taken, len(stage_inputs))
                     stages = [
                         (op, stage_text(tpl, fn, kinds, taken, i))
                         for i, (op, tpl, fn, kinds) in enumerate(stage_inputs)

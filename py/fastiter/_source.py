@@ -557,7 +557,7 @@ class _Rename(ast.NodeTransformer):
 class StageText:
     """One callable, translated for one resolution of its free names."""
 
-    __slots__ = ("defs", "filename", "getters", "params", "raw", "segment_origin", "text")
+    __slots__ = ("filename", "getters", "params", "raw", "segment_origin", "text")
 
     def __init__(self) -> None:
         self.text = ""
@@ -566,8 +566,6 @@ class StageText:
         self.filename = ""
         self.segment_origin: tuple[int, int] | None = None  # file (line, col) of text[body]
         self.raw = 0  # offset in `text` where the raw source segment starts, when raw
-        # `def` blocks the text needs: (source, file, line, column of `def` in the file)
-        self.defs: list[tuple[str, str, int, int]] = []
 
 
 def stage_text(
@@ -601,15 +599,6 @@ def stage_text(
             if callee != name:
                 rename[name] = ast.Name(id=callee, ctx=ast.Load())
             continue
-        if tpl.defnode is not None and (
-            kind == "mathfn" or (kind in ("math", "builtin") and name != (detail or "math"))
-        ):
-            raise Unsupported(
-                f"`{name}` is another name for {'math.' + detail if kind == 'mathfn' else detail or 'math'}"
-                "; inside a def, write the name itself",
-                where,
-                caret_snippet(tpl.filename, pos[0], pos[1]),
-            )
         if kind == "bad":
             raise Unsupported(
                 f"`{name}` {detail}",
@@ -617,19 +606,15 @@ def stage_text(
                 caret_snippet(tpl.filename, pos[0], pos[1]),
             )
         if kind == "param":
-            binding = (id(fn.__closure__[cell]) if cell is not None else id(fn.__globals__), name)
+            # Never shared, even with a parameter bound to the same variable: whether two
+            # lambdas read one variable is not part of the plan's key (closures of one code
+            # object may or may not share a cell), so each reading gets its own parameter.
             pname = name
             n = 1
-            while pname in taken and taken[pname] != binding:
+            while pname in taken:
                 n += 1
                 pname = f"{name}_{n}"
-            if pname != name and tpl.defnode is not None:
-                raise Unsupported(
-                    f"`{name}` names different numbers in two functions of this pipeline",
-                    where,
-                    caret_snippet(tpl.filename, pos[0], pos[1]),
-                )
-            taken[pname] = binding
+            taken[pname] = ("lambda", id(fn), name)
             if pname != name:
                 rename[name] = ast.Name(id=pname, ctx=ast.Load())
             out.params.append((pname, detail))
@@ -930,6 +915,24 @@ class Program:
                 return None
             out.append(v)
         return out
+
+
+def stage_defs(
+    tpl: Template, fn: Any, kinds: tuple[tuple[str, str], ...], taken: dict[str, Any], index: int
+) -> None:
+    """Add the defs a stage is or calls to the pipeline's program, before any lambda takes
+    a parameter name: a def's text reads its numbers under their own names."""
+    if tpl.body is None and tpl.defnode is None:
+        return
+    prog = program_of(taken)
+    if as_def(tpl, fn):
+        prog.add_root(fn, index)
+        return
+    for (name, cell, pos), (kind, _) in zip(tpl.free, kinds):
+        if kind == "func":
+            prog._root, prog._hops = index, ((name, cell),)
+            where = f"{short_path(tpl.filename)}:{pos[0]}:{pos[1] + 1}"
+            prog.add_def(resolve(fn, name, cell), where)
 
 
 def program_of(taken: dict[Any, Any]) -> Program:
