@@ -552,11 +552,15 @@ class ParallelIterator:
 
     def _consume(self, consumer: str, carg: Any) -> Any:
         explaining = _explaining.get()
-        if carg is None and explaining is None and self._src.kind == "range":
-            fast = _fast_lookup(self, consumer)
+        fast_ok = carg is None or consumer in ("any", "all")
+        if fast_ok and explaining is None and self._src.kind == "range":
+            fast = _fast_lookup(self, consumer, carg)
             if fast is not None:
+                kernel = fast[0].kernel
                 try:
-                    return fast[0].kernel.run(fast[1])
+                    # `call`: small ranges run inline, without a thread or a Value per number.
+                    out = kernel.call(tuple(fast[1]))
+                    return kernel.run(fast[1]) if out is NotImplemented else out
                 except _native.Refused:
                     return _python_run(self, consumer, carg)
         try:
@@ -568,8 +572,8 @@ class ParallelIterator:
             explaining.append(_explanation(self, consumer, plan, values, reason))
             return None
         if plan is not None and plan.kernel is not None:
-            if carg is None and self._src.kind == "range":
-                _fast_store(self, consumer, plan)
+            if fast_ok and self._src.kind == "range":
+                _fast_store(self, consumer, carg, plan)
             try:
                 return plan.kernel.run(values, buf[0] if buf else None)
             except _native.Refused:
@@ -579,35 +583,39 @@ class ParallelIterator:
         return _python_run(self, consumer, carg)
 
 
-# The common case again, cheaper: a range through lambdas into a consumer without a function.
+# The common case again, cheaper: a range through lambdas into a consumer without a function
+# (or `any`/`all` with a predicate).
 # Keyed by the stages' code objects; each entry says how to read the free names and what they
 # must still be (a number of the same type, or the very same module/builtin) for the compiled
 # plan to apply. Anything else takes the general path above.
 _fast: dict[Any, tuple[_Plan, list[tuple[int, str, int | None, Any, bool]], bool]] = {}
 
 
-def _fast_key(p: ParallelIterator, consumer: str) -> Any:
+def _fast_key(p: ParallelIterator, consumer: str, carg: Any) -> Any:
     try:
         return (
             p._src.data.step == 1,
             consumer,
             tuple([(op, fn.__code__) for op, fn, _ in p._stages]),
+            None if carg is None else carg.__code__,
         )
     except AttributeError:  # a builtin stage function, or a non-range source
         return None
 
 
-def _fast_lookup(p: ParallelIterator, consumer: str) -> tuple[_Plan, list[Any]] | None:
-    key = _fast_key(p, consumer)
+def _fast_lookup(p: ParallelIterator, consumer: str, carg: Any) -> tuple[_Plan, list[Any]] | None:
+    key = _fast_key(p, consumer, carg)
     hit = _fast.get(key) if key is not None else None
     if hit is None:
         return None
     plan, getters, has_program = hit
     r = p._src.data
     values: list[Any] = [r.start, r.stop] if r.step == 1 else [r.start, r.stop, r.step]
-    stages = p._stages
+    fns = [fn for _, fn, _ in p._stages]
+    if carg is not None:
+        fns.append(carg)
     for i, name, cell, want, is_param in getters:
-        v = resolve(stages[i][1], name, cell)
+        v = resolve(fns[i], name, cell)
         if is_param:
             if type(v) is not want:
                 return None
@@ -615,19 +623,22 @@ def _fast_lookup(p: ParallelIterator, consumer: str) -> tuple[_Plan, list[Any]] 
         elif v is not want:
             return None
     if has_program:
-        extra = plan.extra_values([fn for _, fn, _ in stages])
+        extra = plan.extra_values(fns)
         if extra is None:
             return None
         values.extend(extra)
     return plan, values
 
 
-def _fast_store(p: ParallelIterator, consumer: str, plan: _Plan) -> None:
-    key = _fast_key(p, consumer)
+def _fast_store(p: ParallelIterator, consumer: str, carg: Any, plan: _Plan) -> None:
+    key = _fast_key(p, consumer, carg)
     if key is None or any(op not in COMPILED_STAGES for op, _, _ in p._stages):
         return
     getters = []
-    for i, (_, fn, _) in enumerate(p._stages):
+    fns = [fn for _, fn, _ in p._stages]
+    if carg is not None:
+        fns.append(carg)
+    for i, fn in enumerate(fns):
         tpl, vals, kinds = stage_free(fn, 1)
         program_reads = as_def(tpl, fn)
         for (name, cell, _), v, k in zip(tpl.free, vals, kinds):

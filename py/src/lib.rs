@@ -800,7 +800,11 @@ impl CompiledBase {
         let py = slf.py();
         let plain = kwargs.is_none_or(|k| k.is_empty());
         if plain {
-            let hot = slf.borrow()._hot.as_ref().map(|c| c.clone_ref(py));
+            // A failed borrow (another thread setting `_hot`, free-threaded) takes the slow path.
+            let hot = slf
+                .try_borrow()
+                .ok()
+                .and_then(|b| b._hot.as_ref().map(|c| c.clone_ref(py)));
             if let Some(caller) = hot {
                 match caller.get().call(py, args) {
                     Ok(r) if !r.bind(py).is(py.NotImplemented()) => return Ok(r),

@@ -417,3 +417,25 @@ def test_other_bodies_still_compile_their_pipelines():
 
     assert two(10) == 100
     assert "compiled: yes" in two.explain(10)
+
+
+def test_plain_chain_any_all_reuse_plans_with_fresh_values():
+    def probe(n, k):
+        return (
+            par_range(0, n).any(lambda x: x == k - 1),
+            par_range(0, n).all(lambda x: x < k),
+            par_range(0, n).map(lambda x: x % 7).any(lambda v: v == LIMIT),
+        )
+
+    global LIMIT
+    try:
+        for n, k, limit in [(10, 5, 0), (10, 11, 3), (0, 1, 9), (100, 0.5, 6), (20_000, 19_999, 7)]:
+            LIMIT = limit
+            want = (
+                any(x == k - 1 for x in range(n)),
+                all(x < k for x in range(n)),
+                any(x % 7 == limit for x in range(n)),
+            )
+            assert probe(n, k) == want
+    finally:
+        LIMIT = 0
