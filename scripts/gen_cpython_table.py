@@ -48,6 +48,10 @@ class ComplexResult(Exception):
     """CPython produced a complex number: fastiter refuses such a pipeline."""
 
 
+def _negative():
+    raise ValueError("negative count or step")
+
+
 def real(v):
     if isinstance(v, complex):
         raise ComplexResult(repr(v))
@@ -76,21 +80,61 @@ class Pipeline:
         self.stages = []
 
     def map(self, f):
-        self.stages.append((False, f))
+        self.stages.append(("map", f))
         return self
 
     def filter(self, f):
-        self.stages.append((True, f))
+        self.stages.append(("filter", f))
         return self
 
-    def _run(self, items):
-        for v in items:
-            for is_filter, f in self.stages:
-                if is_filter:
+    def flat_map(self, f):
+        self.stages.append(("flat_map", f))
+        return self
+
+    # Index operations right after the source (the only place the compiler takes them).
+    def skip(self, n):
+        self.src = self.src[n:] if n >= 0 else _negative()
+        return self
+
+    def take(self, n):
+        self.src = self.src[:n] if n >= 0 else _negative()
+        return self
+
+    def step_by(self, k):
+        self.src = self.src[::k] if k >= 1 else _negative()
+        return self
+
+    def zip(self, other):
+        self.src = list(zip(self.src, other))
+        return self
+
+    def chain(self, other):
+        self.src = list(self.src) + list(other)
+        return self
+
+    def enumerate(self):
+        self.stages.append(("enumerate", None))
+        return self
+
+    def __iter__(self):
+        return self._elements()
+
+    def _run(self, items, k=0, base=0):
+        for pos, v in enumerate(items, base):
+            for j in range(k, len(self.stages)):
+                kind, f = self.stages[j]
+                if kind == "enumerate":
+                    # Only after maps (the compiler refuses it after a filter): the position
+                    # in the source is the count.
+                    v = (pos, v)
+                elif kind == "filter":
                     if not f(v):
                         break
-                else:
+                elif kind == "map":
                     v = real(f(v))
+                else:
+                    yield from self._run(f(v), j + 1)
+                    break
             else:
                 yield v
 
@@ -101,7 +145,7 @@ class Pipeline:
         n = len(self.src)
         step = chunk_len(n)
         for lo in range(0, n, step):
-            yield self._run(self.src[lo : lo + step])
+            yield self._run(self.src[lo : lo + step], 0, lo)
 
     # ---- consumers ----
 
@@ -162,6 +206,25 @@ class Pipeline:
     def collect(self):
         return list(self._elements())
 
+    def product(self):
+        return math.prod(self._elements())
+
+    def find_first(self, f):
+        return next((v for v in self._elements() if f(v)), None)
+
+    find_any = find_first
+
+    def position_first(self, f):
+        return next((i for i, v in enumerate(self._elements()) if f(v)), None)
+
+    position_any = position_first
+
+    def min_by_key(self, f):
+        return min(self._elements(), key=f, default=None)
+
+    def max_by_key(self, f):
+        return max(self._elements(), key=f, default=None)
+
 
 def stage_fn(node):
     """A stage argument as a Python callable: a lambda, a builtin's name, or `lambda x: expr`."""
@@ -187,9 +250,32 @@ def stage_fn(node):
     return ast.Lambda(args=args, body=node)
 
 
-def to_python(pipeline):
-    """Compile a pipeline string into a Python code object building and consuming a Pipeline."""
-    node = ast.parse(pipeline.strip(), mode="eval").body
+class _Nested(ast.NodeTransformer):
+    """`range(...).method(...)` inside a stage: a Pipeline over the range."""
+
+    def visit_Call(self, node):
+        self.generic_visit(node)
+        cur, links = node, 0
+        while isinstance(cur, ast.Call) and isinstance(cur.func, ast.Attribute):
+            cur, links = cur.func.value, links + 1
+        if (
+            links
+            and isinstance(cur, ast.Call)
+            and isinstance(cur.func, ast.Name)
+            and cur.func.id in ("range", "par_range")
+        ):
+            return ast.copy_location(_pipeline_expr(node), node)
+        return node
+
+
+STAGE_ARGS = (
+    "map", "filter", "flat_map", "any", "all", "find_first", "find_any", "position_first",
+    "position_any", "min_by_key", "max_by_key",
+)
+
+
+def _pipeline_expr(node):
+    """A pipeline chain's AST as an expression building and consuming a Pipeline."""
     links = []
     while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
         links.append(node)
@@ -213,14 +299,20 @@ def to_python(pipeline):
     for link in links:
         name = link.func.attr
         args = list(link.args)
-        if name in ("map", "filter", "any", "all"):
-            args = [stage_fn(a) for a in args]
+        if name in STAGE_ARGS:
+            args = [_Nested().visit(stage_fn(a)) for a in args]
         expr = ast.Call(
             func=ast.Attribute(value=expr, attr=name, ctx=ast.Load()),
             args=args,
             keywords=[],
         )
-    tree = ast.fix_missing_locations(ast.Expression(body=expr))
+    return expr
+
+
+def to_python(pipeline):
+    """Compile a pipeline string into a Python code object building and consuming a Pipeline."""
+    node = ast.parse(pipeline.strip(), mode="eval").body
+    tree = ast.fix_missing_locations(ast.Expression(body=_pipeline_expr(node)))
     return compile(tree, "<pipeline>", "eval")
 
 
@@ -1016,6 +1108,103 @@ CASES = [
     C("range(0, big, big // 4).collect()", big="2**70"),
     C("range(0, 3).map(x / big).collect()", big="10**400"),
     C("range(0, 3).map(x - k).reduce(lambda: k, lambda a, b: a * b)", k="-2**40"),
+    # ---- product, find_*, position_*, min_by_key / max_by_key ----
+    C("range(1, 30).product()"),
+    C("range(1, 100).filter(x % 7 == 3).product()"),
+    C("range(-5, 5).product()"),
+    C("range(0, 0).product()"),
+    C("range(0, 10).map(x % 2 == 0).product()"),
+    C("range(1, n).map(x * x).product()", n="25"),
+    C("range(-5, 10**9).find_first(x * x > 50)"),
+    C("range(-5, 10**9).find_any(lambda v: v * v > 50)"),
+    C("range(0, 100).find_first(x > 1000)"),
+    C("range(0, 100).map(x * 0.5).find_first(x > 20)"),
+    C("range(0, 100).map(x > 50).find_first(lambda b: b)"),
+    C("range(0, 10).find_first(1 // (x - 3) > 5)"),
+    C("range(0, 10).find_first(1 // (x - 3) < 0)"),
+    C("range(0, 10**9).filter(x % 3 == 1).position_first(x > 10**6)"),
+    C("range(0, 10**9).filter(x % 3 == 1).position_any(x > 10**6)"),
+    C("range(-50, 50).position_first(x * x < 10)"),
+    C("range(0, 50).position_first(x > 100)"),
+    C("range(0, 100000).filter(x % 7 == 0).position_first(x > n)", n="90000"),
+    C("range(-10, 10).min_by_key(abs)"),
+    C("range(-10, 10).max_by_key(abs)"),
+    C("range(-10, 11).max_by_key(lambda x: x * x % 7)"),
+    C("range(-10, 11).min_by_key(lambda x: x * x % 7)"),
+    C("range(0, 10).map(x / 3).min_by_key(lambda v: (v - 1.5) ** 2)"),
+    C("range(0, 0).max_by_key(abs)"),
+    C("range(0, 50000).max_by_key(lambda x: x % 1000)"),
+    C("range(0, 50000).min_by_key(lambda x: -(x % 999))"),
+    C("range(0, 20).map(x - 10).min_by_key(lambda x: x > 0)"),
+    C("range(0, 20).max_by_key(lambda x: float(x) if x != 7 else math.nan)"),
+    C("range(0, 20).min_by_key(lambda x: math.nan if x == 0 else float(x))"),
+    C("range(0, 30000).map(x * 1.5).max_by_key(lambda v: -abs(v - f))", f="12345.6"),
+    # ---- nested pipelines and flat_map over ranges ----
+    C("range(0, 2000).map(lambda i: range(0, i).sum()).sum()"),
+    C("range(0, 300).map(lambda i: range(0, i).filter(lambda j: j % 3 == 0).map(lambda j: j * i).sum()).max()"),
+    C("range(0, 50).filter(lambda i: range(2, i).all(lambda d: i % d != 0)).collect()"),
+    C("range(1, 30).map(lambda n: range(1, n + 1).product()).sum()"),
+    C("range(0, 100).map(lambda i: range(0, i).count()).sum()"),
+    C("range(0, 10).map(lambda i: range(0, i).map(lambda j: 10 // (j - 5)).count()).sum()"),
+    C("range(0, 10).map(lambda i: range(0, i, 0).sum()).sum()"),
+    C("range(0, 10).map(lambda i: range(0, i).reduce(0, lambda a, b: max(a, b * i))).collect()"),
+    C("range(-20, 20).map(lambda i: range(i, 0, -1).any(lambda j: j * j == 49)).collect()"),
+    C("range(0, 40).map(lambda i: range(0, i).map(lambda j: j * 2**60).sum()).sum()"),
+    C("range(0, n).map(lambda i: range(0, i).map(lambda j: j * k).sum()).sum()", n="500", k="-3"),
+    C("range(0, 2000).flat_map(lambda i: range(0, i)).sum()"),
+    C("range(0, 300).flat_map(lambda i: range(i, 2 * i, 3)).filter(x % 2 == 0).map(x * x).sum()"),
+    C("range(0, 300).flat_map(lambda i: range(i)).count()"),
+    C("range(1, 8).flat_map(lambda i: range(1, i)).product()"),
+    C("range(0, 10**6).flat_map(lambda i: range(0, i)).any(x == 5000)"),
+    C("range(0, 100).flat_map(lambda i: range(0, i)).all(x < 98)"),
+    C("range(0, 10).flat_map(lambda i: range(0, 10 // (i - 5))).count()"),
+    C("range(0, 10).flat_map(range(x)).sum()"),
+    C("range(-5, 5).flat_map(lambda i: range(i, -i, -1)).map(x * 3).sum()"),
+    C("range(0, 100).flat_map(lambda i: range(0, i)).map(x * 2**59).sum()"),
+    # ---- skip, take, step_by, zip, enumerate, tuple elements ----
+    C("range(0, 100).skip(10).sum()"),
+    C("range(0, 100).take(10).collect()"),
+    C("range(0, 100).step_by(7).collect()"),
+    C("range(0, 100, 3).skip(5).step_by(4).take(6).collect()"),
+    C("range(100, 0, -3).step_by(2).skip(3).collect()"),
+    C("range(0, 10).skip(-1).sum()"),
+    C("range(0, 10).take(n).sum()", n="-1"),
+    C("range(0, 10).step_by(0).sum()"),
+    C("range(0, 10**12).take(5).sum()"),
+    C("range(0, 10**12).step_by(10**11).collect()"),
+    C("range(0, 10).skip(20).collect()"),
+    C("range(-2**63, 2**63 - 1, 2**62).step_by(3).collect()"),
+    C("range(0, n).step_by(k).map(x * x).sum()", n="100000", k="7"),
+    C("range(0, n).skip(k).take(k).filter(x % 3 == 0).count()", n="100000", k="33333"),
+    C("[5, 6, 7, 8, 9].step_by(2).skip(1).collect()"),
+    C("[0.5, 1.5, 2.5, 3.5].skip(1).take(2).sum()"),
+    C("range(0, 10).enumerate().map(lambda t: t[0] * t[1]).sum()"),
+    C("range(5, 15).enumerate().filter(lambda t: t[1] % 3 == 0).map(lambda t: t[0]).collect()"),
+    C("range(0, 100000).map(x * 3).enumerate().map(lambda t: t[1] - t[0]).sum()"),
+    C("range(0, 100000).enumerate().filter(lambda t: t[0] % 7 == t[1] % 5).count()"),
+    C("range(0, 1000).zip(range(1000, 0, -1)).map(lambda p: p[0] * p[1]).sum()"),
+    C("range(0, 10).zip(range(3, 7)).map(lambda p: p[0] - p[1]).collect()"),
+    C("range(0, 100000).zip(range(5, 10**9, 3)).map(lambda p: p[1] - 3 * p[0]).sum()"),
+    C("range(0, 10).skip(2).zip(range(100, 200)).map(lambda p: p[0] + p[1]).collect()"),
+    C("range(0, 10).zip(range(0, 10, 0)).count()"),
+    C("range(0, 10).enumerate().count()"),
+    C("range(0, 10).enumerate().position_first(lambda t: t[1] > 4)"),
+    C("range(0, 10).enumerate().any(lambda t: t[0] * t[1] > 50)"),
+    C("range(0, 10).enumerate().all(lambda t: t[0] == t[1])"),
+    C("range(0, 10).map(lambda x: (x, x * x)).map(lambda t: t[1] - t[0]).collect()"),
+    C("range(0, 10).map(lambda x: (x, x / 4)).filter(lambda t: t[1] > 1).map(lambda t: t[0]).collect()"),
+    C("range(0, 10).enumerate().map(lambda t: (t[1], t[0] * 2)).map(lambda u: u[0] - u[-1]).collect()"),
+    C("range(0, 10).enumerate().map(lambda t: t[-1] + range(0, t[0]).sum()).collect()"),
+    C("range(0, 30).enumerate().map(lambda t: 10 // (t[0] - 20)).sum()"),
+    C("range(0, 5).chain(range(10, 13)).collect()"),
+    C("range(0, 100000).chain(range(10**6, 0, -7)).map(x * x).sum()"),
+    C("range(0, 0).chain(range(5, 0, -1)).collect()"),
+    C("range(0, 5).chain(range(0, 3)).enumerate().map(lambda t: t[0] * 10 + t[1]).collect()"),
+    C("range(-2**63, -2**63 + 3).chain(range(2**63 - 3, 2**63 - 1)).collect()"),
+    C("range(0, 10**6).chain(range(0, 10**6)).filter(x < 10).count()"),
+    C("range(0, 10**5).chain(range(0, n)).position_first(lambda x: x == 99999 - k)", n="10**5", k="0"),
+    C("range(0, 3).chain(range(2**64, 2**64 + 2)).collect()"),
+    C("range(0, n).chain(range(n, 0, -1)).map(x * 3).max()", n="70000"),
 ]
 
 

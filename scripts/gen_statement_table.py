@@ -460,6 +460,37 @@ range(0, 3).map(lambda x: f(x, k=0)).sum()
 """)
 
 
+# ---- tuple elements (enumerate, zip) unpacked in a def ----
+C("unpack_enumerate", """
+def f(t):
+    i, x = t
+    return i * x
+range(0, 1000).map(lambda v: v * 3 - 7).enumerate().map(f).sum()
+""")
+C("unpack_zip_with_default", """
+def f(item, k=2):
+    a, b = item
+    if a % k == 0:
+        return b
+    return -b
+range(0, 5000).zip(range(100, 10**6, 3)).map(f).sum()
+""")
+C("tuple_subscript_in_def_filter", """
+def keep(t):
+    return t[0] % 3 == 0 and t[-1] > 2
+range(0, 100).enumerate().filter(keep).count()
+""")
+C("unpack_then_loop", """
+def f(t):
+    i, x = t
+    acc = 0
+    for j in range(i % 7):
+        acc += x * j
+    return acc
+range(-50, 50).enumerate().map(f).sum()
+""")
+
+
 def run(program, params):
     lines = program.split("\n")
     split = next(i for i, l in enumerate(lines) if l and not l[0].isspace() and not l.startswith("def ") and i > 0

@@ -49,10 +49,14 @@ pub enum ErrCode {
     ComplexResult = 16,
     /// `range()` with a step of zero.
     RangeStepZero = 17,
+    /// `skip(n)` or `take(n)` with `n < 0`.
+    NegativeCount = 18,
+    /// `step_by(k)` with `k < 1`.
+    StepByZero = 19,
 }
 
 impl ErrCode {
-    pub const ALL: [ErrCode; 17] = [
+    pub const ALL: [ErrCode; 19] = [
         ErrCode::IntFloorDivZero,
         ErrCode::IntModZero,
         ErrCode::IntTrueDivZero,
@@ -70,6 +74,8 @@ impl ErrCode {
         ErrCode::IntDivTooLargeForFloat,
         ErrCode::ComplexResult,
         ErrCode::RangeStepZero,
+        ErrCode::NegativeCount,
+        ErrCode::StepByZero,
     ];
 
     pub fn from_u32(code: u32) -> Option<ErrCode> {
@@ -81,7 +87,8 @@ impl ErrCode {
         match self {
             IntFloorDivZero | IntModZero | IntTrueDivZero | FloatDivZero | FloatFloorDivZero
             | FloatModZero | ZeroToNegativePower => PyExcType::ZeroDivisionError,
-            MathDomain | FloatNanToInt | NegativeShift | RangeStepZero => PyExcType::ValueError,
+            MathDomain | FloatNanToInt | NegativeShift | RangeStepZero | NegativeCount
+            | StepByZero => PyExcType::ValueError,
             MathRange
             | FloatInfToInt
             | FloatPowOverflow
@@ -111,6 +118,8 @@ impl ErrCode {
             IntDivTooLargeForFloat => "integer division result too large for a float",
             ComplexResult => "the result is a complex number, which fastiter does not compile",
             RangeStepZero => "range() arg 3 must not be zero",
+            NegativeCount => "skip() and take() need a count >= 0",
+            StepByZero => "step_by() needs a step >= 1",
         }
     }
 

@@ -11,7 +11,7 @@ use num_traits::{Signed, ToPrimitive, Zero};
 use crate::codegen::Kernel;
 use crate::errors::ErrCode;
 use crate::interp::{compare_values, Interp};
-use crate::ir::{Consumer, Dtype, Pipeline, Source, Type};
+use crate::ir::{Consumer, Dtype, Expr, Pipeline, Source, Type, ViewOp};
 use crate::pyops;
 use crate::value::Value;
 use fastiter_runtime::abi::{self, Partial};
@@ -40,6 +40,8 @@ pub enum SourceData {
     },
     List(Vec<Value>),
     Buffer(BufferArg),
+    /// A range, then another: `range(..).chain(range(..))`. Each part is (start, step, len).
+    Chain([(BigInt, BigInt, u64); 2]),
 }
 
 /// An input buffer for one run: contiguous elements of `dtype` at `ptr`.
@@ -48,6 +50,8 @@ pub struct BufferArg {
     ptr: *const u8,
     len: usize,
     dtype: Dtype,
+    /// Elements from one position to the next (`step_by`); 1 as passed in.
+    stride: usize,
 }
 
 // SAFETY: a BufferArg is only read, and `BufferArg::new`'s contract keeps the memory alive and
@@ -61,7 +65,30 @@ impl BufferArg {
     /// `ptr` points to `len` contiguous, initialised, properly aligned elements of `dtype`,
     /// which stay alive and are not written while any run using this `BufferArg` executes.
     pub unsafe fn new(ptr: *const u8, len: usize, dtype: Dtype) -> BufferArg {
-        BufferArg { ptr, len, dtype }
+        BufferArg {
+            ptr,
+            len,
+            dtype,
+            stride: 1,
+        }
+    }
+
+    /// Positions `off, off + mul, ...` (`len` of them) of this buffer's positions.
+    fn view(self, off: usize, mul: usize, len: usize) -> BufferArg {
+        debug_assert!(len == 0 || off + (len - 1) * mul < self.len);
+        BufferArg {
+            // SAFETY: `off` is a position of the buffer when any remain (and 0 otherwise).
+            ptr: unsafe {
+                self.ptr.add(if len == 0 {
+                    0
+                } else {
+                    off * self.stride * self.dtype.size()
+                })
+            },
+            len,
+            dtype: self.dtype,
+            stride: self.stride * mul,
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -84,7 +111,8 @@ impl BufferArg {
             self.len
         );
         // SAFETY: `i < len`, and `new`'s contract makes `ptr[..len]` valid, aligned elements of
-        // `dtype`.
+        // `dtype`; a view's positions are positions of the buffer passed in.
+        let i = i * self.stride;
         unsafe {
             let p = self.ptr;
             match self.dtype {
@@ -107,6 +135,7 @@ impl SourceData {
     pub fn len(&self) -> u64 {
         match self {
             SourceData::Range { len, .. } => *len,
+            SourceData::Chain([a, b]) => a.2 + b.2,
             SourceData::List(items) => items.len() as u64,
             SourceData::Buffer(b) => b.len as u64,
         }
@@ -119,6 +148,14 @@ impl SourceData {
     pub fn get(&self, i: i64) -> Value {
         match self {
             SourceData::Range { start, step, .. } => Value::Int(start + step * BigInt::from(i)),
+            SourceData::Chain([a, b]) => {
+                let (part, j) = if (i as u64) < a.2 {
+                    (a, i)
+                } else {
+                    (b, i - a.2 as i64)
+                };
+                Value::Int(&part.0 + &part.1 * BigInt::from(j))
+            }
             SourceData::List(items) => items[i as usize].clone(),
             SourceData::Buffer(b) => b.get(i as usize),
         }
@@ -145,6 +182,18 @@ pub enum Acc {
     NotFound,
     Reduce(Value),
     Items(Vec<Value>),
+    /// A kernel's collected items, as slots of the element type: `count` of them written at
+    /// position `lo` of the run's output buffer.
+    Slots {
+        lo: usize,
+        count: usize,
+    },
+    Product(BigInt),
+    /// `min_by_key`/`max_by_key`: the best element so far and its key.
+    ExtremeBy {
+        best: Option<(Value, Value)>,
+        nan_seen: bool,
+    },
 }
 
 /// What one chunk produced.
@@ -155,9 +204,12 @@ pub enum ChunkOut {
         index: i64,
         code: ErrCode,
     },
-    /// `any`/`all` decided at this element.
+    /// An early-exit consumer decided at this element. `find_*`: `value` is the element and
+    /// `before` how many elements reached the consumer earlier in the chunk.
     Found {
         index: i64,
+        value: Value,
+        before: u64,
     },
 }
 
@@ -189,6 +241,140 @@ pub struct RunStats {
 
 /// Evaluate the source expressions (over parameters only).
 pub fn eval_source(
+    p: &Pipeline,
+    params: &[Value],
+    buffer: Option<BufferArg>,
+) -> Result<SourceData, ExecError> {
+    let src = eval_plain_source(p, params, buffer)?;
+    if p.view.is_empty() {
+        return Ok(src);
+    }
+    if let (
+        [ViewOp::Chain { start, stop, step }],
+        SourceData::Range {
+            start: a0,
+            step: a1,
+            len: la,
+        },
+    ) = (p.view.as_slice(), &src)
+    {
+        let mut it = Interp::new(p, params);
+        let mut int = |e: &Expr| match it.eval(e).map_err(ExecError::Python)? {
+            Value::Int(v) => Ok(v),
+            _ => unreachable!("verified IR: range arguments are ints"),
+        };
+        let (b0, b_stop, b1) = (int(start)?, int(stop)?, int(step)?);
+        if b1.is_zero() {
+            return Err(ExecError::Python(ErrCode::RangeStepZero));
+        }
+        let lb = range_len(&b0, &b_stop, &b1)
+            .to_u64()
+            .filter(|l| l.checked_add(*la).is_some_and(|t| t <= i64::MAX as u64))
+            .ok_or_else(|| ExecError::Unsupported("the chained ranges are too long".into()))?;
+        return Ok(SourceData::Chain([
+            (a0.clone(), a1.clone(), *la),
+            (b0, b1, lb),
+        ]));
+    }
+    // Positions off, off + mul, ... (len of them) of the source as written.
+    let (mut off, mut mul, mut len) = (BigInt::zero(), BigInt::from(1), BigInt::from(src.len()));
+    let mut it = Interp::new(p, params);
+    let mut int = |e: &Expr| match it.eval(e).map_err(ExecError::Python)? {
+        Value::Int(v) => Ok(v),
+        _ => unreachable!("verified IR: view arguments are ints"),
+    };
+    for op in &p.view {
+        match op {
+            ViewOp::Skip(n) | ViewOp::Take(n) => {
+                let n = int(n)?;
+                if n.is_negative() {
+                    return Err(ExecError::Python(ErrCode::NegativeCount));
+                }
+                if matches!(op, ViewOp::Skip(_)) {
+                    let k = n.min(len.clone());
+                    off += &k * &mul;
+                    len -= k;
+                } else {
+                    len = len.min(n);
+                }
+            }
+            ViewOp::StepBy(k) => {
+                let k = int(k)?;
+                if k < BigInt::from(1) {
+                    return Err(ExecError::Python(ErrCode::StepByZero));
+                }
+                len = (len + &k - 1) / &k;
+                mul *= k;
+            }
+            ViewOp::Chain { .. } => unreachable!("lowering puts chain alone on a range"),
+            ViewOp::ZipRange { start, stop, step } => {
+                let (a, b, s) = (int(start)?, int(stop)?, int(step)?);
+                if s.is_zero() {
+                    return Err(ExecError::Python(ErrCode::RangeStepZero));
+                }
+                len = len.min(range_len(&a, &b, &s));
+            }
+        }
+    }
+    let small = |v: &BigInt| v.to_u64().filter(|v| *v <= i64::MAX as u64);
+    Ok(match src {
+        SourceData::Range { start, step, .. } => SourceData::Range {
+            start: start + &off * &step,
+            // One element: any step (the product might not fit a slot).
+            step: if len <= BigInt::from(1) {
+                step
+            } else {
+                step * mul
+            },
+            len: small(&len).expect("at most the source's length"),
+        },
+        SourceData::Chain(_) => unreachable!("chain is never combined with other views"),
+        SourceData::List(items) => {
+            let (off, len) = (small(&off), small(&len).expect("bounded"));
+            let mul = small(&mul).unwrap_or(u64::MAX) as usize;
+            SourceData::List(
+                items
+                    .into_iter()
+                    .skip(off.map_or(usize::MAX, |o| o as usize))
+                    .step_by(mul.max(1))
+                    .take(len as usize)
+                    .collect(),
+            )
+        }
+        SourceData::Buffer(b) => {
+            let len = small(&len).expect("bounded") as usize;
+            if len == 0 {
+                SourceData::Buffer(b.view(0, 1, 0))
+            } else {
+                // Every remaining position is inside the buffer, so these fit.
+                let off = small(&off).expect("inside the buffer") as usize;
+                let mul = if len == 1 {
+                    1
+                } else {
+                    small(&mul).expect("inside") as usize
+                };
+                SourceData::Buffer(b.view(off, mul, len))
+            }
+        }
+    })
+}
+
+/// How many elements `range(start, stop, step)` has (`step != 0`).
+pub fn range_len(start: &BigInt, stop: &BigInt, step: &BigInt) -> BigInt {
+    let span = if step.is_positive() {
+        stop - start
+    } else {
+        start - stop
+    };
+    if span.is_positive() {
+        let s = step.abs();
+        (span + &s - 1) / s
+    } else {
+        BigInt::zero()
+    }
+}
+
+fn eval_plain_source(
     p: &Pipeline,
     params: &[Value],
     buffer: Option<BufferArg>,
@@ -276,7 +462,19 @@ fn build_env(params: &[Value], src: &SourceData) -> Option<Env> {
             }
             slots.push(items.as_ptr() as u64);
         }
-        SourceData::Buffer(b) => slots.push(b.ptr as u64),
+        SourceData::Buffer(b) => {
+            slots.push(b.ptr as u64);
+            slots.push((b.stride * b.dtype.size()) as u64);
+        }
+        SourceData::Chain(parts) => {
+            for (start, step, len) in parts {
+                let last = start + step * BigInt::from(len.saturating_sub(1));
+                last.to_i64()?;
+                slots.push(start.to_i64()? as u64);
+                slots.push(step.to_i64()? as u64);
+            }
+            slots.push(parts[0].2);
+        }
     }
     Some(Env {
         slots,
@@ -303,10 +501,20 @@ pub fn run(
     let kernel = kernel.filter(|_| env.is_some());
     let interp_chunks = std::sync::atomic::AtomicUsize::new(0);
     let elem_ty = p.elem_type();
+    // `collect`: chunk [lo, hi) writes its items from position lo of one buffer (pages that
+    // no chunk fills are never touched); combining moves them together in order.
+    let mut collected: Vec<u64> = Vec::new();
+    if kernel.is_some() && matches!(p.consumer, Consumer::Collect) {
+        collected.reserve_exact(len as usize);
+    }
+    let out_base = OutPtr(collected.as_mut_ptr());
 
     let run_range = |lo: i64, hi: i64| -> ChunkOut {
         if let (Some(k), Some(env)) = (kernel, env.as_ref()) {
-            if let Some(out) = run_kernel(p, k, &env.slots, lo, hi, elem_ty) {
+            // The buffer has room for `len` items and chunks are disjoint ranges of positions,
+            // so each kernel writes only its own `[lo, hi)` (other consumers ignore `out`).
+            let out = out_base.get().wrapping_add(lo as usize);
+            if let Some(out) = run_kernel(p, k, &env.slots, lo, hi, elem_ty, out) {
                 return out;
             }
         }
@@ -321,9 +529,14 @@ pub fn run(
     })
     .map_err(|_| ExecError::Cancelled)?;
 
-    let nan_seen = outs
-        .iter()
-        .any(|o| matches!(o, ChunkOut::Done(Acc::Extreme { nan_seen: true, .. })));
+    let nan_seen = outs.iter().any(|o| {
+        matches!(
+            o,
+            ChunkOut::Done(
+                Acc::Extreme { nan_seen: true, .. } | Acc::ExtremeBy { nan_seen: true, .. }
+            )
+        )
+    });
     let outs = if nan_seen && outs.len() > 1 {
         // With a NaN, a float min/max depends on the exact sequence of comparisons: redo it
         // as one sequential scan.
@@ -331,7 +544,7 @@ pub fn run(
     } else {
         outs
     };
-    let value = combine(p, params, outs)?;
+    let value = combine(p, params, outs, collected)?;
     let stats = RunStats {
         elements: len,
         threads: opts.threads.max(1),
@@ -350,13 +563,9 @@ fn run_kernel(
     lo: i64,
     hi: i64,
     elem_ty: Type,
+    out: *mut u64,
 ) -> Option<ChunkOut> {
-    let mut buf: Vec<u64> = if matches!(p.consumer, Consumer::Collect) {
-        Vec::with_capacity((hi - lo) as usize)
-    } else {
-        Vec::new()
-    };
-    let mut part = Partial::new(buf.as_mut_ptr());
+    let mut part = Partial::new(out);
     let status = k.call(env, lo, hi, &mut part);
     match status {
         abi::STATUS_OK => {}
@@ -367,7 +576,17 @@ fn run_kernel(
                 code,
             });
         }
-        abi::STATUS_FOUND => return Some(ChunkOut::Found { index: part.index }),
+        abi::STATUS_FOUND => {
+            let value = match &p.consumer {
+                Consumer::Find { .. } => Value::from_slot(part.acc0, elem_ty),
+                _ => Value::None,
+            };
+            return Some(ChunkOut::Found {
+                index: part.index,
+                value,
+                before: part.count as u64,
+            });
+        }
         _ => return None,
     }
     let acc = match &p.consumer {
@@ -386,25 +605,66 @@ fn run_kernel(
         },
         Consumer::Any(_) | Consumer::All(_) => Acc::NotFound,
         Consumer::Reduce { .. } => Acc::Reduce(Value::from_slot(part.acc0, elem_ty)),
-        Consumer::Collect => {
-            // SAFETY: the kernel wrote `count` (at most `hi - lo`, the capacity) initialised
-            // 8-byte slots into `buf` through `part.out`.
-            unsafe { buf.set_len(part.count as usize) };
-            Acc::Items(buf.iter().map(|b| Value::from_slot(*b, elem_ty)).collect())
-        }
+        Consumer::Product => Acc::Product(BigInt::from(part.acc0 as i64)),
+        Consumer::Find { .. } => Acc::Count(part.count as u64),
+        Consumer::ExtremeBy { key, .. } => Acc::ExtremeBy {
+            best: (part.count > 0).then(|| {
+                (
+                    Value::from_slot(part.acc0, elem_ty),
+                    Value::from_slot(part.acc1, key.body.ty),
+                )
+            }),
+            nan_seen: part.flags & abi::FLAG_NAN_SEEN != 0,
+        },
+        Consumer::Collect => Acc::Slots {
+            lo: lo as usize,
+            count: part.count as usize,
+        },
     };
     Some(ChunkOut::Done(acc))
 }
 
 /// Combine chunk results in order into the pipeline's value.
-fn combine(p: &Pipeline, params: &[Value], outs: Vec<ChunkOut>) -> Result<Value, ExecError> {
+/// The run's `collect` buffer, shared by the chunks (each writes its own positions).
+#[derive(Clone, Copy)]
+struct OutPtr(*mut u64);
+// SAFETY: chunks write disjoint positions; the buffer outlives the run.
+unsafe impl Send for OutPtr {}
+// SAFETY: as above.
+unsafe impl Sync for OutPtr {}
+
+impl OutPtr {
+    fn get(self) -> *mut u64 {
+        self.0
+    }
+}
+
+fn combine(
+    p: &Pipeline,
+    params: &[Value],
+    outs: Vec<ChunkOut>,
+    mut collected: Vec<u64>,
+) -> Result<Value, ExecError> {
     let mut accs = Vec::with_capacity(outs.len());
+    // Elements that reached the consumer in the chunks before (for `position_*`).
+    let mut seen = 0u64;
     for o in outs {
         match o {
-            ChunkOut::Done(a) => accs.push(a),
+            ChunkOut::Done(a) => {
+                if let Acc::Count(n) = a {
+                    seen += n;
+                }
+                accs.push(a)
+            }
             ChunkOut::Error { code, .. } => return Err(ExecError::Python(code)),
-            ChunkOut::Found { .. } => {
-                return Ok(Value::Bool(matches!(p.consumer, Consumer::Any(_))))
+            ChunkOut::Found { value, before, .. } => {
+                return Ok(match &p.consumer {
+                    Consumer::Find {
+                        position: false, ..
+                    } => value,
+                    Consumer::Find { position: true, .. } => Value::Int((seen + before).into()),
+                    c => Value::Bool(matches!(c, Consumer::Any(_))),
+                })
             }
         }
     }
@@ -482,11 +742,71 @@ fn combine(p: &Pipeline, params: &[Value], outs: Vec<ChunkOut>) -> Result<Value,
                 }
             }
         }
+        Consumer::Product => {
+            let mut total = BigInt::from(1);
+            for a in accs {
+                if let Acc::Product(v) = a {
+                    total *= v;
+                }
+            }
+            Value::Int(total)
+        }
+        Consumer::Find { .. } => Value::None,
+        Consumer::ExtremeBy { max, .. } => {
+            let want = if *max {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Less
+            };
+            let mut best: Option<(Value, Value)> = None;
+            for a in accs {
+                if let Acc::ExtremeBy {
+                    best: Some((v, k)), ..
+                } = a
+                {
+                    let take = match &best {
+                        None => true,
+                        Some((_, bk)) => compare_values(&k, bk) == Some(want),
+                    };
+                    if take {
+                        best = Some((v, k));
+                    }
+                }
+            }
+            best.map_or(Value::None, |(v, _)| v)
+        }
         Consumer::Collect => {
+            let ty = p.elem_type();
+            // SAFETY: each chunk's kernel initialised `count` slots from position `lo`.
+            let chunk = |lo: usize, count: usize| unsafe {
+                std::slice::from_raw_parts(collected.as_ptr().add(lo), count)
+            };
+            if accs.iter().all(|a| matches!(a, Acc::Slots { .. })) {
+                let mut end = 0;
+                for a in &accs {
+                    if let Acc::Slots { lo, count } = *a {
+                        // SAFETY: `lo >= end` (chunks come in order and a chunk writes at most
+                        // as many items as it has positions), both ranges are in the buffer,
+                        // and `[lo, lo + count)` is initialised.
+                        unsafe {
+                            let base = collected.as_mut_ptr();
+                            std::ptr::copy(base.add(lo), base.add(end), count);
+                        }
+                        end += count;
+                    }
+                }
+                // SAFETY: `[0, end)` now holds the chunks' items, in order.
+                unsafe { collected.set_len(end) };
+                return Ok(Value::Packed(ty, collected));
+            }
             let mut items = Vec::new();
             for a in accs {
-                if let Acc::Items(v) = a {
-                    items.extend(v);
+                match a {
+                    Acc::Items(v) => items.extend(v),
+                    Acc::Slots { lo, count } => {
+                        items.extend(chunk(lo, count).iter().map(|b| Value::from_slot(*b, ty)))
+                    }
+                    _ => {}
                 }
             }
             Value::List(items)

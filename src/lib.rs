@@ -174,10 +174,10 @@ pub fn eval_constant(src: &str) -> Result<Value, EvalError> {
         jit: false,
         cancel: None,
     };
-    match exec::run(&p, None, &[], None, &opts)?.0 {
-        Value::List(mut items) if items.len() == 1 => Ok(items.remove(0)),
-        other => Err(EvalError::Exec(ExecError::Unsupported(format!(
-            "not a constant: {other}"
-        )))),
+    match exec::run(&p, None, &[], None, &opts)?.0.into_items() {
+        Some(mut items) if items.len() == 1 => Ok(items.remove(0)),
+        _ => Err(EvalError::Exec(ExecError::Unsupported(
+            "not a constant".to_string(),
+        ))),
     }
 }

@@ -1281,9 +1281,10 @@ fn eval_constant_with(
     match crate::exec::run(&p, None, values, None, &opts)
         .map_err(exec_fail)?
         .0
+        .into_items()
     {
-        Value::List(mut items) if items.len() == 1 => Ok(items.remove(0)),
-        other => Err(Fail::Error(format!("not a constant: {other}"))),
+        Some(mut items) if items.len() == 1 => Ok(items.remove(0)),
+        _ => Err(Fail::Error("not a constant".to_string())),
     }
 }
 

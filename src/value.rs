@@ -16,6 +16,10 @@ pub enum Value {
     Int(BigInt),
     Float(f64),
     List(Vec<Value>),
+    /// A list whose items are all of one type, as kernel slots (ints that fit i64): what a
+    /// compiled `collect` returns, turned into Python objects (or an array) without an
+    /// intermediate value per item.
+    Packed(Type, Vec<u64>),
 }
 
 impl Value {
@@ -28,7 +32,18 @@ impl Value {
             Value::Bool(_) => Some(Type::Bool),
             Value::Int(_) => Some(Type::Int),
             Value::Float(_) => Some(Type::Float),
-            Value::None | Value::List(_) => None,
+            Value::None | Value::List(_) | Value::Packed(..) => None,
+        }
+    }
+
+    /// The items of a list (packed or not).
+    pub fn into_items(self) -> Option<Vec<Value>> {
+        match self {
+            Value::List(items) => Some(items),
+            Value::Packed(ty, slots) => {
+                Some(slots.into_iter().map(|s| Value::from_slot(s, ty)).collect())
+            }
+            _ => None,
         }
     }
 
@@ -39,7 +54,7 @@ impl Value {
             Value::Bool(b) => Some(*b as u64),
             Value::Int(v) => v.to_i64().map(|v| v as u64),
             Value::Float(f) => Some(f.to_bits()),
-            Value::None | Value::List(_) => None,
+            Value::None | Value::List(_) | Value::Packed(..) => None,
         }
     }
 
@@ -75,6 +90,16 @@ impl fmt::Display for Value {
                         f.write_str(", ")?;
                     }
                     write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Packed(ty, slots) => {
+                f.write_str("[")?;
+                for (i, s) in slots.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "{}", Value::from_slot(*s, *ty))?;
                 }
                 f.write_str("]")
             }

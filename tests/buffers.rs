@@ -141,3 +141,82 @@ fn large_buffer_runs_in_parallel_chunks() {
     let c = run("data.map(x // 0.0).sum()", Dtype::F64, &bytes, n, true, 2);
     assert_eq!(c, "raised ZeroDivisionError: float floor division by zero");
 }
+
+#[test]
+fn skip_take_step_by_and_zip_view_the_buffer_in_place() {
+    // 100_000 i32s and f32s, so views cross chunk boundaries.
+    let n = 100_000usize;
+    let ints: Vec<u8> = (0..n as i32)
+        .map(|v| v * 3 - 7)
+        .flat_map(|v| v.to_ne_bytes())
+        .collect();
+    let floats: Vec<u8> = (0..n)
+        .map(|v| v as f32 * 0.5)
+        .flat_map(|v| v.to_ne_bytes())
+        .collect();
+    let elems: Vec<i64> = (0..n as i64).map(|v| v * 3 - 7).collect();
+    let sum = |v: &[i64]| v.iter().map(|&x| x as i128).sum::<i128>().to_string();
+    let stepped: Vec<i64> = elems
+        .iter()
+        .copied()
+        .skip(11)
+        .step_by(7)
+        .take(5000)
+        .collect();
+    check(
+        "data.skip(11).step_by(7).take(5000).sum()",
+        Dtype::I32,
+        &ints,
+        n,
+        &sum(&stepped),
+    );
+    let odd: Vec<i64> = elems.iter().copied().step_by(2).collect();
+    check("data.step_by(2).sum()", Dtype::I32, &ints, n, &sum(&odd));
+    check(
+        "data.step_by(3).take(4).collect()",
+        Dtype::F32,
+        &floats,
+        n,
+        "[0.0, 1.5, 3.0, 4.5]",
+    );
+    check(
+        "data.skip(99_998).step_by(5).collect()",
+        Dtype::I32,
+        &ints,
+        n,
+        &format!("[{}]", elems[99_998]),
+    );
+    check("data.skip(10**20).collect()", Dtype::I32, &ints, n, "[]");
+    check(
+        "data.step_by(10**20).collect()",
+        Dtype::I32,
+        &ints,
+        n,
+        "[-7]",
+    );
+    let dot: i128 = elems
+        .iter()
+        .zip(5i64..)
+        .map(|(&x, y)| x as i128 * y as i128)
+        .sum();
+    check(
+        "data.zip(range(5, 10**12)).map(lambda p: p[0] * p[1]).sum()",
+        Dtype::I32,
+        &ints,
+        n,
+        &dot.to_string(),
+    );
+    let idx: i128 = elems
+        .iter()
+        .skip(3)
+        .enumerate()
+        .map(|(i, &x)| i as i128 - x as i128)
+        .sum();
+    check(
+        "data.skip(3).enumerate().map(lambda t: t[0] - t[1]).sum()",
+        Dtype::I32,
+        &ints,
+        n,
+        &idx.to_string(),
+    );
+}

@@ -76,7 +76,31 @@ fn pipeline() -> impl Strategy<Value = String> {
         2 => expr().prop_map(|e| format!(".map({e})")),
         2 => expr().prop_map(|e| format!(".filter({e})")),
         1 => expr().prop_map(|e| format!(".map(lambda x: {e})")),
+        1 => (expr(), prop::sample::select(vec!["sum", "count", "product", "any", "all"]))
+            .prop_map(|(e, c)| format!(".map(lambda i: range(-3, i % 40).map(lambda x: {e}).{c}())")),
+        1 => Just(".flat_map(lambda i: range(i % 30))".to_string()),
+        1 => prop::sample::select(vec![
+            ".enumerate().map(lambda t: t[1] * 2 - t[0])",
+            ".enumerate().filter(lambda t: t[0] % 3 != 1).map(lambda t: t[1])",
+            ".zip(range(a, a + 50, 2)).map(lambda p: p[0] - p[1])",
+            ".zip(range(-5, 1000)).filter(lambda p: p[1] % 2 == 0).map(lambda p: p[0])",
+            ".map(lambda v: (v, v * 2)).map(lambda t: t[0] + t[-1])",
+        ])
+        .prop_map(String::from),
     ];
+    let view = prop::sample::select(vec![
+        "",
+        "",
+        "",
+        ".skip(3)",
+        ".take(7)",
+        ".step_by(2)",
+        ".step_by(5)",
+        ".skip(b % 9)",
+        ".take(a)",
+        ".step_by(3).skip(1).take(4)",
+        ".skip(100000)",
+    ]);
     let consumer = prop_oneof![
         3 => Just(".sum()".to_string()),
         1 => Just(".count()".to_string()),
@@ -90,9 +114,14 @@ fn pipeline() -> impl Strategy<Value = String> {
         1 => expr().prop_map(|e| format!(".reduce(0, lambda acc, x: acc + {e})")),
         1 => Just(".reduce(1.0, lambda p, q: p * q)".to_string()),
         1 => Just(".reduce(0, lambda p, q: max(p, q))".to_string()),
+        1 => Just(".product()".to_string()),
+        1 => (prop::sample::select(vec!["find_first", "find_any", "position_first", "position_any"]), expr())
+            .prop_map(|(c, e)| format!(".{c}({e})")),
+        1 => (prop::sample::select(vec!["min_by_key", "max_by_key"]), expr())
+            .prop_map(|(c, e)| format!(".{c}(lambda x: {e})")),
     ];
-    (source(), prop::collection::vec(stage, 0..4), consumer)
-        .prop_map(|(s, stages, c)| format!("{s}{}{c}", stages.concat()))
+    (source(), view, prop::collection::vec(stage, 0..4), consumer)
+        .prop_map(|(s, v, stages, c)| format!("{s}{v}{}{c}", stages.concat()))
 }
 
 fn param_values() -> impl Strategy<Value = (i64, i64, f64)> {

@@ -25,7 +25,7 @@ fn check(c: &fastiter::Compiled, a: f64, b: f64) {
     let got = c.run(&[Value::Float(a), Value::Float(b)], &opts);
     match fastiter::pyops::float_mod(a, b) {
         Ok(want) => match got {
-            Ok((Value::List(items), _)) => match items.as_slice() {
+            Ok((v, _)) => match v.into_items().unwrap_or_default().as_slice() {
                 [Value::Float(g)] => assert!(
                     g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan()),
                     "{a:e} % {b:e}: kernel {g:e}, CPython {want:e}"

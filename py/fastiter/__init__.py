@@ -8,16 +8,15 @@ Python with exactly CPython's results. ``explain()`` tells which, and why.
 
 from __future__ import annotations
 
-import functools
 from typing import Any, Callable, TypeVar, overload
 
 from fastiter import _native
+from fastiter._function import CompiledFunction, explain_function
 from fastiter._native import Refused, get_num_threads
 from fastiter._pipeline import (
     CompileError,
     ParallelIterator,
     _explaining,
-    _strict,
     explain_pipeline,
     into_par_iter,
     par_range,
@@ -93,46 +92,37 @@ def run(src: str, **params: Any) -> Any:
     return kernel.run(values, buffer[2] if buffer else None)
 
 
-class CompiledFunction:
-    """A function whose pipelines compile once per argument types (see :func:`compile`)."""
-
-    def __init__(self, fn: Callable[..., Any], strict: bool) -> None:
-        functools.update_wrapper(self, fn)
-        self._fn = fn
-        self._strict = strict
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        if not self._strict:
-            return self._fn(*args, **kwargs)
-        token = _strict.set(True)
-        try:
-            return self._fn(*args, **kwargs)
-        finally:
-            _strict.reset(token)
-
-    def __repr__(self) -> str:
-        return f"<fastiter.compile {self._fn.__qualname__}>"
-
-    def explain(self, *args: Any, **kwargs: Any) -> str:
-        """What :func:`explain` says for a call with these arguments."""
-        return explain(self, *args, **kwargs)
-
-
 @overload
 def compile(fn: F) -> F: ...
 @overload
 def compile(*, strict: bool = False) -> Callable[[F], F]: ...
 def compile(fn: Callable[..., Any] | None = None, *, strict: bool = False) -> Any:
-    """Decorate a function whose body builds and consumes a pipeline, e.g.::
+    """Compile a function, once per tuple of argument types (int, float, bool).
+
+    A function over numbers (loops, ``if``, locals, calls of other such functions) becomes
+    one native function::
+
+        @fastiter.compile
+        def collatz_steps(x):
+            n = 0
+            while x != 1:
+                x = x // 2 if x % 2 == 0 else 3 * x + 1
+                n += 1
+            return n
+
+    A function whose body builds and consumes a pipeline compiles its pipeline; when the body
+    is ``return par_range(...)...consumer(...)`` the whole chain is one kernel, and a call costs
+    about as much as calling a builtin::
 
         @fastiter.compile
         def even_squares(n):
             return par_range(0, n).filter(lambda x: x % 2 == 0).map(lambda x: x * x).sum()
 
-    Its arguments (and any numbers its lambdas close over) become kernel parameters: the
-    pipeline compiles at the first call for given argument types and later calls reuse the
-    kernel. With ``strict=True`` a pipeline that cannot compile raises :class:`CompileError`
-    (naming the construct and its position) instead of running as plain Python.
+    Arguments, and the numbers the code reads from globals, closures and default values,
+    are kernel parameters read at every call. Results and exceptions are CPython's; other
+    argument types, and code outside the compiled subset, run as plain Python. With
+    ``strict=True`` what cannot compile raises :class:`CompileError` (naming the construct and
+    its position) instead.
     """
 
     def wrap(f: Callable[..., Any]) -> Any:
@@ -151,6 +141,9 @@ def explain(obj: Any, *args: Any, **kwargs: Any) -> str:
     """
     if isinstance(obj, ParallelIterator):
         return explain_pipeline(obj)
+    whole = explain_function(obj, args, kwargs)
+    if whole is not None:
+        return whole
     fn = obj._fn if isinstance(obj, CompiledFunction) else obj
     if not callable(fn):
         raise TypeError(f"explain() takes a pipeline or a function, not {type(obj).__name__}")

@@ -33,6 +33,29 @@ class Kernel:
         jit: bool = True,
         array: bool = False,
     ) -> Any: ...
+    def call(self, args: tuple[Any, ...], extra: tuple[Any, ...] | None = None) -> Any:
+        """Run with exactly-typed parameter values; NotImplemented when they do not fit."""
+
+class Caller:
+    """A kernel with where its other parameters come from and the bindings it relies on."""
+
+    def __init__(
+        self,
+        kernel: Kernel,
+        sources: Sequence[tuple[Any, Any]],
+        guards: Sequence[tuple[tuple[Any, Any], Any]],
+    ) -> None: ...
+    @property
+    def kernel(self) -> Kernel: ...
+    def call(self, args: tuple[Any, ...]) -> Any:
+        """The kernel's value for these arguments, or NotImplemented when it does not apply."""
+
+class CompiledBase:
+    """The native call path of ``fastiter.compile``'s functions."""
+
+    _hot: Caller | None
+    def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
 
 def compile(
     src: str,

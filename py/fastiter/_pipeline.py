@@ -17,14 +17,18 @@ from typing import Any, Callable
 from fastiter import _adaptors, _native
 from fastiter._source import (
     AST_LOCK,
+    PARAM_TYPES,
+    Program,
     StageText,
     Template,
     Unsupported,
+    as_def,
     caret_snippet,
     classify,
     file_position,
     resolve,
     short_path,
+    stage_defs,
     stage_text,
     template_for,
 )
@@ -171,7 +175,7 @@ def _sequence_buffer(data: Any) -> tuple[Any, str]:
 
 
 class _Plan:
-    __slots__ = ("consumer_stage", "error", "kernel", "params", "stages", "text")
+    __slots__ = ("consumer_stage", "error", "kernel", "params", "program", "stages", "text")
 
     def __init__(self) -> None:
         self.kernel: Any = None
@@ -180,6 +184,22 @@ class _Plan:
         self.stages: list[StageText] = []
         self.consumer_stage: StageText | None = None
         self.params: list[tuple[str, str]] = []
+        # The defs the stages call and the numbers they read (after the stages' parameters).
+        self.program: Program | None = None
+
+    def extra_values(self, roots: list[Any]) -> list[Any] | None:
+        """The values of the program's parameters for these stage functions, or None when
+        the plan no longer describes them (a callee rebound, a number changed type)."""
+        prog = self.program
+        if prog is None or (not prog.params and not prog.guard_refs):
+            return []
+        vals = prog.values(roots)
+        if vals is None:
+            return None
+        for v, (_, ty) in zip(vals, prog.params):
+            if PARAM_TYPES.get(type(v)) != ty:
+                return None
+        return vals
 
 
 _plan_lock = threading.Lock()
@@ -196,12 +216,12 @@ def _compile_plan(
     stages: list[tuple[str, StageText]],
     consumer_text: tuple[str, StageText | None, str],
     extra_params: list[tuple[str, str]],
+    program: Program | None = None,
 ) -> _Plan:
     plan = _Plan()
+    plan.program = program
     # The defs the stages need come first, each block at column 0, then the pipeline.
-    defs = [d for _, st in stages for d in st.defs]
-    if consumer_text[1] is not None:
-        defs += consumer_text[1].defs
+    defs = list(program.defs) if program is not None else []
     prefix = "".join(d[0] + "\n" for d in defs)
     parts = [prefix, src_text]
     offsets: list[tuple[int, StageText]] = []
@@ -227,6 +247,8 @@ def _compile_plan(
     params += extra_params
     if cstage is not None:
         params += cstage.params
+    if program is not None:
+        params += program.params
     plan.params = params
     buffer = ("_fi_data", buffer_dtype) if buffer_dtype else None
     try:
@@ -274,15 +296,25 @@ def _map_error(
     return Unsupported(message, None, getattr(e, "rendered", str(e)))
 
 
-def _get_plan(key: Any, build: Callable[[], _Plan]) -> _Plan:
-    plan = _plans.get(key)
+def _get_plan(key: Any, build: Callable[[], _Plan], fresh: bool = False) -> _Plan:
+    plan = None if fresh else _plans.get(key)
     if plan is None:
         plan = build()
         with _plan_lock:
             while len(_plans) >= _MAX_PLANS:
                 _plans.popitem(last=False)
-            plan = _plans.setdefault(key, plan)
+            if fresh:
+                _plans[key] = plan
+            else:
+                plan = _plans.setdefault(key, plan)
     return plan
+
+
+def stage_free(fn: Any, arity: int) -> tuple[Template, list[Any], tuple[Any, ...]]:
+    """A stage function's template, the current values of its free names and their kinds."""
+    tpl = template_for(fn, arity)
+    vals = [resolve(fn, name, cell) for name, cell, _ in tpl.free]
+    return tpl, vals, tuple(map(classify, vals))
 
 
 # --- The iterator -------------------------------------------------------------------------
@@ -499,12 +531,11 @@ class ParallelIterator:
                 continue
             if op not in COMPILED_STAGES and op not in _adaptors.CALLABLE_STAGES:
                 raise Unsupported(f"`.{op}()` is not compiled yet")
-            tpl = template_for(fn, 1)
-            vals = [resolve(fn, name, cell) for name, cell, _ in tpl.free]
-            kinds = tuple(map(classify, vals))
+            tpl, vals, kinds = stage_free(fn, 1)
             key_parts.append((op, tpl, kinds))
             stage_inputs.append((op, tpl, fn, kinds))
-            values.extend(v for v, k in zip(vals, kinds) if k[0] == "param")
+            if not as_def(tpl, fn):
+                values.extend(v for v, k in zip(vals, kinds) if k[0] == "param")
         extra_params: list[tuple[str, str]] = []
         cfn = None
         cprefix = ""
@@ -530,10 +561,9 @@ class ParallelIterator:
         ckinds: tuple[Any, ...] = ()
         cvals: list[Any] = []
         if cfn is not None:
-            ctpl = template_for(cfn, 2 if consumer == "reduce" else 1)
-            cvals = [resolve(cfn, name, cell) for name, cell, _ in ctpl.free]
-            ckinds = tuple(map(classify, cvals))
-            values.extend(v for v, k in zip(cvals, ckinds) if k[0] == "param")
+            ctpl, cvals, ckinds = stage_free(cfn, 2 if consumer == "reduce" else 1)
+            if not as_def(ctpl, cfn):
+                values.extend(v for v, k in zip(cvals, ckinds) if k[0] == "param")
         key = (
             src_key,
             tuple(key_parts),
@@ -551,11 +581,20 @@ class ParallelIterator:
             )
             try:
                 with AST_LOCK:
+                    for i, (_, tpl, fn, kinds) in enumerate(stage_inputs):
+                        if tpl is not None:  # None: an adaptor's text
+                            stage_defs(tpl, fn, kinds, taken, i)
+                    if ctpl is not None:
+                        stage_defs(ctpl, cfn, ckinds, taken, len(stage_inputs))
                     stages = [
-                        (op, stage_text(tpl, fn, kinds, taken) if tpl is not None else fn)
-                        for op, tpl, fn, kinds in stage_inputs
+                        (op, stage_text(tpl, fn, kinds, taken, i) if tpl is not None else fn)
+                        for i, (op, tpl, fn, kinds) in enumerate(stage_inputs)
                     ]
-                    cst = stage_text(ctpl, cfn, ckinds, taken) if ctpl is not None else None
+                    cst = (
+                        stage_text(ctpl, cfn, ckinds, taken, len(stages))
+                        if ctpl is not None
+                        else None
+                    )
             except Unsupported as e:
                 plan = _Plan()
                 plan.error = e
@@ -567,18 +606,31 @@ class ParallelIterator:
                 stages,
                 (consumer, cst, cprefix),
                 extra_params,
+                taken.get(("program",)),
             )
 
+        roots = [fn for _, _, fn, _ in stage_inputs] + [cfn]
         plan = _get_plan(key, build)
+        extra = plan.extra_values(roots)
+        if extra is None:
+            plan = _get_plan(key, build, fresh=True)
+            extra = plan.extra_values(roots)
+            if extra is None:  # pragma: no cover - changed while compiling
+                raise Unsupported("the functions the stages call changed while compiling")
+        values.extend(extra)
         return plan, values, buf
 
     def _consume(self, consumer: str, carg: Any) -> Any:
         explaining = _explaining.get()
-        if carg is None and explaining is None and self._src.kind == "range":
-            fast = _fast_lookup(self, consumer)
+        fast_ok = carg is None or consumer in ("any", "all")
+        if fast_ok and explaining is None and self._src.kind == "range":
+            fast = _fast_lookup(self, consumer, carg)
             if fast is not None:
+                kernel = fast[0].kernel
                 try:
-                    return fast[0].kernel.run(fast[1])
+                    # `call`: small ranges run inline, without a thread or a Value per number.
+                    out = kernel.call(tuple(fast[1]))
+                    return kernel.run(fast[1]) if out is NotImplemented else out
                 except _native.Refused:
                     return _python_run(self, consumer, carg)
         try:
@@ -590,8 +642,8 @@ class ParallelIterator:
             explaining.append(_explanation(self, consumer, plan, values, reason))
             return None
         if plan is not None and plan.kernel is not None:
-            if carg is None and self._src.kind == "range":
-                _fast_store(self, consumer, plan)
+            if fast_ok and self._src.kind == "range":
+                _fast_store(self, consumer, carg, plan)
             try:
                 return plan.kernel.run(values, buf[0] if buf else None)
             except _native.Refused:
@@ -601,65 +653,82 @@ class ParallelIterator:
         return _python_run(self, consumer, carg)
 
 
-# The common case again, cheaper: a range through lambdas into a consumer without a function.
+# The common case again, cheaper: a range through lambdas into a consumer without a function
+# (or `any`/`all` with a predicate).
 # Keyed by the stages' code objects; each entry says how to read the free names and what they
 # must still be (a number of the same type, or the very same module/builtin) for the compiled
 # plan to apply. Anything else takes the general path above.
-_fast: dict[Any, tuple[_Plan, list[tuple[int, str, int | None, Any, bool]]]] = {}
+_fast: dict[Any, tuple[_Plan, list[tuple[int, str, int | None, Any, bool]], bool]] = {}
 
 
-def _fast_key(p: ParallelIterator, consumer: str) -> Any:
+def _fast_key(p: ParallelIterator, consumer: str, carg: Any) -> Any:
     try:
         return (
             p._src.data.step == 1,
             consumer,
             tuple([(op, fn.__code__) for op, fn, _ in p._stages]),
+            None if carg is None else carg.__code__,
         )
     except AttributeError:  # a builtin stage function, or a non-range source
         return None
 
 
-def _fast_lookup(p: ParallelIterator, consumer: str) -> tuple[_Plan, list[Any]] | None:
-    key = _fast_key(p, consumer)
+def _fast_lookup(p: ParallelIterator, consumer: str, carg: Any) -> tuple[_Plan, list[Any]] | None:
+    key = _fast_key(p, consumer, carg)
     hit = _fast.get(key) if key is not None else None
     if hit is None:
         return None
-    plan, getters = hit
+    plan, getters, has_program = hit
     r = p._src.data
     values: list[Any] = [r.start, r.stop] if r.step == 1 else [r.start, r.stop, r.step]
-    stages = p._stages
+    fns = [fn for _, fn, _ in p._stages]
+    if carg is not None:
+        fns.append(carg)
     for i, name, cell, want, is_param in getters:
-        v = resolve(stages[i][1], name, cell)
+        v = resolve(fns[i], name, cell)
         if is_param:
             if type(v) is not want:
                 return None
             values.append(v)
         elif v is not want:
             return None
+    if has_program:
+        extra = plan.extra_values(fns)
+        if extra is None:
+            return None
+        values.extend(extra)
     return plan, values
 
 
-def _fast_store(p: ParallelIterator, consumer: str, plan: _Plan) -> None:
-    key = _fast_key(p, consumer)
+def _fast_store(p: ParallelIterator, consumer: str, carg: Any, plan: _Plan) -> None:
+    key = _fast_key(p, consumer, carg)
     if key is None or any(op not in COMPILED_STAGES for op, _, _ in p._stages):
         return
     getters = []
-    for i, (_, fn, _) in enumerate(p._stages):
-        for name, cell, _ in template_for(fn, 1).free:
-            v = resolve(fn, name, cell)
-            if classify(v)[0] == "param":
-                getters.append((i, name, cell, type(v), True))
+    fns = [fn for _, fn, _ in p._stages]
+    if carg is not None:
+        fns.append(carg)
+    for i, fn in enumerate(fns):
+        tpl, vals, kinds = stage_free(fn, 1)
+        program_reads = as_def(tpl, fn)
+        for (name, cell, _), v, k in zip(tpl.free, vals, kinds):
+            if k[0] == "param":
+                if not program_reads:
+                    getters.append((i, name, cell, type(v), True))
             else:
                 getters.append((i, name, cell, v, False))
+    prog = plan.program
+    has_program = prog is not None and bool(prog.params or prog.guard_refs)
     if len(_fast) >= _MAX_PLANS:
         _fast.clear()
-    _fast[key] = (plan, getters)
+    _fast[key] = (plan, getters, has_program)
 
 
 def _callable(f: Any, method: str) -> Any:
     if not callable(f):
         raise TypeError(f"{method}() expects a callable, got {type(f).__name__}")
-    return f
+    # A function decorated with @fastiter.compile computes what the function it wraps does.
+    return getattr(f, "_fi_function", f)
 
 
 def _fn_name(fn: Any) -> str:

@@ -380,7 +380,8 @@ def _make_template(fn: Callable[..., Any], arity: int) -> Template:
         raise Unsupported(f"{_describe(fn)} takes *args, **kwargs or keyword-only arguments")
     if code.co_flags & (0x80 | 0x100 | 0x200 | 0x20):  # coroutine, generator and friends
         raise Unsupported(f"{_describe(fn)} is a generator or coroutine")
-    if code.co_argcount != arity:
+    ndefaults = len(fn.__defaults__ or ())
+    if not code.co_argcount - ndefaults <= arity <= code.co_argcount:
         raise Unsupported(
             f"{_describe(fn)} takes {code.co_argcount} arguments; the stage passes {arity}"
         )
@@ -403,7 +404,7 @@ def _make_template(fn: Callable[..., Any], arity: int) -> Template:
             return _def_template(fn, node, filename, text)
         body = stmts[0].value
         args = _arg_names(node.args)
-    if len(args) != arity:
+    if not len(args) - ndefaults <= arity <= len(args):
         raise Unsupported(
             f"the callable takes {len(args)} arguments, the stage passes {arity}", where
         )
@@ -420,13 +421,6 @@ def _def_template(fn: Any, node: ast.AST, filename: str, text: str) -> Template:
     """A function with statements, compiled as a `def` of the pipeline language."""
     if not isinstance(node, ast.FunctionDef):
         raise Unsupported(f"`{fn.__qualname__}` is an async function")
-    if node.args.defaults:
-        d = node.args.defaults[0]
-        raise Unsupported(
-            f"`{node.name}` has default arguments, which are not compiled yet",
-            f"{short_path(filename)}:{d.lineno}:{d.col_offset + 1}",
-            caret_snippet(filename, d.lineno, d.col_offset),
-        )
     code = fn.__code__
     args = _arg_names(node.args)
     visitor = _FreeNames(list(code.co_varnames) + args)
@@ -441,19 +435,44 @@ def _def_template(fn: Any, node: ast.AST, filename: str, text: str) -> Template:
     return tpl
 
 
-def _def_text(tpl: Template, name: str) -> tuple[str, str, int, int]:
-    """The `def` block of a template (its source, dedented), with where it starts in its file."""
+def _def_text(
+    tpl: Template, name: str, dnames: list[str] | tuple[str, ...] = ()
+) -> tuple[str, str, int, int]:
+    """The `def` block of a template (its source, dedented), with where it starts in its file.
+    ``dnames`` replace the default values' source (the parameters that hold them)."""
     node = tpl.defnode
     if node is not None:
-        seg = ast.get_source_segment(tpl.text, node) or ast.unparse(node)
+        lines = tpl.text.split("\n")[node.lineno - 1 : node.end_lineno]
+        blines = [ln.encode() for ln in lines]
+        end_col = node.end_col_offset or len(blines[-1])
+        defaults = list(node.args.defaults)
+        for d, new in sorted(zip(defaults, dnames), key=lambda p: (p[0].lineno, p[0].col_offset))[
+            ::-1
+        ]:
+            i, j = d.lineno - node.lineno, (d.end_lineno or d.lineno) - node.lineno
+            if i != j:
+                raise Unsupported(f"a default value of `{name}` spans lines")
+            b = blines[i]
+            blines[i] = b[: d.col_offset] + new.encode() + b[d.end_col_offset :]
+            if i == len(blines) - 1:
+                end_col += len(new.encode()) - ((d.end_col_offset or 0) - d.col_offset)
+        blines[-1] = blines[-1][:end_col]
+        blines[0] = blines[0][node.col_offset :]
         col = node.col_offset
-        lines = seg.split("\n")
-        lines = [lines[0]] + [ln[col:] if not ln[:col].strip() else ln for ln in lines[1:]]
-        return ("\n".join(lines), tpl.filename, node.lineno, col)
+        out = [ln.decode() for ln in blines]
+        out = [out[0]] + [ln[col:] if not ln[:col].strip() else ln for ln in out[1:]]
+        text = "\n".join(out)
+        if node.name != name:
+            raise Unsupported(f"`{name}` is defined as `{node.name}`")
+        return (text, tpl.filename, node.lineno, col)
     assert tpl.body is not None
     seg = ast.get_source_segment(tpl.text, tpl.body) or ast.unparse(tpl.body)
     seg = seg.replace("\n", " ") if "#" not in seg else ast.unparse(tpl.body)
-    head = f"def {name}({', '.join(tpl.args)}):\n    return ("
+    args = list(tpl.args)
+    for k, dn in enumerate(dnames):
+        i = len(args) - len(dnames) + k
+        args[i] = f"{args[i]}={dn}"
+    head = f"def {name}({', '.join(args)}):\n    return ("
     return (head + seg + ")", tpl.filename, tpl.body.lineno - 1, 0)
 
 
@@ -464,7 +483,14 @@ _MISSING = object()
 
 
 def resolve(fn: Any, name: str, cell: int | None) -> Any:
-    """The current value of a free name of ``fn`` (closure cell, global, builtin)."""
+    """The current value of a free name of ``fn`` (closure cell, global, builtin); a function
+    decorated with ``@fastiter.compile`` stands for the function it wraps."""
+    v = resolve_raw(fn, name, cell)
+    return getattr(v, "_fi_function", v)
+
+
+def resolve_raw(fn: Any, name: str, cell: int | None) -> Any:
+    """The object a free name of ``fn`` is bound to now."""
     if cell is not None:
         try:
             return fn.__closure__[cell].cell_contents
@@ -531,7 +557,7 @@ class _Rename(ast.NodeTransformer):
 class StageText:
     """One callable, translated for one resolution of its free names."""
 
-    __slots__ = ("defs", "filename", "getters", "params", "raw", "segment_origin", "text")
+    __slots__ = ("filename", "getters", "params", "raw", "segment_origin", "text")
 
     def __init__(self) -> None:
         self.text = ""
@@ -540,12 +566,14 @@ class StageText:
         self.filename = ""
         self.segment_origin: tuple[int, int] | None = None  # file (line, col) of text[body]
         self.raw = 0  # offset in `text` where the raw source segment starts, when raw
-        # `def` blocks the text needs: (source, file, line, column of `def` in the file)
-        self.defs: list[tuple[str, str, int, int]] = []
 
 
 def stage_text(
-    tpl: Template, fn: Any, kinds: tuple[tuple[str, str], ...], taken: dict[str, Any]
+    tpl: Template,
+    fn: Any,
+    kinds: tuple[tuple[str, str], ...],
+    taken: dict[str, Any],
+    index: int = 0,
 ) -> StageText:
     """Translate ``tpl`` given the kinds of its free names. ``taken`` maps parameter names
     already used by earlier stages to the identity of their binding, so that two closures
@@ -555,21 +583,22 @@ def stage_text(
     if tpl.body is None and tpl.defnode is None:
         out.text = tpl.text
         return out
+    prog = program_of(taken)
+    if as_def(tpl, fn):
+        out.text = prog.add_root(fn, index)
+        return out
     rename: dict[str, ast.expr] = {}
     for (name, cell, pos), (kind, detail) in zip(tpl.free, kinds):
         where = f"{short_path(tpl.filename)}:{pos[0]}:{pos[1] + 1}"
         if kind == "func":
-            _add_def(out, resolve(fn, name, cell), name, taken, where)
+            value = resolve(fn, name, cell)
+            prog._root, prog._hops = index, ()
+            prog._guard(fn, name, cell, value)
+            prog._hops = ((name, cell),)
+            callee = prog.add_def(value, where)
+            if callee != name:
+                rename[name] = ast.Name(id=callee, ctx=ast.Load())
             continue
-        if tpl.defnode is not None and (
-            kind == "mathfn" or (kind in ("math", "builtin") and name != (detail or "math"))
-        ):
-            raise Unsupported(
-                f"`{name}` is another name for {'math.' + detail if kind == 'mathfn' else detail or 'math'}"
-                "; inside a def, write the name itself",
-                where,
-                caret_snippet(tpl.filename, pos[0], pos[1]),
-            )
         if kind == "bad":
             raise Unsupported(
                 f"`{name}` {detail}",
@@ -577,19 +606,15 @@ def stage_text(
                 caret_snippet(tpl.filename, pos[0], pos[1]),
             )
         if kind == "param":
-            binding = (id(fn.__closure__[cell]) if cell is not None else id(fn.__globals__), name)
+            # Never shared, even with a parameter bound to the same variable: whether two
+            # lambdas read one variable is not part of the plan's key (closures of one code
+            # object may or may not share a cell), so each reading gets its own parameter.
             pname = name
             n = 1
-            while pname in taken and taken[pname] != binding:
+            while pname in taken:
                 n += 1
                 pname = f"{name}_{n}"
-            if pname != name and tpl.defnode is not None:
-                raise Unsupported(
-                    f"`{name}` names different numbers in two functions of this pipeline",
-                    where,
-                    caret_snippet(tpl.filename, pos[0], pos[1]),
-                )
-            taken[pname] = binding
+            taken[pname] = ("lambda", id(fn), name)
             if pname != name:
                 rename[name] = ast.Name(id=pname, ctx=ast.Load())
             out.params.append((pname, detail))
@@ -602,12 +627,6 @@ def stage_text(
             rename[name] = ast.Attribute(
                 value=ast.Name(id="math", ctx=ast.Load()), attr=detail, ctx=ast.Load()
             )
-    if tpl.defnode is not None:
-        name = tpl.defnode.name
-        _claim_def(name, fn.__code__, taken, None)
-        out.defs.append(_def_text(tpl, name))
-        out.text = name
-        return out
     head = f"lambda {', '.join(tpl.args)}: "
     if not rename:
         seg = ast.get_source_segment(tpl.text, tpl.body)
@@ -621,53 +640,6 @@ def stage_text(
     ast.fix_missing_locations(body)
     out.text = head + ast.unparse(body)
     return out
-
-
-def _claim_def(name: str, code: Any, taken: dict[str, Any], where: str | None) -> bool:
-    """Reserve a def name for one function; False when that function already has it."""
-    held = taken.get(("def", name))  # type: ignore[call-overload]
-    if held is code:
-        return False
-    if held is not None:
-        raise Unsupported(f"two different functions named `{name}` in one pipeline", where)
-    taken[("def", name)] = code  # type: ignore[index]
-    return True
-
-
-def _add_def(out: StageText, callee: Any, name: str, taken: dict[str, Any], where: str) -> None:
-    """Add a function a stage calls (and those it calls) as defs of the pipeline text."""
-    if callee.__name__ != name:
-        raise Unsupported(
-            f"`{name}` is the function `{callee.__name__}` under another name; call it by its own",
-            where,
-        )
-    if not _claim_def(name, callee.__code__, taken, where):
-        return
-    tpl = template_for(callee, callee.__code__.co_argcount)
-    if tpl.body is None and tpl.defnode is None:
-        raise Unsupported(f"`{name}` is not Python source fastiter can compile", where)
-    for fname, cell, pos in tpl.free:
-        value = resolve(callee, fname, cell)
-        kind, detail = classify(value)
-        at = f"{short_path(tpl.filename)}:{pos[0]}:{pos[1] + 1}"
-        if kind == "func":
-            _add_def(out, value, fname, taken, at)
-        elif kind == "param":
-            raise Unsupported(
-                f"`{name}`, called from a stage, reads the variable `{fname}`: functions a stage "
-                "calls get numbers through their arguments only (for now)",
-                at,
-                caret_snippet(tpl.filename, pos[0], pos[1]),
-            )
-        elif kind == "bad":
-            raise Unsupported(
-                f"`{fname}` {detail}", at, caret_snippet(tpl.filename, pos[0], pos[1])
-            )
-        elif kind == "mathfn" or (kind in ("math", "builtin") and fname != (detail or "math")):
-            raise Unsupported(
-                f"`{fname}` is another name for a builtin or math; write the name itself", at
-            )
-    out.defs.append(_def_text(tpl, name))
 
 
 def _copy(node: ast.expr) -> ast.expr:
@@ -692,3 +664,293 @@ def short_path(filename: str) -> str:
     except ValueError:
         return filename
     return rel if not rel.startswith("..") else filename
+
+
+# --- Whole programs: functions, the functions they call, and where their numbers come from ----
+
+# A reference to a value, relative to a root function: the free names to follow from the root
+# to the function that reads it (`hops`), then that function's free name and closure cell; or,
+# with name "__defaults__", the default value at index `cell`.
+Ref = tuple[tuple[tuple[str, "int | None"], ...], str, "int | None"]
+
+
+def _builtins_dict(fn: Any) -> dict:
+    b = fn.__globals__.get("__builtins__", builtins)
+    return b if isinstance(b, dict) else b.__dict__
+
+
+def slot_of(fn: Any, name: str, cell: int | None) -> tuple[tuple[Any, Any], list[Any]]:
+    """Where a free name of ``fn`` is read (a native ``Caller`` slot), and the guards that
+    must also hold (a builtin: no global of that name)."""
+    if cell is not None:
+        return (fn.__closure__[cell], None), []
+    g = fn.__globals__
+    if name in g:
+        return (g, name), []
+    return (_builtins_dict(fn), name), [((g, name), None)]
+
+
+def read_ref(root: Any, ref: Ref) -> Any:
+    """The current value a reference names (``_MISSING`` when it has none)."""
+    hops, name, cell = ref
+    fn = root
+    for h, c in hops:
+        fn = resolve(fn, h, c)
+    if name == "__defaults__":
+        try:
+            return fn.__defaults__[cell]
+        except (TypeError, IndexError, AttributeError):
+            return _MISSING
+    try:
+        return resolve(fn, name, cell)
+    except AttributeError:
+        return _MISSING
+
+
+class Program:
+    """The ``def`` blocks a pipeline needs, and where their numbers come from.
+
+    Each function is added once, as a ``def`` under its own name; the numbers it reads
+    (globals, closure cells, default values) become parameters of the pipeline under the names
+    its text uses, read at every call; the functions, ``math`` and builtins it reads are
+    guards: the text holds only while each still names what it named when compiled. Both are
+    kept twice: as absolute slots (for a native ``Caller`` of a fixed function) and as
+    references relative to a root function (for stages, new closures at every call)."""
+
+    def __init__(self, taken: dict[str, Any] | None = None) -> None:
+        self.defs: list[tuple[str, str, int, int]] = []
+        self.names: list[str] = []
+        self.params: list[tuple[str, str]] = []
+        self.sources: list[tuple[Any, Any]] = []
+        self.guards: list[tuple[tuple[Any, Any], Any]] = []
+        # (root index, ref) of each parameter, and (root index, ref, kind, expected) of guards.
+        self.param_refs: list[tuple[int, Ref]] = []
+        self.guard_refs: list[tuple[int, Ref, str, Any]] = []
+        self.taken: dict[Any, Any] = taken if taken is not None else {}
+        self._root = 0
+        self._hops: tuple[tuple[str, int | None], ...] = ()
+
+    @property
+    def prefix(self) -> str:
+        return "".join(d[0] + "\n" for d in self.defs)
+
+    def prefix_text(self) -> str:
+        return self.prefix
+
+    # Guards and parameters ----------------------------------------------------------------
+
+    def _guard(self, fn: Any, name: str, cell: int | None, value: Any) -> None:
+        slot, extra = slot_of(fn, name, cell)
+        self.guards.extend(extra)
+        self.guards.append((slot, resolve_raw(fn, name, cell)))
+        if isinstance(value, types.FunctionType):
+            self.guard_refs.append((self._root, (self._hops, name, cell), "code", value.__code__))
+        else:
+            self.guard_refs.append((self._root, (self._hops, name, cell), "is", value))
+
+    def guard_name(self, fn: Any, name: str, expected: Any) -> None:
+        """Require the free name ``name`` of ``fn`` to be ``expected``."""
+        cell = fn.__code__.co_freevars.index(name) if name in fn.__code__.co_freevars else None
+        if resolve(fn, name, cell) is not expected:
+            raise Unsupported(f"`{name}` is not {getattr(expected, '__qualname__', expected)}")
+        self._guard(fn, name, cell, expected)
+
+    def _param(
+        self, pname: str, ty: str, binding: Any, slot: Any, ref: Ref, where: str | None
+    ) -> None:
+        held = self.taken.get(pname)
+        if held is not None:
+            if held != binding:
+                raise Unsupported(
+                    f"`{pname}` names different numbers in two functions of this pipeline", where
+                )
+            return
+        self.taken[pname] = binding
+        self.params.append((pname, ty))
+        self.sources.append(slot)
+        self.param_refs.append((self._root, ref))
+
+    def free_name(self, fn: Any, name: str, pos: tuple[int, int]) -> str:
+        """The text for a free name read by an expression of ``fn`` (a chain's lambdas):
+        numbers become fresh parameters, functions defs, builtins and ``math`` themselves."""
+        cell = fn.__code__.co_freevars.index(name) if name in fn.__code__.co_freevars else None
+        value = resolve(fn, name, cell)
+        kind, detail = classify(value)
+        filename = fn.__code__.co_filename
+        where = f"{short_path(filename)}:{pos[0]}:{pos[1] + 1}"
+        if kind == "param":
+            slot, extra = slot_of(fn, name, cell)
+            self.guards.extend(extra)
+            pname = f"_fi_g_{name}"
+            self._param(pname, detail, (id(slot[0]), name), slot, (self._hops, name, cell), where)
+            return pname
+        if kind == "bad":
+            raise Unsupported(f"`{name}` {detail}", where, caret_snippet(filename, *pos))
+        self._guard(fn, name, cell, value)
+        if kind == "func":
+            return self.add_def(value, where)
+        if kind == "math":
+            return "math"
+        if kind == "builtin":
+            return detail
+        return f"math.{detail}"
+
+    # Defs ---------------------------------------------------------------------------------
+
+    def add_root(self, fn: Any, index: int) -> str:
+        """Add ``fn`` as the function reached from root ``index``; its def name."""
+        self._root, self._hops = index, ()
+        return self.add_def(fn, None)
+
+    def add_def(self, fn: Any, where: str | None) -> str:
+        """Add ``fn`` (and what it calls) as a def; its name in the text."""
+        if not isinstance(fn, types.FunctionType):
+            raise Unsupported(f"{_describe(fn)} is not Python source fastiter can compile", where)
+        seen = self.taken.get(("fn", id(fn)))  # type: ignore[call-overload]
+        if seen is not None and seen[0] is fn:
+            return seen[1]
+        name = fn.__name__
+        if not name.isidentifier():
+            name = f"_fi_f{len(self.names)}"
+        held = self.taken.get(("def", name))  # type: ignore[call-overload]
+        if held is not None:
+            if held[0].__code__ is not fn.__code__:
+                raise Unsupported(f"two different functions named `{name}` in one pipeline", where)
+            raise Unsupported(
+                f"two functions `{name}` of the same code (closures) in one pipeline", where
+            )
+        self.taken[("def", name)] = (fn,)  # type: ignore[index]
+        self.taken[("fn", id(fn))] = (fn, name)  # type: ignore[index]
+        code = fn.__code__
+        if code.co_flags & (inspect_CO_VARARGS | inspect_CO_VARKEYWORDS) or code.co_kwonlyargcount:
+            raise Unsupported(
+                f"{_describe(fn)} takes *args, **kwargs or keyword-only arguments", where
+            )
+        tpl = template_for(fn, code.co_argcount)
+        if tpl.body is None and tpl.defnode is None:
+            raise Unsupported(f"`{name}` is not Python source fastiter can compile", where)
+        for fname, cell, pos in tpl.free:
+            value = resolve(fn, fname, cell)
+            kind, detail = classify(value)
+            at = f"{short_path(tpl.filename)}:{pos[0]}:{pos[1] + 1}"
+            snippet = caret_snippet(tpl.filename, pos[0], pos[1])
+            if kind == "bad":
+                raise Unsupported(f"`{fname}` {detail}", at, snippet)
+            if kind == "param":
+                slot, extra = slot_of(fn, fname, cell)
+                self.guards.extend(extra)
+                self._param(
+                    fname, detail, (id(slot[0]), fname), slot, (self._hops, fname, cell), at
+                )
+                continue
+            if kind == "mathfn" or (kind in ("math", "builtin") and fname != (detail or "math")):
+                raise Unsupported(
+                    f"`{fname}` is another name for a builtin or math; write the name itself",
+                    at,
+                    snippet,
+                )
+            self._guard(fn, fname, cell, value)
+            if kind == "func":
+                outer = self._hops
+                self._hops = (*outer, (fname, cell))
+                try:
+                    callee = self.add_def(value, at)
+                finally:
+                    self._hops = outer
+                if callee != fname:
+                    raise Unsupported(
+                        f"`{fname}` is the function `{value.__name__}` under another name; "
+                        "call it by its own",
+                        at,
+                        snippet,
+                    )
+        dnames = self._defaults(fn, name, tpl, where)
+        self.defs.append(_def_text(tpl, name, dnames))
+        self.names.append(name)
+        return name
+
+    def _defaults(self, fn: Any, name: str, tpl: Template, where: str | None) -> list[str]:
+        """Default values as parameters (Python evaluated them once, at def time)."""
+        defaults = fn.__defaults__ or ()
+        out = []
+        for j, value in enumerate(defaults):
+            kind, detail = classify(value)
+            if kind != "param":
+                raise Unsupported(
+                    f"a default value of `{name}` is {_value_kind(value)}, not a number", where
+                )
+            pname = f"_fi_{name}_d{j}"
+            self._param(
+                pname,
+                detail,
+                (id(fn), "__defaults__", j),
+                (defaults, j),
+                (self._hops, "__defaults__", j),
+                where,
+            )
+            out.append(pname)
+        if defaults:
+            self.guards.append(((fn, "__defaults__"), defaults))
+            self.guard_refs.append((self._root, (self._hops, "__defaults__", None), "is", None))
+        return out
+
+    # Per call ---------------------------------------------------------------------------------
+
+    def values(self, roots: list[Any]) -> list[Any] | None:
+        """The parameter values for functions reached from ``roots`` now, or None when a guard
+        fails (the program no longer describes them)."""
+        for root, ref, how, want in self.guard_refs:
+            if ref[1] == "__defaults__":
+                continue  # values are read below, and typed by the caller
+            v = read_ref(roots[root], ref)
+            if how == "code":
+                if not isinstance(v, types.FunctionType) or v.__code__ is not want:
+                    return None
+            elif v is not want:
+                return None
+        out = []
+        for root, ref in self.param_refs:
+            v = read_ref(roots[root], ref)
+            if v is _MISSING:
+                return None
+            out.append(v)
+        return out
+
+
+def stage_defs(
+    tpl: Template, fn: Any, kinds: tuple[tuple[str, str], ...], taken: dict[str, Any], index: int
+) -> None:
+    """Add the defs a stage is or calls to the pipeline's program, before any lambda takes
+    a parameter name: a def's text reads its numbers under their own names."""
+    if tpl.body is None and tpl.defnode is None:
+        return
+    prog = program_of(taken)
+    if as_def(tpl, fn):
+        prog.add_root(fn, index)
+        return
+    for (name, cell, pos), (kind, _) in zip(tpl.free, kinds):
+        if kind == "func":
+            prog._root, prog._hops = index, ((name, cell),)
+            where = f"{short_path(tpl.filename)}:{pos[0]}:{pos[1] + 1}"
+            prog.add_def(resolve(fn, name, cell), where)
+
+
+def program_of(taken: dict[Any, Any]) -> Program:
+    """The program shared by the stages of one pipeline being translated."""
+    prog = taken.get(("program",))  # type: ignore[call-overload]
+    if prog is None:
+        prog = taken[("program",)] = Program(taken)  # type: ignore[index]
+    return prog
+
+
+def as_def(tpl: Template, fn: Any) -> bool:
+    """Whether a stage function goes into the text as a def (statements, defaults)."""
+    return tpl.defnode is not None or bool(getattr(fn, "__defaults__", None))
+
+
+def def_program(fn: Any) -> Program:
+    """A program holding ``fn`` (when given) and the functions it calls, as defs."""
+    prog = Program()
+    if fn is not None:
+        prog.add_root(fn, 0)
+    return prog

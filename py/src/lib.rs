@@ -15,13 +15,13 @@ use pyo3::buffer::PyUntypedBuffer;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError, PyZeroDivisionError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyTuple};
 
 use std::ffi::CStr;
 
 use fastiter::errors::{ErrCode, PyExcType};
 use fastiter::exec::BufferArg;
-use fastiter::ir::{self, BufferDecl, Dtype, ParamInfo};
+use fastiter::ir::{self, BinOp, BufferDecl, Consumer, Dtype, ExprKind, ParamInfo, Source, Type};
 use fastiter::{CodegenOptions, Compiled, ErrorKind, ExecError, RunOptions, Value};
 
 pyo3::create_exception!(
@@ -43,6 +43,14 @@ pyo3::create_exception!(
 /// Inputs with at least this many elements run on a worker thread while the calling thread
 /// watches for Ctrl-C; smaller ones run inline (a thread costs more than they do).
 const WATCH_THRESHOLD: u64 = 1 << 18;
+
+/// Ranges of at most this many elements run through `Kernel.call`'s lean path: one kernel call
+/// on the calling thread, its partial decoded in place. Not more than the runtime's smallest
+/// chunk, so that the lean path computes exactly the one chunk `exec` would.
+const LEAN_MAX: u64 = fastiter_runtime::MIN_CHUNK;
+
+/// Slots kept on the stack by the lean path (parameters plus a range's start and step).
+const LEAN_SLOTS: usize = 16;
 
 /// A compiled pipeline.
 #[pyclass(frozen, module = "fastiter._native")]
@@ -196,7 +204,57 @@ fn to_py(py: Python<'_>, v: Value) -> PyResult<Py<PyAny>> {
                 .collect::<PyResult<Vec<_>>>()?;
             PyList::new(py, objs)?.into_any().unbind()
         }
+        // Straight from the kernel's slots to Python objects: no value per item in between.
+        Value::Packed(Type::Int, slots) => PyList::new(py, slots.iter().map(|&s| s as i64))?
+            .into_any()
+            .unbind(),
+        Value::Packed(Type::Float, slots) => {
+            PyList::new(py, slots.iter().map(|&s| f64::from_bits(s)))?
+                .into_any()
+                .unbind()
+        }
+        Value::Packed(Type::Bool, slots) => PyList::new(py, slots.iter().map(|&s| s & 0xff != 0))?
+            .into_any()
+            .unbind(),
     })
+}
+
+/// A partial crossing `py.detach`, which runs its closure on this very thread: its `out`
+/// pointer (into a buffer of the caller's frame) never leaves it.
+struct SendPartial(fastiter_runtime::abi::Partial);
+
+// SAFETY: see above; `detach` requires `Send` only because closures could in general move.
+unsafe impl Send for SendPartial {}
+
+/// A kernel slot of type `ty` as a Python object (as `Value::from_slot`, then `to_py`).
+fn slot_to_py(py: Python<'_>, bits: u64, ty: ir::Type) -> Py<PyAny> {
+    match ty {
+        ir::Type::Int => PyInt::new(py, bits as i64).into_any().unbind(),
+        ir::Type::Float => PyFloat::new(py, f64::from_bits(bits)).into_any().unbind(),
+        ir::Type::Bool => PyBool::new(py, bits & 0xff != 0)
+            .to_owned()
+            .into_any()
+            .unbind(),
+    }
+}
+
+/// An int expression of a range bound over parameter slots, for the lean path: constants,
+/// parameters and checked `+ - *`. None for anything else or an overflow.
+fn lean_int(e: &ir::Expr, params: &[u64]) -> Option<i64> {
+    match &e.kind {
+        ExprKind::ConstInt(v) => v.to_i64(),
+        ExprKind::Param(i) => params.get(*i as usize).map(|s| *s as i64),
+        ExprKind::Binary(op, a, b) => {
+            let (a, b) = (lean_int(a, params)?, lean_int(b, params)?);
+            match op {
+                BinOp::IAdd => a.checked_add(b),
+                BinOp::ISub => a.checked_sub(b),
+                BinOp::IMul => a.checked_mul(b),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
 }
 
 /// Items of one machine type, packed in native byte order, with their `array`/`struct` code.
@@ -249,7 +307,7 @@ fn probe(code: ErrCode) -> Option<&'static CStr> {
         IntTooLargeForFloat => c"float(10 ** 400)",
         IntDivTooLargeForFloat => c"10 ** 400 / 1",
         RangeStepZero => c"range(0, 1, 0)",
-        ComplexResult => return None,
+        ComplexResult | NegativeCount | StepByZero => return None,
     })
 }
 
@@ -348,6 +406,93 @@ impl Kernel {
             .zip(&self.params)
             .map(|(o, p)| to_value(o, p.ty))
             .collect::<PyResult<Vec<_>>>()?;
+        self.run_values(py, values, buffer, threads, jit, array)
+    }
+
+    /// Run with the parameter values `args` (a tuple, then the tuple `extra` when given), in
+    /// `params` order, for a pipeline without a buffer: the per-call path of
+    /// `@fastiter.compile`. Returns `NotImplemented` when the values are not exactly of the
+    /// parameter types (`int`, `float`, `bool`, not subclasses) or their number differs, so
+    /// that the caller can pick another kernel. Small ranges run inline with the GIL held
+    /// (pipelines with `def`s release it: their loops may run long); anything else takes the
+    /// path of `run`.
+    #[pyo3(signature = (args, extra=None))]
+    fn call(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        extra: Option<&Bound<'_, PyTuple>>,
+    ) -> PyResult<Py<PyAny>> {
+        let n = args.len() + extra.map_or(0, |e| e.len());
+        if n != self.params.len() || self.buffer.is_some() {
+            return Ok(py.NotImplemented());
+        }
+        let mut stack = [0u64; LEAN_SLOTS];
+        let mut heap = Vec::new();
+        let slots: &mut [u64] = if n + 2 <= LEAN_SLOTS {
+            &mut stack[..n + 2]
+        } else {
+            heap.resize(n + 2, 0);
+            &mut heap
+        };
+        let mut exact = true;
+        let objs = args
+            .iter_borrowed()
+            .chain(extra.into_iter().flat_map(|e| e.iter_borrowed()));
+        for ((obj, p), slot) in objs.zip(&self.params).zip(slots.iter_mut()) {
+            match p.ty {
+                ir::Type::Int => {
+                    if !obj.is_exact_instance_of::<PyInt>() {
+                        return Ok(py.NotImplemented());
+                    }
+                    match obj.extract::<i64>() {
+                        Ok(v) => *slot = v as u64,
+                        Err(_) => exact = false,
+                    }
+                }
+                ir::Type::Float => {
+                    if !obj.is_exact_instance_of::<PyFloat>() {
+                        return Ok(py.NotImplemented());
+                    }
+                    *slot = obj.cast::<PyFloat>()?.value().to_bits();
+                }
+                ir::Type::Bool => {
+                    if !obj.is_exact_instance_of::<PyBool>() {
+                        return Ok(py.NotImplemented());
+                    }
+                    *slot = u64::from(obj.is_truthy()?);
+                }
+            }
+        }
+        if exact {
+            if let Some(out) = self.lean(py, slots, n) {
+                return out;
+            }
+        }
+        // Ints past 64 bits, long ranges, inexact results: the general path, exact.
+        let objs = args.iter().chain(extra.into_iter().flat_map(|e| e.iter()));
+        let values = objs
+            .zip(&self.params)
+            .map(|(o, p)| to_value(&o, p.ty))
+            .collect::<PyResult<Vec<_>>>()?;
+        self.run_values(py, values, None, 0, true, false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<fastiter kernel {:?}>", self.compiled.source)
+    }
+}
+
+impl Kernel {
+    fn run_values(
+        &self,
+        py: Python<'_>,
+        values: Vec<Value>,
+        buffer: Option<Bound<'_, PyAny>>,
+        threads: usize,
+        jit: bool,
+        array: bool,
+    ) -> PyResult<Py<PyAny>> {
         // The buffer view stays alive (and the exporter keeps its memory) until this function
         // returns, after the run.
         let view = match (&self.buffer, &buffer) {
@@ -418,6 +563,26 @@ impl Kernel {
         drop(view);
         let (value, _) = result.map_err(|e| exec_error(py, e))?;
         if array {
+            if let Value::Packed(ty, slots) = &value {
+                let (width, code) = match ty {
+                    Type::Int => (8, "q"),
+                    Type::Float => (8, "d"),
+                    Type::Bool => (1, "?"),
+                };
+                let packed = pyo3::types::PyByteArray::new_with(py, slots.len() * width, |buf| {
+                    if width == 8 {
+                        for (dst, s) in buf.chunks_exact_mut(8).zip(slots) {
+                            dst.copy_from_slice(&s.to_ne_bytes());
+                        }
+                    } else {
+                        for (dst, s) in buf.iter_mut().zip(slots) {
+                            *dst = u8::from(s & 0xff != 0);
+                        }
+                    }
+                    Ok(())
+                })?;
+                return Ok((packed, code).into_pyobject(py)?.into_any().unbind());
+            }
             if let Value::List(items) = &value {
                 if let Some((bytes, code)) = pack(items) {
                     let packed = pyo3::types::PyByteArray::new(py, &bytes);
@@ -427,19 +592,279 @@ impl Kernel {
         }
         to_py(py, value)
     }
-
-    fn __repr__(&self) -> String {
-        format!("<fastiter kernel {:?}>", self.compiled.source)
+    /// The lean path of `call`: a range source whose bounds are constants or parameters (or
+    /// checked `+ - *` over them) with at most `LEAN_MAX` elements, run as the one chunk `exec`
+    /// would run, decoded as `exec` decodes and combines it. `slots` holds the `n` parameter
+    /// slots and room for the range's start and step. None: take the general path (which
+    /// then computes the exact value, or the error, itself).
+    fn lean(&self, py: Python<'_>, slots: &mut [u64], n: usize) -> Option<PyResult<Py<PyAny>>> {
+        let kernel = self.compiled.kernel.as_ref()?;
+        let p = &self.compiled.pipeline;
+        let Source::Range { start, stop, step } = &p.source else {
+            return None;
+        };
+        // Only what this decoding knows: a plain range into the original consumers. Views
+        // (skip, zip, chain, ...) and the newer consumers take the general path.
+        if !p.view.is_empty()
+            || matches!(
+                p.consumer,
+                Consumer::Product | Consumer::Find { .. } | Consumer::ExtremeBy { .. }
+            )
+        {
+            return None;
+        }
+        let params = &slots[..n];
+        let (start, stop, step) = (
+            lean_int(start, params)?,
+            lean_int(stop, params)?,
+            lean_int(step, params)?,
+        );
+        if step == 0 {
+            return None;
+        }
+        let (start, stop, step) = (i128::from(start), i128::from(stop), i128::from(step));
+        let span = if step > 0 { stop - start } else { start - stop };
+        let len = if span > 0 {
+            (span + step.abs() - 1) / step.abs()
+        } else {
+            0
+        };
+        if len > i128::from(LEAN_MAX) {
+            return None;
+        }
+        let last = start + step * (len - 1).max(0);
+        i64::try_from(last).ok()?;
+        slots[n] = start as i64 as u64;
+        slots[n + 1] = step as i64 as u64;
+        let elem_ty = p.elem_type();
+        let consumer = &p.consumer;
+        let boolean = |b: bool| PyBool::new(py, b).to_owned().into_any().unbind();
+        let int = |v: i64| PyInt::new(py, v).into_any().unbind();
+        if len == 0 {
+            // No chunk: what `exec::combine` gives for none.
+            return Some(Ok(match consumer {
+                Consumer::Sum | Consumer::Count => int(0),
+                Consumer::Min | Consumer::Max => py.None(),
+                Consumer::Any(_) => boolean(false),
+                Consumer::All(_) => boolean(true),
+                Consumer::Collect => PyList::empty(py).into_any().unbind(),
+                _ => return None,
+            }));
+        }
+        let mut buf: Vec<u64> = if matches!(consumer, Consumer::Collect) {
+            Vec::with_capacity(len as usize)
+        } else {
+            Vec::new()
+        };
+        let mut part = fastiter_runtime::abi::Partial::new(buf.as_mut_ptr());
+        let env: &[u64] = slots;
+        let status = if self.compiled.defs.is_empty() {
+            kernel.call(env, 0, len as i64, &mut part)
+        } else {
+            // Statements may loop for long: let other Python threads run meanwhile.
+            let mut held = SendPartial(part);
+            let status = py.detach(|| {
+                let held = &mut held;
+                kernel.call(env, 0, len as i64, &mut held.0)
+            });
+            part = held.0;
+            status
+        };
+        match status {
+            fastiter_runtime::abi::STATUS_OK => {}
+            fastiter_runtime::abi::STATUS_ERROR => {
+                let code = ErrCode::from_u32(part.code)?;
+                return Some(Err(exec_error(py, ExecError::Python(code))));
+            }
+            fastiter_runtime::abi::STATUS_FOUND => {
+                return Some(Ok(boolean(matches!(consumer, Consumer::Any(_)))));
+            }
+            _ => return None,
+        }
+        let value = match consumer {
+            Consumer::Sum if elem_ty == ir::Type::Float => {
+                if part.count == 0 {
+                    int(0)
+                } else {
+                    let (mut s, mut c) = (0.0, 0.0);
+                    fastiter::pyops::neumaier_add(&mut s, &mut c, f64::from_bits(part.acc0));
+                    c += f64::from_bits(part.acc1);
+                    PyFloat::new(py, fastiter::pyops::neumaier_result(s, c))
+                        .into_any()
+                        .unbind()
+                }
+            }
+            Consumer::Sum => {
+                let total = ((part.acc1 as u128) << 64 | part.acc0 as u128) as i128;
+                match i64::try_from(total) {
+                    Ok(v) => int(v),
+                    Err(_) => match BigInt::from(total).into_pyobject(py) {
+                        Ok(v) => v.into_any().unbind(),
+                        Err(e) => return Some(Err(e)),
+                    },
+                }
+            }
+            Consumer::Count => int(part.count),
+            Consumer::Min | Consumer::Max if part.count > 0 => slot_to_py(py, part.acc0, elem_ty),
+            Consumer::Min | Consumer::Max => py.None(),
+            Consumer::Any(_) => boolean(false),
+            Consumer::All(_) => boolean(true),
+            Consumer::Reduce { .. } => slot_to_py(py, part.acc0, elem_ty),
+            Consumer::Product | Consumer::Find { .. } | Consumer::ExtremeBy { .. } => return None,
+            Consumer::Collect => {
+                let count = usize::try_from(part.count)
+                    .ok()
+                    .filter(|c| *c <= len as usize)?;
+                // SAFETY: the kernel wrote `count` (at most `len`, the capacity) initialised
+                // 8-byte slots into `buf` through `part.out`.
+                unsafe { buf.set_len(count) };
+                let items = buf.iter().map(|b| slot_to_py(py, *b, elem_ty));
+                match PyList::new(py, items) {
+                    Ok(l) => l.into_any().unbind(),
+                    Err(e) => return Some(Err(e)),
+                }
+            }
+        };
+        Some(Ok(value))
     }
-}
 
-impl Kernel {
     /// Whether a range source is long enough to watch for Ctrl-C.
     fn long_range(&self, values: &[Value]) -> bool {
         match fastiter::exec::eval_source(&self.compiled.pipeline, values, None) {
             Ok(src) => src.len() >= WATCH_THRESHOLD,
             Err(_) => false,
         }
+    }
+}
+
+/// Where a value is read at each call: `(dict, key)`, `(cell, None)` (its contents), `(tuple,
+/// index)` or `(object, attribute name)`.
+type Slot = (Py<PyAny>, Option<Py<PyAny>>);
+
+/// The value in a slot now, or None when it is missing (a deleted global, an empty cell).
+fn read_slot<'py>(py: Python<'py>, slot: &Slot) -> Option<Bound<'py, PyAny>> {
+    let obj = slot.0.bind(py);
+    match &slot.1 {
+        None => obj.getattr("cell_contents").ok(),
+        Some(key) => {
+            let key = key.bind(py);
+            if let Ok(d) = obj.cast::<PyDict>() {
+                d.get_item(key).ok().flatten()
+            } else if let Ok(t) = obj.cast::<PyTuple>() {
+                t.get_item(key.extract::<usize>().ok()?).ok()
+            } else {
+                obj.getattr(key.cast::<pyo3::types::PyString>().ok()?).ok()
+            }
+        }
+    }
+}
+
+/// A kernel bound to where its parameters beyond the call's arguments come from, and to the
+/// bindings its text depends on: the per-call entry of `@fastiter.compile`.
+#[pyclass(frozen, module = "fastiter._native")]
+struct Caller {
+    kernel: Py<Kernel>,
+    /// The parameters after the arguments, read at every call (globals, closure cells,
+    /// default values): a changed value is never stale.
+    sources: Vec<Slot>,
+    /// `(slot, object)`: the slot must hold exactly this object (None: must be missing), or
+    /// the text no longer describes the function (a global function rebound, ...).
+    guards: Vec<(Slot, Option<Py<PyAny>>)>,
+}
+
+#[pymethods]
+impl Caller {
+    #[new]
+    fn new(kernel: Py<Kernel>, sources: Vec<Slot>, guards: Vec<(Slot, Option<Py<PyAny>>)>) -> Self {
+        Caller {
+            kernel,
+            sources,
+            guards,
+        }
+    }
+
+    /// The kernel's value for the arguments `args` (a tuple), or `NotImplemented` when this
+    /// entry does not apply (argument or parameter types, a guard): see `Kernel.call`.
+    fn call(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
+        for (slot, want) in &self.guards {
+            let ok = match (read_slot(py, slot), want) {
+                (None, None) => true,
+                (Some(got), Some(want)) => got.is(want.bind(py)),
+                _ => false,
+            };
+            if !ok {
+                return Ok(py.NotImplemented());
+            }
+        }
+        let kernel = self.kernel.get();
+        if self.sources.is_empty() {
+            return kernel.call(py, args, None);
+        }
+        let mut extra = Vec::with_capacity(self.sources.len());
+        for slot in &self.sources {
+            match read_slot(py, slot) {
+                Some(v) => extra.push(v),
+                None => return Ok(py.NotImplemented()),
+            }
+        }
+        let extra = PyTuple::new(py, extra)?;
+        kernel.call(py, args, Some(&extra))
+    }
+
+    #[getter]
+    fn kernel(&self, py: Python<'_>) -> Py<Kernel> {
+        self.kernel.clone_ref(py)
+    }
+}
+
+/// The base of `fastiter.compile`'s `CompiledFunction`: a call goes straight to the native
+/// entry last used (`_hot`, a `Caller`) when it applies, else to the Python method
+/// `_call(args, kwargs)`; a `Refused` result runs `_python(args, kwargs)`, the function itself.
+#[pyclass(subclass, dict, module = "fastiter._native")]
+struct CompiledBase {
+    #[pyo3(get, set)]
+    _hot: Option<Py<Caller>>,
+}
+
+#[pymethods]
+impl CompiledBase {
+    #[new]
+    #[pyo3(signature = (*_args, **_kwargs))]
+    fn new(_args: &Bound<'_, PyTuple>, _kwargs: Option<&Bound<'_, PyDict>>) -> Self {
+        CompiledBase { _hot: None }
+    }
+
+    #[pyo3(signature = (*args, **kwargs))]
+    fn __call__(
+        slf: &Bound<'_, Self>,
+        args: &Bound<'_, PyTuple>,
+        kwargs: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<Py<PyAny>> {
+        let py = slf.py();
+        let plain = kwargs.is_none_or(|k| k.is_empty());
+        if plain {
+            // A failed borrow (another thread setting `_hot`, free-threaded) takes the slow path.
+            let hot = slf
+                .try_borrow()
+                .ok()
+                .and_then(|b| b._hot.as_ref().map(|c| c.clone_ref(py)));
+            if let Some(caller) = hot {
+                match caller.get().call(py, args) {
+                    Ok(r) if !r.bind(py).is(py.NotImplemented()) => return Ok(r),
+                    Ok(_) => {}
+                    Err(e) if e.is_instance_of::<Refused>(py) => {
+                        let kw = PyDict::new(py);
+                        return Ok(slf.call_method1("_python", (args, kw))?.unbind());
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        let kw = match kwargs {
+            Some(k) => k.clone(),
+            None => PyDict::new(py),
+        };
+        Ok(slf.call_method1("_call", (args, kw))?.unbind())
     }
 }
 
@@ -500,6 +925,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_class::<Kernel>()?;
+    m.add_class::<Caller>()?;
+    m.add_class::<CompiledBase>()?;
     repl::register(m)?;
     m.add("CompileError", m.py().get_type::<CompileError>())?;
     m.add("Refused", m.py().get_type::<Refused>())?;

@@ -152,6 +152,8 @@ struct Accs {
     count: Option<Variable>,
     flags: Option<Variable>,
     out_ptr: Option<Value>,
+    /// `min_by_key`/`max_by_key`: the best element's key.
+    key: Option<Variable>,
 }
 
 impl Gen<'_, '_> {
@@ -178,6 +180,20 @@ impl Gen<'_, '_> {
                 Some(self.b.ins().load(types::I64, mem(), env, src_off)),
             ),
         };
+        // The chained range: its start, step, and where it begins.
+        let chain = if p.chained() {
+            let l = |g: &mut Self, k: i32| g.b.ins().load(types::I64, mem(), env, src_off + k);
+            Some((l(self, 16), l(self, 24), l(self, 32)))
+        } else {
+            None
+        };
+        // Bytes from one buffer position to the next, when `step_by` makes it vary.
+        let stride = match &p.source {
+            Source::Buffer { .. } if p.strided() => {
+                Some(self.b.ins().load(types::I64, mem(), env, src_off + 8))
+            }
+            _ => None,
+        };
 
         // Accumulators.
         let mut accs = Accs {
@@ -186,6 +202,7 @@ impl Gen<'_, '_> {
             count: None,
             flags: None,
             out_ptr: None,
+            key: None,
         };
         let zero64 = self.b.ins().iconst(types::I64, 0);
         let new_var = |g: &mut Self, ty: types::Type, init: Value| {
@@ -216,6 +233,19 @@ impl Gen<'_, '_> {
                 self.idx = lo;
                 let v = self.expr(identity);
                 accs.acc = Some(new_var(self, clif_type(elem_ty), v));
+            }
+            Consumer::Product => {
+                let one = self.b.ins().iconst(types::I64, 1);
+                accs.acc = Some(new_var(self, types::I64, one));
+            }
+            Consumer::Find { .. } => accs.count = Some(new_var(self, types::I64, zero64)),
+            Consumer::ExtremeBy { key, .. } => {
+                let z = self.zero(elem_ty);
+                accs.acc = Some(new_var(self, clif_type(elem_ty), z));
+                let zk = self.zero(key.body.ty);
+                accs.key = Some(new_var(self, clif_type(key.body.ty), zk));
+                accs.count = Some(new_var(self, types::I64, zero64));
+                accs.flags = Some(new_var(self, types::I64, zero64));
             }
             Consumer::Collect => {
                 accs.count = Some(new_var(self, types::I64, zero64));
@@ -252,20 +282,41 @@ impl Gen<'_, '_> {
         let i = self.b.use_var(i_var);
         self.idx = i;
         let mut x = match &p.source {
-            Source::Range { .. } => self.b.use_var(x_var.expect("range element")),
+            Source::Range { .. } => {
+                let x = self.b.use_var(x_var.expect("range element"));
+                match chain {
+                    // Past the first range, the carried element is unused (and may have
+                    // wrapped): compute the second range's element from the position.
+                    Some((start2, step2, len1)) => {
+                        let j = self.b.ins().isub(i, len1);
+                        let off = self.b.ins().imul(j, step2);
+                        let y = self.b.ins().iadd(start2, off);
+                        let first = self.b.ins().icmp(IntCC::SignedLessThan, i, len1);
+                        self.b.ins().select(first, x, y)
+                    }
+                    None => x,
+                }
+            }
             Source::List { ty, .. } => {
                 let off = self.b.ins().ishl_imm_s(i, 3);
                 let addr = self.b.ins().iadd(items.expect("list items"), off);
                 self.b.ins().load(clif_type(*ty), mem(), addr, 0)
             }
             Source::Buffer { dtype, .. } => {
-                let off = self.b.ins().imul_imm_s(i, dtype.size() as i64);
+                let off = match stride {
+                    Some(s) => self.b.ins().imul(i, s),
+                    None => self.b.ins().imul_imm_s(i, dtype.size() as i64),
+                };
                 let addr = self.b.ins().iadd(items.expect("buffer"), off);
                 self.load_elem(*dtype, addr)
             }
         };
         for s in &p.stages {
             match s {
+                Stage::Let { var, value } => {
+                    let v = self.expr(value);
+                    self.set_var(*var, v);
+                }
                 Stage::Map { var, body } => {
                     self.set_var(*var, x);
                     x = self.expr(body);
@@ -312,6 +363,12 @@ impl Gen<'_, '_> {
         if let Some(v) = accs.comp {
             let c = self.b.use_var(v);
             self.b.ins().store(mem(), c, out, Partial::OFFSET_ACC1);
+        }
+        if let Some(v) = accs.key {
+            let k = self.b.use_var(v);
+            let ty = self.b.func.dfg.value_type(k);
+            let w = self.widen(k, ty);
+            self.b.ins().store(mem(), w, out, Partial::OFFSET_ACC1);
         }
         if let Some(v) = accs.count {
             let c = self.b.use_var(v);
@@ -473,6 +530,72 @@ impl Gen<'_, '_> {
                 let r = self.expr(op);
                 self.b.def_var(v, r);
             }
+            Consumer::Product => {
+                let v = accs.acc.expect("product");
+                let a = self.b.use_var(v);
+                let x = self.widen(x, clif_type(elem_ty));
+                let r = self.binary(BinOp::IMul, a, x, Type::Int);
+                self.b.def_var(v, r);
+            }
+            Consumer::Find { pred, .. } => {
+                let nv = accs.count.expect("count");
+                self.set_var(pred.var, x);
+                let c = self.expr(&pred.body);
+                let found = self.b.create_block();
+                let next = self.b.create_block();
+                self.b.set_cold_block(found);
+                self.b.ins().brif(c, found, &[], next, &[]);
+                self.b.switch_to_block(found);
+                self.b
+                    .ins()
+                    .store(mem(), self.idx, out, Partial::OFFSET_INDEX);
+                let n = self.b.use_var(nv);
+                self.b.ins().store(mem(), n, out, Partial::OFFSET_COUNT);
+                let w = self.widen(x, clif_type(elem_ty));
+                self.b.ins().store(mem(), w, out, Partial::OFFSET_ACC0);
+                let st = self.b.ins().iconst(types::I32, abi::STATUS_FOUND as i64);
+                self.b.ins().return_(&[st]);
+                self.b.switch_to_block(next);
+                let n = self.b.use_var(nv);
+                let n1 = self.b.ins().iadd_imm_s(n, 1);
+                self.b.def_var(nv, n1);
+            }
+            Consumer::ExtremeBy { key, max } => {
+                let (av, kv, nv, fv) = (
+                    accs.acc.expect("acc"),
+                    accs.key.expect("key"),
+                    accs.count.expect("seen"),
+                    accs.flags.expect("flags"),
+                );
+                self.set_var(key.var, x);
+                let k = self.expr(&key.body);
+                let cur = self.b.use_var(av);
+                let curk = self.b.use_var(kv);
+                let seen = self.b.use_var(nv);
+                let better = match (key.body.ty, *max) {
+                    (Type::Float, false) => self.b.ins().fcmp(FloatCC::LessThan, k, curk),
+                    (Type::Float, true) => self.b.ins().fcmp(FloatCC::GreaterThan, k, curk),
+                    (Type::Int, false) => self.b.ins().icmp(IntCC::SignedLessThan, k, curk),
+                    (Type::Int, true) => self.b.ins().icmp(IntCC::SignedGreaterThan, k, curk),
+                    (Type::Bool, false) => self.b.ins().icmp(IntCC::UnsignedLessThan, k, curk),
+                    (Type::Bool, true) => self.b.ins().icmp(IntCC::UnsignedGreaterThan, k, curk),
+                };
+                let first = self.b.ins().icmp_imm_s(IntCC::Equal, seen, 0);
+                let take = self.b.ins().bor(first, better);
+                let new = self.b.ins().select(take, x, cur);
+                self.b.def_var(av, new);
+                let newk = self.b.ins().select(take, k, curk);
+                self.b.def_var(kv, newk);
+                let one = self.b.ins().iconst(types::I64, 1);
+                self.b.def_var(nv, one);
+                if key.body.ty == Type::Float {
+                    let nan = self.b.ins().fcmp(FloatCC::Unordered, k, k);
+                    let nan = self.b.ins().uextend(types::I64, nan);
+                    let f = self.b.use_var(fv);
+                    let f1 = self.b.ins().bor(f, nan);
+                    self.b.def_var(fv, f1);
+                }
+            }
             Consumer::Collect => {
                 let v = accs.count.expect("count");
                 let n = self.b.use_var(v);
@@ -522,6 +645,7 @@ impl Gen<'_, '_> {
 
     fn expr(&mut self, e: &Expr) -> Value {
         match &e.kind {
+            ExprKind::Index => self.idx,
             ExprKind::ConstInt(v) => match v.to_i64() {
                 Some(v) => self.b.ins().iconst(types::I64, v),
                 None => {
@@ -823,6 +947,20 @@ impl Gen<'_, '_> {
             }
             ISub => {
                 let (r, of) = self.b.ins().ssub_overflow(x, y);
+                self.inexact_if(of);
+                r
+            }
+            IMul if x == y => {
+                // A square overflows i64 exactly when |x| > 3037000499 (isqrt(2**63 - 1)); that
+                // test needs no flags, so the plain two-operand multiply is enough and the loop
+                // keeps its registers (the flag-setting form clobbers rdx on x86-64).
+                const ROOT: i64 = 3_037_000_499;
+                let r = self.b.ins().imul(x, x);
+                let shifted = self.b.ins().iadd_imm_s(x, ROOT);
+                let of = self
+                    .b
+                    .ins()
+                    .icmp_imm_s(IntCC::UnsignedGreaterThan, shifted, 2 * ROOT);
                 self.inexact_if(of);
                 r
             }

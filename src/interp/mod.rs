@@ -28,6 +28,10 @@ pub struct Interp<'a> {
     pub p: &'a Pipeline,
     pub params: &'a [Value],
     pub vars: Vec<Value>,
+    /// The element a `find_*` consumer matched.
+    found: Value,
+    /// The position of the element being computed (`ExprKind::Index`).
+    index: i64,
 }
 
 impl<'a> Interp<'a> {
@@ -36,6 +40,8 @@ impl<'a> Interp<'a> {
             p,
             params,
             vars: vec![Value::None; p.vars.len()],
+            found: Value::None,
+            index: 0,
         }
     }
 
@@ -60,11 +66,23 @@ impl<'a> Interp<'a> {
                 Err(code) => return ChunkOut::Error { index: lo, code },
             },
             Consumer::Collect => Acc::Items(Vec::new()),
+            Consumer::Product => Acc::Product(BigInt::from(1)),
+            Consumer::Find { .. } => Acc::Count(0),
+            Consumer::ExtremeBy { .. } => Acc::ExtremeBy {
+                best: None,
+                nan_seen: false,
+            },
         };
         for i in lo..hi {
             match self.element(src, i, &mut acc) {
                 Ok(true) => {}
-                Ok(false) => return ChunkOut::Found { index: i },
+                Ok(false) => {
+                    return ChunkOut::Found {
+                        index: i,
+                        value: std::mem::replace(&mut self.found, Value::None),
+                        before: if let Acc::Count(n) = acc { n } else { 0 },
+                    }
+                }
                 Err(code) => return ChunkOut::Error { index: i, code },
             }
         }
@@ -76,8 +94,12 @@ impl<'a> Interp<'a> {
     fn element(&mut self, src: &SourceData, i: i64, acc: &mut Acc) -> EResult<bool> {
         let p = self.p;
         let mut v = src.get(i);
+        self.index = i;
         for s in &p.stages {
             match s {
+                Stage::Let { var, value } => {
+                    self.vars[var.0 as usize] = self.eval(value)?;
+                }
                 Stage::Map { var, body } => {
                     self.vars[var.0 as usize] = v;
                     v = self.eval(body)?;
@@ -136,6 +158,34 @@ impl<'a> Interp<'a> {
                 *cur = self.apply2(*a, *item, op, prev, v)?;
             }
             (Consumer::Collect, Acc::Items(items)) => items.push(v),
+            (Consumer::Product, Acc::Product(total)) => *total *= to_bigint(&v),
+            (Consumer::Find { pred, .. }, Acc::Count(n)) => {
+                self.vars[pred.var.0 as usize] = v.clone();
+                if self.eval_bool(&pred.body)? {
+                    self.found = v;
+                    return Ok(false);
+                }
+                *n += 1;
+            }
+            (Consumer::ExtremeBy { key, max }, Acc::ExtremeBy { best, nan_seen }) => {
+                self.vars[key.var.0 as usize] = v.clone();
+                let k = self.eval(&key.body)?;
+                if matches!(k, Value::Float(f) if f.is_nan()) {
+                    *nan_seen = true;
+                }
+                let want = if *max {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                };
+                let take = match best {
+                    None => true,
+                    Some((_, bk)) => compare_values(&k, bk) == Some(want),
+                };
+                if take {
+                    *best = Some((v, k));
+                }
+            }
             _ => unreachable!("accumulator matches its consumer"),
         }
         Ok(true)
@@ -193,6 +243,7 @@ impl<'a> Interp<'a> {
             ExprKind::ConstFloat(v) => Value::Float(*v),
             ExprKind::ConstBool(v) => Value::Bool(*v),
             ExprKind::Var(v) => self.vars[v.0 as usize].clone(),
+            ExprKind::Index => Value::int(self.index),
             ExprKind::Param(i) => self.params[*i as usize].clone(),
             ExprKind::Unary(op, a) => match op {
                 UnOp::INeg => Value::Int(-self.eval_int(a)?),
@@ -426,6 +477,7 @@ pub fn truthy(v: &Value) -> bool {
         Value::Int(i) => !i.is_zero(),
         Value::Float(f) => *f != 0.0,
         Value::List(l) => !l.is_empty(),
+        Value::Packed(_, l) => !l.is_empty(),
     }
 }
 

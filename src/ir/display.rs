@@ -37,8 +37,32 @@ pub fn pipeline(p: &Pipeline) -> String {
             );
         }
     }
+    for v in &p.view {
+        let _ = match v {
+            ViewOp::Skip(n) => writeln!(out, "  skip {}", expr(p, n)),
+            ViewOp::Take(n) => writeln!(out, "  take {}", expr(p, n)),
+            ViewOp::StepBy(n) => writeln!(out, "  step_by {}", expr(p, n)),
+            ViewOp::ZipRange { start, stop, step } => writeln!(
+                out,
+                "  zip-length range({}, {}, {})",
+                expr(p, start),
+                expr(p, stop),
+                expr(p, step)
+            ),
+            ViewOp::Chain { start, stop, step } => writeln!(
+                out,
+                "  chain range({}, {}, {})",
+                expr(p, start),
+                expr(p, stop),
+                expr(p, step)
+            ),
+        };
+    }
     for s in &p.stages {
         match s {
+            Stage::Let { var, value } => {
+                let _ = writeln!(out, "  let {} = {}", var_decl(p, *var), expr(p, value));
+            }
             Stage::Map { var, body } => {
                 let _ = writeln!(
                     out,
@@ -77,6 +101,13 @@ pub fn pipeline(p: &Pipeline) -> String {
             var_decl(p, *item),
             expr(p, op)
         ),
+        Consumer::Find { pred: l, .. } | Consumer::ExtremeBy { key: l, .. } => writeln!(
+            out,
+            "  {} {} -> {}",
+            c.name(),
+            var_decl(p, l.var),
+            expr(p, &l.body)
+        ),
         _ => writeln!(out, "  {}", c.name()),
     };
     out
@@ -91,6 +122,12 @@ fn result_type(p: &Pipeline) -> String {
         Consumer::Any(_) | Consumer::All(_) => "bool".into(),
         Consumer::Reduce { .. } => elem.into(),
         Consumer::Collect => format!("list[{elem}]"),
+        Consumer::Product => "int".into(),
+        Consumer::Find {
+            position: false, ..
+        }
+        | Consumer::ExtremeBy { .. } => format!("{elem} | None"),
+        Consumer::Find { position: true, .. } => "int | None".into(),
     }
 }
 
@@ -113,6 +150,7 @@ pub fn expr(p: &Pipeline, e: &Expr) -> String {
         ExprKind::ConstFloat(v) => float_repr(*v),
         ExprKind::ConstBool(v) => if *v { "True" } else { "False" }.to_string(),
         ExprKind::Var(v) => var_name(p, *v),
+        ExprKind::Index => "index".to_string(),
         ExprKind::Param(i) => format!(
             "${}",
             p.params.get(*i as usize).map_or("?", |q| q.name.as_str())

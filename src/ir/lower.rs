@@ -51,7 +51,15 @@ struct Lowerer {
     fns: Vec<FnCtx>,
     /// Statements lowered so far (loops are typed more than once): a bound on compile work.
     work: usize,
+    /// When the pipeline's element is a tuple (`enumerate`, `zip`): the variables holding its
+    /// parts. The IR element then is a leftover scalar that no stage reads.
+    cur_tuple: Option<Vec<VarId>>,
+    /// Lambda parameters bound to a tuple element (their `scopes` entry is `TUPLE_VAR`).
+    tuples: Vec<(String, Vec<VarId>)>,
 }
+
+/// The `scopes` entry of a name bound to a tuple: look it up in `Lowerer::tuples`.
+const TUPLE_VAR: VarId = VarId(u32::MAX);
 
 impl Lowerer {
     fn new(params: &[ParamInfo], buffer: Option<&BufferDecl>, defs: &[ast::FuncDef]) -> Lowerer {
@@ -63,6 +71,8 @@ impl Lowerer {
             defs: defs.iter().cloned().map(std::rc::Rc::new).collect(),
             fns: Vec::new(),
             work: 0,
+            cur_tuple: None,
+            tuples: Vec::new(),
         }
     }
 }
@@ -79,7 +89,8 @@ fn mk(kind: ExprKind, ty: Type, span: Span) -> Expr {
     Expr { kind, ty, span }
 }
 
-const CONSUMERS: &str = "sum, count, min, max, any, all, reduce, collect";
+const CONSUMERS: &str = "sum, count, min, max, any, all, reduce, collect, product, find_first, \
+find_any, position_first, position_any, min_by_key, max_by_key";
 
 /// One `.method(args)` link of a pipeline chain.
 struct Link<'a> {
@@ -111,7 +122,9 @@ impl Lowerer {
         let source = self.source(cur)?;
         let mut elem_ty = source.elem_type();
         let mut stages = Vec::new();
+        let mut view = Vec::new();
         let mut consumer = None;
+        self.cur_tuple = None;
         for link in &links {
             if consumer.is_some() {
                 return Err(unsupported(
@@ -129,21 +142,169 @@ impl Lowerer {
                     ),
                 ));
             }
-            match link.name.name.as_str() {
+            let lname = link.name.name.as_str();
+            match lname {
+                "skip" | "take" | "step_by" => {
+                    if !stages.is_empty() || view.iter().any(|v| matches!(v, ViewOp::Chain { .. }))
+                    {
+                        return Err(unsupported(
+                            link.name.span,
+                            format!("`.{lname}()` is compiled only right after the source"),
+                        )
+                        .with_help(format!(
+                            "put `.{lname}()` right after the source, before map, filter, zip and enumerate"
+                        )));
+                    }
+                    let n = self.one_arg(link)?;
+                    let n = range_int(self.expr(n)?, n.span)?;
+                    view.push(match lname {
+                        "skip" => ViewOp::Skip(n),
+                        "take" => ViewOp::Take(n),
+                        _ => ViewOp::StepBy(n),
+                    });
+                }
+                "zip" => {
+                    if !stages.is_empty() || view.iter().any(|v| matches!(v, ViewOp::Chain { .. }))
+                    {
+                        return Err(unsupported(
+                            link.name.span,
+                            "`.zip()` is compiled only right after the source",
+                        )
+                        .with_help("zip right after the source, then map the pairs"));
+                    }
+                    let other = self.one_arg(link)?;
+                    let is_range = matches!(&other.kind, ast::ExprKind::Call { func, .. }
+                        if matches!(&func.kind, ast::ExprKind::Name(n) if n == "range" || n == "par_range"));
+                    if !is_range {
+                        return Err(unsupported(
+                            other.span,
+                            "`.zip()` is compiled with a range(...) only",
+                        ));
+                    }
+                    let Source::Range { start, stop, step } = self.source(other)? else {
+                        unreachable!("a range call lowers to a range source")
+                    };
+                    let s = other.span;
+                    let partner = bin(
+                        BinOp::IAdd,
+                        start.clone(),
+                        bin(
+                            BinOp::IMul,
+                            mk(ExprKind::Index, Type::Int, s),
+                            step.clone(),
+                            Type::Int,
+                            s,
+                        ),
+                        Type::Int,
+                        s,
+                    );
+                    view.push(ViewOp::ZipRange { start, stop, step });
+                    let x = self.new_var("_x", elem_ty);
+                    stages.push(Stage::Map {
+                        var: x,
+                        body: mk(ExprKind::Var(x), elem_ty, s),
+                    });
+                    let y = self.new_var("_y", Type::Int);
+                    stages.push(Stage::Let {
+                        var: y,
+                        value: partner,
+                    });
+                    self.cur_tuple = Some(vec![x, y]);
+                }
+                "chain" => {
+                    let other = self.one_arg(link)?;
+                    let is_range = matches!(&other.kind, ast::ExprKind::Call { func, .. }
+                        if matches!(&func.kind, ast::ExprKind::Name(n) if n == "range" || n == "par_range"));
+                    if !stages.is_empty()
+                        || !view.is_empty()
+                        || !matches!(source, Source::Range { .. })
+                        || !is_range
+                    {
+                        return Err(unsupported(
+                            link.name.span,
+                            "`.chain()` is compiled for one range chained right after another",
+                        )
+                        .with_help("write range(a, b).chain(range(c, d)), then the stages"));
+                    }
+                    let Source::Range { start, stop, step } = self.source(other)? else {
+                        unreachable!("a range call lowers to a range source")
+                    };
+                    view.push(ViewOp::Chain { start, stop, step });
+                }
+                "enumerate" => {
+                    self.no_args(link)?;
+                    if stages.iter().any(|s| matches!(s, Stage::Filter { .. })) {
+                        return Err(unsupported(
+                            link.name.span,
+                            "`.enumerate()` after a filter is not compiled",
+                        )
+                        .with_help("enumerate before filtering, as Rayon requires"));
+                    }
+                    if self.cur_tuple.is_some() {
+                        return Err(unsupported(
+                            link.name.span,
+                            "`.enumerate()` of tuples is not compiled",
+                        ));
+                    }
+                    let s = link.span;
+                    let x = self.new_var("_x", elem_ty);
+                    stages.push(Stage::Map {
+                        var: x,
+                        body: mk(ExprKind::Var(x), elem_ty, s),
+                    });
+                    let i = self.new_var("_i", Type::Int);
+                    stages.push(Stage::Let {
+                        var: i,
+                        value: mk(ExprKind::Index, Type::Int, s),
+                    });
+                    self.cur_tuple = Some(vec![i, x]);
+                }
                 "map" => {
                     let arg = self.one_arg(link)?;
+                    if let Some(parts) = self.tuple_map(arg, elem_ty, &mut stages)? {
+                        self.cur_tuple = Some(parts);
+                        continue;
+                    }
                     let (var, body) = self.stage_fn(arg, elem_ty, false)?;
                     elem_ty = body.ty;
                     stages.push(Stage::Map { var, body });
+                    self.cur_tuple = None;
                 }
                 "filter" => {
                     let arg = self.one_arg(link)?;
                     let (var, pred) = self.stage_fn(arg, elem_ty, true)?;
                     stages.push(Stage::Filter { var, pred });
                 }
-                _ => consumer = Some(self.consumer(link, elem_ty)?),
+                "flat_map" => {
+                    let k = links
+                        .iter()
+                        .position(|l| std::ptr::eq(l, link))
+                        .expect("in links");
+                    let (stage, c) = self.flat_map(link, elem_ty, &links[k + 1..])?;
+                    stages.push(stage);
+                    consumer = Some(c);
+                    break;
+                }
+                _ => {
+                    if self.cur_tuple.is_some() {
+                        let ok = match lname {
+                            "count" | "position_first" | "position_any" => true,
+                            "any" | "all" => !link.args.is_empty(),
+                            _ => false,
+                        };
+                        if !ok {
+                            return Err(unsupported(
+                                link.name.span,
+                                format!("`.{lname}()` of tuples is not compiled yet"),
+                            )
+                            .with_help("map the tuples to numbers first, e.g. `.map(lambda t: t[0] * t[1])`"));
+                        }
+                    }
+                    consumer = Some(self.consumer(link, elem_ty)?)
+                }
             }
         }
+        self.cur_tuple = None;
         let Some(consumer) = consumer else {
             let span = links.last().map_or(e.span, |l| l.span);
             return Err(err(ErrorKind::Syntax, span, "the pipeline has no consumer")
@@ -153,6 +314,7 @@ impl Lowerer {
             params: self.params.clone(),
             vars: std::mem::take(&mut self.vars),
             source,
+            view,
             stages,
             consumer,
             span: e.span,
@@ -298,6 +460,25 @@ impl Lowerer {
     /// one-argument builtin (`abs`, `math.sqrt`). Returns the bound variable and the body
     /// (the body's truthiness when `cond`).
     fn stage_fn(&mut self, f: &ast::Expr, elem: Type, cond: bool) -> CResult<(VarId, Expr)> {
+        if let Some(parts) = self.cur_tuple.clone() {
+            if let ast::ExprKind::Name(n) = &f.kind {
+                if let Some(d) = self.def_named(n).filter(|_| !self.is_local(n)) {
+                    let var = self.new_var("_elem", elem);
+                    let saved = self.cur_tuple.take();
+                    let body = self.inline_tuple_call(d, parts, f.span);
+                    self.cur_tuple = saved;
+                    let body = body?;
+                    return Ok((var, if cond { truth(body) } else { body }));
+                }
+            }
+            return self.tuple_fn(f, elem, parts, cond, |lw, body| {
+                if cond {
+                    lw.cond(body)
+                } else {
+                    lw.expr(body)
+                }
+            });
+        }
         let (name, body, call_it) = match &f.kind {
             ast::ExprKind::Lambda { params, body } => match params.as_slice() {
                 [p] => (p.name.clone(), &**body, false),
@@ -389,12 +570,40 @@ impl Lowerer {
                 Consumer::Collect
             }
             "reduce" => self.reduce(link, elem)?,
+            "product" => {
+                self.no_args(link)?;
+                if elem == Type::Float {
+                    return Err(unsupported(
+                        link.name.span,
+                        "a product of floats is not compiled: its rounding depends on the order \
+                         of the multiplications, which chunks would change",
+                    )
+                    .with_help("multiply ints, or use reduce with an identity if the order does not matter to you"));
+                }
+                Consumer::Product
+            }
+            "find_first" | "find_any" | "position_first" | "position_any" => {
+                let f = self.one_arg(link)?;
+                let (var, body) = self.stage_fn(f, elem, true)?;
+                Consumer::Find {
+                    pred: Lambda1 { var, body },
+                    position: name.starts_with("position"),
+                }
+            }
+            "min_by_key" | "max_by_key" => {
+                let f = self.one_arg(link)?;
+                let (var, body) = self.stage_fn(f, elem, false)?;
+                Consumer::ExtremeBy {
+                    key: Lambda1 { var, body },
+                    max: name == "max_by_key",
+                }
+            }
             other => {
                 return Err(unsupported(
                     link.name.span,
                     format!("`.{other}()` is not a pipeline method"),
                 )
-                .with_help(format!("stages: map, filter; consumers: {CONSUMERS}")))
+                .with_help(format!("stages: map, filter, flat_map, enumerate, zip, chain, skip, take, step_by; consumers: {CONSUMERS}")))
             }
         })
     }
@@ -486,6 +695,356 @@ impl Lowerer {
         })
     }
 
+    /// `.flat_map(lambda v: range(...))` and the links after it: the rest of the pipeline runs
+    /// as a nested loop over each element's range, and the outer consumer combines the inner
+    /// results (sums of sums, counts summed, products of products, any of anys, all of alls),
+    /// in the same order and with the same early exits as Python's flattened iteration.
+    fn flat_map(&mut self, link: &Link, elem: Type, rest: &[Link]) -> CResult<(Stage, Consumer)> {
+        let f = self.one_arg(link)?;
+        if self.cur_tuple.is_some() {
+            return Err(unsupported(
+                link.name.span,
+                "`.flat_map()` of tuples is not compiled yet",
+            ));
+        }
+        let (pname, body) = match &f.kind {
+            ast::ExprKind::Lambda { params, body } => match params.as_slice() {
+                [p] => (p.name.clone(), &**body),
+                _ => {
+                    return Err(err(
+                        ErrorKind::Type,
+                        f.span,
+                        format!(
+                            "this stage passes one argument, but the lambda takes {}",
+                            params.len()
+                        ),
+                    ))
+                }
+            },
+            _ => ("x".to_string(), f),
+        };
+        let Some((last, stages)) = rest.split_last() else {
+            return Err(
+                err(ErrorKind::Syntax, link.span, "the pipeline has no consumer")
+                    .with_help(format!("end it with one of: {CONSUMERS}, e.g. `.sum()`")),
+            );
+        };
+        let outer = match last.name.name.as_str() {
+            "sum" => Consumer::Sum,
+            "count" => Consumer::Sum,
+            "product" => Consumer::Product,
+            "any" => Consumer::Any(None),
+            "all" => Consumer::All(None),
+            other => {
+                return Err(unsupported(
+                    last.name.span,
+                    format!("`.{other}()` after `.flat_map()` is not compiled yet"),
+                )
+                .with_help(
+                    "after flat_map, end the pipeline with sum, count, product, any or all",
+                ))
+            }
+        };
+        let is_range = matches!(&body.kind, ast::ExprKind::Call { func, .. }
+            if matches!(&func.kind, ast::ExprKind::Name(n) if n == "range" || n == "par_range"));
+        if !is_range {
+            return Err(unsupported(
+                body.span,
+                "flat_map is compiled when its function returns a range(...)",
+            ));
+        }
+        let var = self.new_var(&pname, elem);
+        // Only the range's bounds see the parameter; the stages after flat_map do not.
+        self.scopes.push((pname, var));
+        let src = self.source(body);
+        self.scopes.pop();
+        let Source::Range { start, stop, step } = src? else {
+            unreachable!("a range call lowers to a range source")
+        };
+        let inner = self.nested_loop(start, stop, step, stages, last, link.span)?;
+        Ok((Stage::Map { var, body: inner }, outer))
+    }
+
+    /// A stage function over a tuple element: `lambda t: ...t[0]...t[1]...`. Returns a
+    /// variable for the IR's (unused) scalar element and what `lower` makes of the body.
+    fn tuple_fn<T>(
+        &mut self,
+        f: &ast::Expr,
+        elem: Type,
+        parts: Vec<VarId>,
+        _cond: bool,
+        lower: impl FnOnce(&mut Self, &ast::Expr) -> CResult<T>,
+    ) -> CResult<(VarId, T)> {
+        let (name, body) = match &f.kind {
+            ast::ExprKind::Lambda { params, body } if params.len() == 1 => {
+                (params[0].name.clone(), &**body)
+            }
+            ast::ExprKind::Lambda { params, .. } => {
+                return Err(err(
+                    ErrorKind::Type,
+                    f.span,
+                    format!(
+                        "this stage passes one argument (a tuple), but the lambda takes {}",
+                        params.len()
+                    ),
+                ))
+            }
+            _ if self.is_callable_ref(f) => {
+                return Err(unsupported(
+                    f.span,
+                    "a builtin of a tuple element is not compiled",
+                ))
+            }
+            _ => ("x".to_string(), f),
+        };
+        let var = self.new_var("_elem", elem);
+        self.scopes.push((name.clone(), TUPLE_VAR));
+        self.tuples.push((name, parts));
+        let saved = self.cur_tuple.take();
+        let res = lower(self, body);
+        self.cur_tuple = saved;
+        self.tuples.pop();
+        self.scopes.pop();
+        Ok((var, res?))
+    }
+
+    /// `.map(lambda t: (a, b, ...))`: the parts become variables and the element a tuple of
+    /// them. None when the stage does not return a tuple display.
+    fn tuple_map(
+        &mut self,
+        f: &ast::Expr,
+        elem: Type,
+        stages: &mut Vec<Stage>,
+    ) -> CResult<Option<Vec<VarId>>> {
+        let (pname, body) = match &f.kind {
+            ast::ExprKind::Lambda { params, body } if params.len() == 1 => {
+                (params[0].name.clone(), &**body)
+            }
+            _ => ("x".to_string(), f),
+        };
+        let ast::ExprKind::Tuple(items) = &body.kind else {
+            return Ok(None);
+        };
+        if items.len() < 2 {
+            return Err(unsupported(
+                body.span,
+                "a tuple of fewer than two items is not compiled",
+            ));
+        }
+        let lower_items = |lw: &mut Self, _: &ast::Expr| -> CResult<Vec<Expr>> {
+            let mut out = Vec::new();
+            for it in items {
+                out.push(lw.expr(it)?);
+            }
+            Ok(out)
+        };
+        let values = match self.cur_tuple.clone() {
+            Some(parts) => {
+                let (var, values) = self.tuple_fn(f, elem, parts, false, lower_items)?;
+                stages.push(Stage::Map {
+                    var,
+                    body: mk(ExprKind::Var(var), elem, f.span),
+                });
+                values
+            }
+            None => {
+                let var = self.new_var(&pname, elem);
+                stages.push(Stage::Map {
+                    var,
+                    body: mk(ExprKind::Var(var), elem, f.span),
+                });
+                self.scopes.push((pname, var));
+                let res = lower_items(self, body);
+                self.scopes.pop();
+                res?
+            }
+        };
+        let mut parts = Vec::new();
+        for v in values {
+            let var = self.new_var("_t", v.ty);
+            stages.push(Stage::Let { var, value: v });
+            parts.push(var);
+        }
+        Ok(Some(parts))
+    }
+
+    /// A pipeline inside a stage (`lambda i: range(0, i).map(...).sum()`): one sequential loop
+    /// in an inlined block, which returns the consumer's value. The enclosing pipeline stays
+    /// the parallel one.
+    fn nested(&mut self, e: &ast::Expr) -> CResult<Expr> {
+        let span = e.span;
+        let mut links = Vec::new();
+        let mut cur = e;
+        while let ast::ExprKind::Call { func, args, kwargs } = &cur.kind {
+            let ast::ExprKind::Attribute { value, attr } = &func.kind else {
+                break;
+            };
+            links.push(Link {
+                name: attr,
+                args,
+                kwargs,
+                span: cur.span,
+            });
+            cur = value;
+        }
+        links.reverse();
+        let Source::Range { start, stop, step } = self.source(cur)? else {
+            return Err(unsupported(
+                cur.span,
+                "a nested pipeline must start with range(...)",
+            ));
+        };
+        let Some((last, stages)) = links.split_last() else {
+            return Err(unsupported(span, "expected a pipeline"));
+        };
+        self.nested_loop(start, stop, step, stages, last, span)
+    }
+
+    /// The loop of a nested pipeline over `range(start, stop, step)`.
+    fn nested_loop(
+        &mut self,
+        start: Expr,
+        stop: Expr,
+        step: Expr,
+        stages: &[Link],
+        last: &Link,
+        span: Span,
+    ) -> CResult<Expr> {
+        let var = self.new_var("_i", Type::Int);
+        let mut body = Vec::new();
+        let mut cur = mk(ExprKind::Var(var), Type::Int, span);
+        for link in stages {
+            if let Some((k, _)) = link.kwargs.first() {
+                return Err(unsupported(
+                    k.span,
+                    format!("keyword argument `{}` is not supported here", k.name),
+                ));
+            }
+            match link.name.name.as_str() {
+                "map" => {
+                    let (v, b) = self.stage_fn(self.one_arg(link)?, cur.ty, false)?;
+                    body.push(Stmt::Assign(v, cur));
+                    cur = b;
+                }
+                "filter" => {
+                    let (v, pred) = self.stage_fn(self.one_arg(link)?, cur.ty, true)?;
+                    body.push(Stmt::Assign(v, cur.clone()));
+                    let s = pred.span;
+                    body.push(Stmt::If(pred, Vec::new(), vec![Stmt::Continue]));
+                    // The element is still the filter's variable.
+                    cur = mk(ExprKind::Var(v), cur.ty, s);
+                }
+                other => {
+                    return Err(unsupported(
+                        link.name.span,
+                        format!("`.{other}()` is not supported in a nested pipeline"),
+                    )
+                    .with_help("nested pipelines take map and filter stages"))
+                }
+            }
+        }
+        let elem = cur.ty;
+        let name = last.name.name.as_str();
+        let int = |v: i64| mk(ExprKind::ConstInt(BigInt::from(v)), Type::Int, span);
+        let boolean = |v: bool| mk(ExprKind::ConstBool(v), Type::Bool, span);
+        let as_int = |x: Expr| {
+            if x.ty == Type::Bool {
+                cast(Cast::BoolToInt, x, Type::Int)
+            } else {
+                x
+            }
+        };
+        let mut pre = Vec::new();
+        let after: Expr;
+        match name {
+            "sum" | "count" | "product" => {
+                self.no_args(last)?;
+                if elem == Type::Float && name != "count" {
+                    return Err(unsupported(
+                        last.name.span,
+                        format!("a {name} of floats inside a stage is not compiled yet"),
+                    )
+                    .with_help("sum ints here, or make the float sum the outer pipeline"));
+                }
+                let acc = self.new_var(name, Type::Int);
+                pre.push(Stmt::Assign(acc, int((name == "product") as i64)));
+                let a = mk(ExprKind::Var(acc), Type::Int, span);
+                let update = match name {
+                    "sum" => bin(BinOp::IAdd, a.clone(), as_int(cur), Type::Int, span),
+                    "product" => bin(BinOp::IMul, a.clone(), as_int(cur), Type::Int, span),
+                    _ => {
+                        body.push(Stmt::Eval(cur));
+                        bin(BinOp::IAdd, a.clone(), int(1), Type::Int, span)
+                    }
+                };
+                body.push(Stmt::Assign(acc, update));
+                after = a;
+            }
+            "any" | "all" => {
+                let c = match last.args {
+                    [] => truth(cur),
+                    [f] => {
+                        let (v, pred) = self.stage_fn(f, elem, true)?;
+                        body.push(Stmt::Assign(v, cur));
+                        pred
+                    }
+                    _ => {
+                        return Err(err(
+                            ErrorKind::Type,
+                            last.span,
+                            format!("`.{name}()` takes at most one argument"),
+                        ))
+                    }
+                };
+                let any = name == "any";
+                let c = if any {
+                    c
+                } else {
+                    let s = c.span;
+                    mk(ExprKind::Unary(UnOp::BNot, Box::new(c)), Type::Bool, s)
+                };
+                body.push(Stmt::If(c, vec![Stmt::Return(boolean(any))], Vec::new()));
+                after = boolean(!any);
+            }
+            "reduce" => {
+                let Consumer::Reduce {
+                    identity,
+                    acc,
+                    item,
+                    op,
+                } = self.reduce(last, elem)?
+                else {
+                    unreachable!("reduce lowers to Consumer::Reduce")
+                };
+                let ty = identity.ty;
+                let total = self.new_var("acc", ty);
+                pre.push(Stmt::Assign(total, identity));
+                body.push(Stmt::Assign(acc, mk(ExprKind::Var(total), ty, span)));
+                body.push(Stmt::Assign(item, cur));
+                body.push(Stmt::Assign(total, op));
+                after = mk(ExprKind::Var(total), ty, span);
+            }
+            other => {
+                return Err(unsupported(
+                    last.name.span,
+                    format!("`.{other}()` is not supported as the consumer of a nested pipeline"),
+                )
+                .with_help("nested pipelines end with sum, count, product, any, all or reduce"))
+            }
+        }
+        let ty = after.ty;
+        pre.push(Stmt::ForRange {
+            var,
+            start,
+            stop,
+            step,
+            first: None,
+            body,
+        });
+        pre.push(Stmt::Return(after));
+        Ok(mk(ExprKind::Block(pre), ty, span))
+    }
+
     fn new_var(&mut self, name: &str, ty: Type) -> VarId {
         self.vars.push(VarInfo {
             name: name.to_string(),
@@ -542,6 +1101,7 @@ impl Lowerer {
             }
             ast::ExprKind::Name(n) => self.name(n, span)?,
             ast::ExprKind::Attribute { value, attr } => self.attribute(value, attr, span)?,
+            ast::ExprKind::Call { .. } if is_nested_pipeline(e) => self.nested(e)?,
             ast::ExprKind::Call { func, args, kwargs } => {
                 let def = match &func.kind {
                     ast::ExprKind::Name(n) if !self.is_local(n) => self.def_named(n),
@@ -570,9 +1130,7 @@ impl Lowerer {
                     None => self.call_builtin(func, vals, span)?,
                 }
             }
-            ast::ExprKind::Subscript { .. } => {
-                return Err(unsupported(span, "subscripts are not supported here"))
-            }
+            ast::ExprKind::Subscript { value, index } => self.subscript(value, index, span)?,
             ast::ExprKind::Unary { op, operand } => {
                 if *op == ast::UnaryOp::Not {
                     return self.cond(e);
@@ -643,14 +1201,68 @@ impl Lowerer {
         })
     }
 
+    /// `t[k]` of a tuple element, `k` a constant.
+    fn subscript(&self, value: &ast::Expr, index: &ast::Expr, span: Span) -> CResult<Expr> {
+        let parts = match &value.kind {
+            ast::ExprKind::Name(n) if self.lookup(n) == Some(TUPLE_VAR) => self
+                .tuples
+                .iter()
+                .rev()
+                .find(|(t, _)| t == n)
+                .map(|(_, p)| p.clone())
+                .expect("bound with the scope"),
+            _ => return Err(unsupported(span, "subscripts are not supported here")),
+        };
+        let k = match &index.kind {
+            ast::ExprKind::Int(k) => Some(k.clone()),
+            ast::ExprKind::Unary {
+                op: ast::UnaryOp::Neg,
+                operand,
+            } => match &operand.kind {
+                ast::ExprKind::Int(k) => Some(-k.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        let Some(k) = k else {
+            return Err(unsupported(
+                index.span,
+                "a tuple is indexed with a constant here, e.g. t[0]",
+            ));
+        };
+        let n = parts.len() as i64;
+        let i = k
+            .to_i64()
+            .map(|k| if k < 0 { k + n } else { k })
+            .filter(|i| (0..n).contains(i));
+        let Some(i) = i else {
+            return Err(err(
+                ErrorKind::Unsupported,
+                index.span,
+                "tuple index out of range",
+            )
+            .with_help(format!("the tuple has {n} items")));
+        };
+        let v = parts[i as usize];
+        Ok(mk(ExprKind::Var(v), self.vars[v.0 as usize].ty, span))
+    }
+
     fn name(&self, n: &str, span: Span) -> CResult<Expr> {
+        if self.lookup(n) == Some(TUPLE_VAR) {
+            return Err(unsupported(
+                span,
+                format!("`{n}` is a tuple here: only its items (`{n}[0]`, ...) are compiled"),
+            ));
+        }
+        // A lambda inside a def sees its own parameters first (the def's scopes start empty,
+        // so only lambdas written inside it are there), then the def's locals.
+        if let Some(v) = self.lookup(n) {
+            return Ok(mk(ExprKind::Var(v), self.vars[v.0 as usize].ty, span));
+        }
         if let Some(f) = self.fns.last() {
             if f.locals.contains(n) {
                 return f.read(n, span);
             }
-        }
-        if let Some(v) = self.lookup(n) {
-            return Ok(mk(ExprKind::Var(v), self.vars[v.0 as usize].ty, span));
         }
         if let Some(i) = self.params.iter().position(|p| p.name == n) {
             return Ok(mk(ExprKind::Param(i as u32), self.params[i].ty, span));
@@ -1539,6 +2151,48 @@ impl Lowerer {
         kwargs: Vec<(ast::Ident, Expr)>,
         span: Span,
     ) -> CResult<Expr> {
+        self.inline_call_with(d, args, kwargs, span, None)
+    }
+
+    /// Inline `d`, its first parameter bound to a tuple element (`map(f)` after `enumerate`
+    /// or `zip`): the body reads it as `t[0]` or unpacks it (`i, x = t`).
+    fn inline_tuple_call(
+        &mut self,
+        d: std::rc::Rc<ast::FuncDef>,
+        parts: Vec<VarId>,
+        span: Span,
+    ) -> CResult<Expr> {
+        let Some(p0) = d.params.first() else {
+            return Err(err(
+                ErrorKind::Type,
+                span,
+                format!(
+                    "{}() takes 0 positional arguments but 1 was given",
+                    d.name.name
+                ),
+            ));
+        };
+        let mut assigned = std::collections::HashSet::new();
+        assigned_names(&d.body, &mut assigned);
+        if assigned.contains(&p0.name) {
+            return Err(unsupported(
+                d.span,
+                format!("`{}` holds a tuple and is assigned in the body", p0.name),
+            )
+            .with_help("unpack the tuple into new names instead"));
+        }
+        let placeholder = mk(ExprKind::ConstInt(BigInt::zero()), Type::Int, span);
+        self.inline_call_with(d, vec![placeholder], Vec::new(), span, Some(parts))
+    }
+
+    fn inline_call_with(
+        &mut self,
+        d: std::rc::Rc<ast::FuncDef>,
+        args: Vec<Expr>,
+        kwargs: Vec<(ast::Ident, Expr)>,
+        span: Span,
+        tuple: Option<Vec<VarId>>,
+    ) -> CResult<Expr> {
         let name = &d.name.name;
         let args = self.bind_args(&d, args, kwargs, span)?;
         if self.fns.iter().any(|f| &f.name == name) {
@@ -1563,12 +2217,21 @@ impl Lowerer {
         });
         // The function does not see the caller's lambda parameters.
         let scopes = std::mem::take(&mut self.scopes);
+        let tuples = std::mem::take(&mut self.tuples);
+        if let Some(parts) = &tuple {
+            self.scopes.push((d.params[0].name.clone(), TUPLE_VAR));
+            self.tuples.push((d.params[0].name.clone(), parts.clone()));
+        }
         let mut out = Vec::new();
         for (i, a) in args {
+            if i == 0 && tuple.is_some() {
+                continue;
+            }
             self.bind(&d.params[i].name, a, &mut out);
         }
         let res = self.stmts(&d.body, &mut out);
         self.scopes = scopes;
+        self.tuples = tuples;
         let f = self.fns.pop().expect("pushed above");
         res?;
         if f.env.is_some() {
@@ -1707,13 +2370,29 @@ impl Lowerer {
                 }
                 vs
             }
+            (_, ast::ExprKind::Name(n))
+                if self.lookup(n) == Some(TUPLE_VAR)
+                    && targets.iter().all(|t| !matches!(t, ast::Target::Name(_))) =>
+            {
+                let (_, parts) = self
+                    .tuples
+                    .iter()
+                    .rev()
+                    .find(|(t, _)| t == n)
+                    .expect("bound with the scope");
+                parts
+                    .iter()
+                    .map(|v| mk(ExprKind::Var(*v), self.vars[v.0 as usize].ty, value.span))
+                    .collect()
+            }
             _ if targets.iter().all(|t| matches!(t, ast::Target::Name(_))) => {
                 vec![self.expr(value)?]
             }
             _ => {
                 return Err(unsupported(
                     value.span,
-                    "unpacking is only supported from a tuple written out: `a, b = x, y`",
+                    "unpacking is only supported from a tuple written out (`a, b = x, y`) \
+                     or a tuple element (`i, x = item`)",
                 ))
             }
         };
@@ -1966,6 +2645,25 @@ fn widens(entry: &Env, back: &Env, skip: Option<&str>) -> bool {
     entry.iter().any(|(k, s)| {
         Some(k.as_str()) != skip && merge_slot(Some(*s), back.get(k).copied()) != Some(*s)
     })
+}
+
+/// Whether `e` is a pipeline chain (`range(...).method(...)...`) used as a value.
+fn is_nested_pipeline(e: &ast::Expr) -> bool {
+    let mut cur = e;
+    let mut links = 0;
+    while let ast::ExprKind::Call { func, .. } = &cur.kind {
+        match &func.kind {
+            ast::ExprKind::Attribute { value, .. } => {
+                cur = value;
+                links += 1;
+            }
+            ast::ExprKind::Name(n) => {
+                return links > 0 && matches!(n.as_str(), "range" | "par_range");
+            }
+            _ => return false,
+        }
+    }
+    false
 }
 
 /// An argument of `range()` as an int.

@@ -79,6 +79,9 @@ pub enum ExprKind {
     /// An inlined function call: run the statements; the value is that of the first
     /// `Stmt::Return` reached (lowering guarantees every path ends in one).
     Block(Vec<Stmt>),
+    /// The current element's position in the source, after `Pipeline::view` (Int): what
+    /// `enumerate()` counts and what `zip()` pairs by.
+    Index,
 }
 
 /// A statement of an inlined function body. `Break`/`Continue` refer to the innermost loop,
@@ -244,6 +247,8 @@ pub struct Pipeline {
     pub params: Vec<ParamInfo>,
     pub vars: Vec<VarInfo>,
     pub source: Source,
+    /// Index operations on the source (`skip`, `take`, `step_by`, `zip`'s length).
+    pub view: Vec<ViewOp>,
     pub stages: Vec<Stage>,
     pub consumer: Consumer,
     /// Span of the whole pipeline expression.
@@ -351,6 +356,26 @@ pub enum Stage {
     Map { var: VarId, body: Expr },
     /// Bind the element to `var`, keep it when `pred` (Bool) holds.
     Filter { var: VarId, pred: Expr },
+    /// Evaluate `value` into `var`; the element passes unchanged. The parts of a tuple
+    /// element (`enumerate`, `zip`) live in such variables.
+    Let { var: VarId, value: Expr },
+}
+
+/// An index operation on the source, applied in order before any stage runs: the kernel's
+/// loop runs over the positions that remain.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ViewOp {
+    /// `skip(n)`: drop the first `n` (ValueError when negative).
+    Skip(Expr),
+    /// `take(n)`: keep at most the first `n` (ValueError when negative).
+    Take(Expr),
+    /// `step_by(k)`: every `k`-th, from the first (ValueError when `k < 1`).
+    StepBy(Expr),
+    /// `zip(range(start, stop, step))`: at most as many as that range has.
+    ZipRange { start: Expr, stop: Expr, step: Expr },
+    /// `chain(range(start, stop, step))` of a range source (the only view op then): that
+    /// range's elements follow the source's.
+    Chain { start: Expr, stop: Expr, step: Expr },
 }
 
 /// A predicate over the element, for `any`/`all`.
@@ -379,6 +404,22 @@ pub enum Consumer {
         op: Expr,
     },
     Collect,
+    /// `math.prod` of int (or bool) elements: exact, 1 when empty.
+    Product,
+    /// `find_first`/`find_any` (`position: false`: the first element for which `pred` holds,
+    /// or None) and `position_first`/`position_any` (`position: true`: how many elements
+    /// reached the consumer before it). Stops at the first match; `find_any` and
+    /// `position_any` return the first match too.
+    Find {
+        pred: Lambda1,
+        position: bool,
+    },
+    /// `min_by_key`/`max_by_key`: the first element with the smallest (largest) `key`, as
+    /// `min(it, key=...)` compares keys; None when empty.
+    ExtremeBy {
+        key: Lambda1,
+        max: bool,
+    },
 }
 
 impl Consumer {
@@ -392,6 +433,13 @@ impl Consumer {
             Consumer::All(_) => "all",
             Consumer::Reduce { .. } => "reduce",
             Consumer::Collect => "collect",
+            Consumer::Product => "product",
+            Consumer::Find {
+                position: false, ..
+            } => "find_first",
+            Consumer::Find { position: true, .. } => "position_first",
+            Consumer::ExtremeBy { max: false, .. } => "min_by_key",
+            Consumer::ExtremeBy { max: true, .. } => "max_by_key",
         }
     }
 }
@@ -403,7 +451,17 @@ impl Pipeline {
             .iter()
             .fold(self.source.elem_type(), |ty, s| match s {
                 Stage::Map { body, .. } => body.ty,
-                Stage::Filter { .. } => ty,
+                Stage::Filter { .. } | Stage::Let { .. } => ty,
             })
+    }
+
+    /// Whether the source is a range followed by a `chain`ed one.
+    pub fn chained(&self) -> bool {
+        matches!(self.view.as_slice(), [ViewOp::Chain { .. }])
+    }
+
+    /// Whether a `step_by` makes the source's elements non-contiguous.
+    pub fn strided(&self) -> bool {
+        self.view.iter().any(|v| matches!(v, ViewOp::StepBy(_)))
     }
 }

@@ -19,8 +19,22 @@ pub fn verify(p: &Pipeline) -> Result<(), String> {
         Source::Buffer { .. } => {}
     }
     let mut ty = p.source.elem_type();
+    for op in &p.view {
+        match op {
+            ViewOp::Skip(n) | ViewOp::Take(n) | ViewOp::StepBy(n) => v.expect(n, Type::Int)?,
+            ViewOp::ZipRange { start, stop, step } | ViewOp::Chain { start, stop, step } => {
+                v.expect(start, Type::Int)?;
+                v.expect(stop, Type::Int)?;
+                v.expect(step, Type::Int)?;
+            }
+        }
+    }
     for s in &p.stages {
         match s {
+            Stage::Let { var, value } => {
+                v.var(*var, value.ty)?;
+                v.expr(value)?;
+            }
             Stage::Map { var, body } => {
                 v.var(*var, ty)?;
                 v.expr(body)?;
@@ -47,6 +61,17 @@ pub fn verify(p: &Pipeline) -> Result<(), String> {
             v.var(*acc, ty)?;
             v.var(*item, ty)?;
             v.expect(op, ty)?;
+        }
+        Consumer::Find { pred, .. } => {
+            v.var(pred.var, ty)?;
+            v.expect(&pred.body, Type::Bool)?;
+        }
+        Consumer::ExtremeBy { key, .. } => {
+            v.var(key.var, ty)?;
+            v.expr(&key.body)?;
+        }
+        Consumer::Product if ty == Type::Float => {
+            return Err("a float product is not exact in chunks".into());
         }
         _ => {}
     }
@@ -92,6 +117,7 @@ impl Verifier<'_> {
             ExprKind::ConstFloat(_) => self.result(e, Float),
             ExprKind::ConstBool(_) => self.result(e, Bool),
             ExprKind::Var(v) => self.var(*v, e.ty),
+            ExprKind::Index => self.result(e, Int),
             ExprKind::Param(i) => match self.p.params.get(*i as usize) {
                 Some(p) if p.ty == e.ty => Ok(()),
                 _ => Err(format!("parameter {i} missing or mistyped")),

@@ -45,7 +45,7 @@ pub fn optimize(mut p: Pipeline) -> Result<Pipeline, String> {
 
 /// Apply `f` bottom-up to every expression of the pipeline.
 pub fn map_exprs(mut p: Pipeline, f: &dyn Fn(crate::ir::Expr) -> crate::ir::Expr) -> Pipeline {
-    use crate::ir::{Consumer, Source, Stage};
+    use crate::ir::{Consumer, Source, Stage, ViewOp};
     let g = |e: crate::ir::Expr| rewrite(e, f);
     p.source = match p.source {
         Source::Range { start, stop, step } => Source::Range {
@@ -65,6 +65,29 @@ pub fn map_exprs(mut p: Pipeline, f: &dyn Fn(crate::ir::Expr) -> crate::ir::Expr
         .map(|s| match s {
             Stage::Map { var, body } => Stage::Map { var, body: g(body) },
             Stage::Filter { var, pred } => Stage::Filter { var, pred: g(pred) },
+            Stage::Let { var, value } => Stage::Let {
+                var,
+                value: g(value),
+            },
+        })
+        .collect();
+    p.view = p
+        .view
+        .into_iter()
+        .map(|v| match v {
+            ViewOp::Skip(e) => ViewOp::Skip(g(e)),
+            ViewOp::Take(e) => ViewOp::Take(g(e)),
+            ViewOp::StepBy(e) => ViewOp::StepBy(g(e)),
+            ViewOp::ZipRange { start, stop, step } => ViewOp::ZipRange {
+                start: g(start),
+                stop: g(stop),
+                step: g(step),
+            },
+            ViewOp::Chain { start, stop, step } => ViewOp::Chain {
+                start: g(start),
+                stop: g(stop),
+                step: g(step),
+            },
         })
         .collect();
     p.consumer = match p.consumer {
@@ -86,6 +109,20 @@ pub fn map_exprs(mut p: Pipeline, f: &dyn Fn(crate::ir::Expr) -> crate::ir::Expr
             acc,
             item,
             op: g(op),
+        },
+        Consumer::Find { pred, position } => Consumer::Find {
+            pred: crate::ir::Lambda1 {
+                var: pred.var,
+                body: g(pred.body),
+            },
+            position,
+        },
+        Consumer::ExtremeBy { key, max } => Consumer::ExtremeBy {
+            key: crate::ir::Lambda1 {
+                var: key.var,
+                body: g(key.body),
+            },
+            max,
         },
         c => c,
     };
