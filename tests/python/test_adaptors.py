@@ -715,3 +715,154 @@ def test_explain_says_compiled_or_why_not():
     assert "compiled: no" in text and "str" in text, text
     text = fastiter.explain(par_range(0, 10).chain([1, 2]))
     assert "compiled: no" in text and "chain" in text, text
+    text = fastiter.explain(par_range(0, 10).map(lambda x: x + 1).take(3))
+    assert "compiled: no" in text and "take" in text, text
+    assert "test_adaptors.py" not in text, text  # not placed inside the map's lambda
+
+
+ARR = np.arange(-20, 20, dtype=np.int64)
+FARR = np.linspace(-1.0, 1.0, 21)
+
+# Chains the compiler on main compiles (as of the merge of its adaptors and consumers), each
+# with the plain-Python value it must equal.
+COMPILED = [
+    (
+        "enumerate map sum",
+        lambda: par_range(0, 50).enumerate().map(lambda t: t[0] * t[1] - 3).sum(),
+        lambda: sum(i * x - 3 for i, x in enumerate(range(50))),
+    ),
+    (
+        "chain enumerate",
+        lambda: par_range(0, 3).chain(range(5, 8)).enumerate().map(lambda t: t[0] + t[1]).sum(),
+        lambda: sum(i + x for i, x in enumerate(itertools.chain(range(3), range(5, 8)))),
+    ),
+    (
+        "zip range",
+        lambda: par_range(0, 40).zip(range(100, 0, -3)).map(lambda t: t[0] * t[1]).sum(),
+        lambda: sum(a * b for a, b in zip(range(40), range(100, 0, -3))),
+    ),
+    (
+        "zip par_range",
+        lambda: par_range(5, 0, -1).zip(par_range(0, 9)).map(lambda t: t[1] - t[0]).collect(),
+        lambda: [b - a for a, b in zip(range(5, 0, -1), range(9))],
+    ),
+    (
+        "chain par_range",
+        lambda: par_range(0, 10).chain(par_range(20, 30, 2)).sum(),
+        lambda: sum(itertools.chain(range(10), range(20, 30, 2))),
+    ),
+    (
+        "chain collect",
+        lambda: par_range(-3, 3).chain(range(10, 7, -1)).collect(),
+        lambda: list(itertools.chain(range(-3, 3), range(10, 7, -1))),
+    ),
+    (
+        "flat_map sum",
+        lambda: par_range(0, 30).flat_map(lambda x: range(x % 6)).sum(),
+        lambda: sum(y for x in range(30) for y in range(x % 6)),
+    ),
+    (
+        "flat_map count",
+        lambda: par_range(0, 100).flat_map(lambda x: range(0, x % 5, 2)).count(),
+        lambda: sum(1 for x in range(100) for _ in range(0, x % 5, 2)),
+    ),
+    (
+        "take bare range",
+        lambda: par_range(0, 10**6).take(1000).map(lambda x: x * x).sum(),
+        lambda: sum(x * x for x in range(1000)),
+    ),
+    (
+        "buffer take",
+        lambda: into_par_iter(ARR).take(7).sum(),
+        lambda: sum(ARR.tolist()[:7]),
+    ),
+    (
+        "buffer skip step_by map",
+        lambda: into_par_iter(ARR).skip(2).step_by(3).map(lambda x: x * 2).collect(),
+        lambda: [x * 2 for x in ARR.tolist()[2::3]],
+    ),
+    (
+        "list take",
+        lambda: into_par_iter([5, 6, 7, 8]).take(2).product(),
+        lambda: 30,
+    ),
+    (
+        "product",
+        lambda: par_range(1, 30).map(lambda x: x * 3).product(),
+        lambda: math.prod(x * 3 for x in range(1, 30)),
+    ),
+    (
+        "find_first",
+        lambda: par_range(0, 10**5).map(lambda x: x * 7 % 1000).find_first(lambda v: v == 999),
+        lambda: 999,
+    ),
+    (
+        "find_any after filter",
+        lambda: par_range(0, 100).filter(lambda x: x % 7 == 3).find_any(lambda x: x > 50),
+        lambda: 52,
+    ),
+    (
+        "position_first",
+        lambda: par_range(0, 10**5).position_first(lambda x: x * x > 10**9),
+        lambda: next(i for i, x in enumerate(range(10**5)) if x * x > 10**9),
+    ),
+    (
+        "position_any",
+        lambda: par_range(10, 100).position_any(lambda x: x % 17 == 0),
+        lambda: 7,
+    ),
+    (
+        "min_by_key",
+        lambda: par_range(0, 1000).min_by_key(lambda x: (x * 37) % 101),
+        lambda: min(range(1000), key=lambda x: (x * 37) % 101),
+    ),
+    (
+        "max_by_key floats",
+        lambda: into_par_iter(FARR).max_by_key(lambda v: v * v),
+        lambda: max(FARR.tolist(), key=lambda v: v * v),
+    ),
+    (
+        "min key=",
+        lambda: par_range(0, 100).min(key=lambda x: x % 7),
+        lambda: 0,
+    ),
+    (
+        "max key=",
+        lambda: par_range(0, 100).max(key=lambda x: x % 7),
+        lambda: 6,
+    ),
+]
+
+
+@pytest.mark.parametrize("name,run,want", COMPILED, ids=[c[0] for c in COMPILED])
+def test_chains_that_compile(name, run, want):
+    text = fastiter.explain(run)
+    assert "compiled: yes" in text, text
+    same(run(), want())
+
+
+def test_compiled_early_exits_and_errors():
+    """Compiled: an exception past the answer is not raised; one before it is, with CPython's
+    type and message."""
+    p = par_range(0, 10**6).map(lambda x: 10 // (x - 500_000))
+    assert "compiled: yes" in fastiter.explain(lambda: p.find_first(lambda v: v < 0))
+    same(p.find_first(lambda v: v < 0), -1)
+    same(p.position_first(lambda v: v == -1), 0)
+    same(p.find_any(lambda v: v == -2), -2)
+    same(p.position_any(lambda v: v == -2), 499_991)
+    same(p.position_any(lambda v: v == -10), 499_999)
+    for call in (
+        lambda: p.find_first(lambda v: v > 100),
+        lambda: p.position_any(lambda v: v > 100),
+        lambda: p.min_by_key(lambda v: v),
+        lambda: p.product(),
+    ):
+        same_outcome(call, lambda: 10 // 0)
+    q = par_range(0, 10).map(lambda x: 1 // (x - 3)).zip(range(3))
+    same_outcome(lambda: q.map(lambda t: t[0]).sum(), lambda: 1 // 0)
+
+
+def test_repr_of_adaptor_chains():
+    assert "compiles" in repr(par_range(0, 5).chain(range(3)))
+    assert "compiles" in repr(into_par_iter(ARR).skip(3))
+    assert "runs as Python" in repr(par_range(0, 5).chain([1]))
