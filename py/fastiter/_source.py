@@ -300,6 +300,28 @@ class _FreeNames(ast.NodeVisitor):
     def __init__(self, bound: list[str]) -> None:
         self.bound = [set(bound)]
         self.found: dict[str, tuple[int, int]] = {}
+        # `range(...).method(...)`: the pipeline language reads it as a nested pipeline, Python
+        # raises AttributeError (a nested pipeline is written `par_range(...)...`).
+        self.range_method: str | None = None
+
+    def visit_Attribute(self, node: ast.Attribute) -> None:
+        v = node.value
+        if (
+            self.range_method is None
+            and isinstance(v, ast.Call)
+            and isinstance(v.func, ast.Name)
+            and v.func.id == "range"
+            and not any("range" in b for b in self.bound)
+        ):
+            self.range_method = node.attr
+        self.generic_visit(node)
+
+    def check(self) -> None:
+        if self.range_method is not None:
+            raise Unsupported(
+                f"`range(...).{self.range_method}` raises AttributeError in Python: a nested "
+                "pipeline is written `par_range(...)`"
+            )
 
     def visit_Name(self, node: ast.Name) -> None:
         if isinstance(node.ctx, ast.Load) and not any(node.id in b for b in self.bound):
@@ -410,6 +432,7 @@ def _make_template(fn: Callable[..., Any], arity: int) -> Template:
         )
     visitor = _FreeNames(args)
     visitor.visit(body)
+    visitor.check()
     free = []
     for name, pos in visitor.found.items():
         cell = code.co_freevars.index(name) if name in code.co_freevars else None
@@ -426,6 +449,7 @@ def _def_template(fn: Any, node: ast.AST, filename: str, text: str) -> Template:
     visitor = _FreeNames(list(code.co_varnames) + args)
     for stmt in node.body:
         visitor.visit(stmt)
+    visitor.check()
     free = [
         (name, code.co_freevars.index(name) if name in code.co_freevars else None, pos)
         for name, pos in visitor.found.items()
@@ -512,6 +536,11 @@ def classify(value: Any) -> tuple[str, str]:
         return ("param", t)
     if value is math:
         return ("math", "")
+    from fastiter import _pipeline
+
+    if value is _pipeline.par_range:
+        # A nested pipeline inside a stage: the language's `par_range(...)...consumer()`.
+        return ("builtin", "par_range")
     name = _BUILTIN_IDS.get(id(value))
     if name is not None:
         return ("builtin", name)
