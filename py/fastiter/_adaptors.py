@@ -80,6 +80,20 @@ def step_arg(k: Any) -> int:
     return k
 
 
+def slice_position(stages: tuple[tuple[str, Any, Any], ...], op: str) -> int:
+    """Where ``take``/``skip``/``step_by`` goes in ``stages``: at the end, except that ``take``
+    moves ahead of the one-to-one stages that end the chain (``map``, ``enumerate``). That is
+    exact: ``islice(map(f, it), n)`` calls ``f`` on the first ``n`` elements, in order, as
+    ``map(f, islice(it, n))`` does (``skip`` and ``step_by`` would not: ``islice`` computes the
+    elements it drops). Ahead of them, a take on the source compiles (and on a range, is a
+    range)."""
+    k = len(stages)
+    if op == "take":
+        while k > 0 and stages[k - 1][0] in ("map", "enumerate"):
+            k -= 1
+    return k
+
+
 def sliced_range(r: range, op: str, n: int) -> range:
     """A bare range after ``take``/``skip``/``step_by``: the same elements, as a range."""
     if op == "take":

@@ -386,9 +386,11 @@ class ParallelIterator:
         return self._then("chain", None, other)
 
     def _slice(self, op: str, n: int) -> ParallelIterator:
-        if not self._stages and self._src.kind == "range":  # a range again: exact, O(1)
-            return ParallelIterator(_Source("range", _adaptors.sliced_range(self._src.data, op, n)))
-        return self._then(op, None, n)
+        k = _adaptors.slice_position(self._stages, op)
+        if k == 0 and self._src.kind == "range":  # a range again: exact, O(1)
+            src = _Source("range", _adaptors.sliced_range(self._src.data, op, n))
+            return ParallelIterator(src, self._stages)
+        return ParallelIterator(self._src, self._stages[:k] + ((op, None, n),) + self._stages[k:])
 
     # Consumers ------------------------------------------------------------------------------
 

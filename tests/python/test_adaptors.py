@@ -715,7 +715,7 @@ def test_explain_says_compiled_or_why_not():
     assert "compiled: no" in text and "str" in text, text
     text = fastiter.explain(par_range(0, 10).chain([1, 2]))
     assert "compiled: no" in text and "chain" in text, text
-    text = fastiter.explain(par_range(0, 10).map(lambda x: x + 1).take(3))
+    text = fastiter.explain(par_range(0, 10).filter(lambda x: x > 1).take(3))
     assert "compiled: no" in text and "take" in text, text
     assert "test_adaptors.py" not in text, text  # not placed inside the map's lambda
 
@@ -770,6 +770,23 @@ COMPILED = [
         "take bare range",
         lambda: par_range(0, 10**6).take(1000).map(lambda x: x * x).sum(),
         lambda: sum(x * x for x in range(1000)),
+    ),
+    (
+        "take after maps",
+        lambda: par_range(0, 10**6).map(lambda x: x * 3).map(lambda x: x - 1).take(1000).sum(),
+        lambda: sum(x * 3 - 1 for x in range(1000)),
+    ),
+    (
+        "take after map and enumerate, on a buffer",
+        lambda: (
+            into_par_iter(ARR)
+            .map(lambda x: x * 5)
+            .enumerate()
+            .take(6)
+            .map(lambda t: t[0] * t[1])
+            .sum()
+        ),
+        lambda: sum(i * x * 5 for i, x in enumerate(ARR.tolist()[:6])),
     ),
     (
         "buffer take",
@@ -866,3 +883,24 @@ def test_repr_of_adaptor_chains():
     assert "compiles" in repr(par_range(0, 5).chain(range(3)))
     assert "compiles" in repr(into_par_iter(ARR).skip(3))
     assert "runs as Python" in repr(par_range(0, 5).chain([1]))
+
+
+def test_take_moves_ahead_of_one_to_one_stages():
+    """``map(f).take(n)`` is ``take(n).map(f)``: ``f`` runs on the first ``n`` elements only,
+    either way; so the take goes right after the source, where it compiles."""
+    p = par_range(0, 10**6).map(lambda x: 10 // (x - 500))
+    same(p.take(500).sum(), sum(10 // (x - 500) for x in range(500)))
+    with pytest.raises(ZeroDivisionError):
+        p.take(501).sum()
+    assert "compiled: yes" in fastiter.explain(p.take(500))
+    assert p.take(3).describe().startswith("par_range(0, 3).map(")
+    q = into_par_iter(ARR).enumerate().map(lambda t: t[1] // (t[0] - 9))
+    same(q.take(9).collect(), [x // (i - 9) for i, x in enumerate(ARR.tolist()[:9])])
+    with pytest.raises(ZeroDivisionError):
+        q.take(10).collect()
+    assert ".take(9).enumerate().map(" in q.take(9).describe()
+    # not past a filter, skip or step_by: those are not one-to-one
+    r = par_range(0, 100).filter(lambda x: x % 3 == 0).map(lambda x: x + 1).take(4)
+    assert r.describe().endswith(").take(4).map(lambda x: x + 1)"), r.describe()
+    same(r.collect(), [1, 4, 7, 10])
+    same(par_range(0, 100).map(lambda x: x * 2).skip(3).take(2).collect(), [6, 8])
