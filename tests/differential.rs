@@ -73,9 +73,9 @@ fn source() -> impl Strategy<Value = String> {
 
 fn pipeline() -> impl Strategy<Value = String> {
     let stage = prop_oneof![
-        2 => expr().prop_map(|e| format!(".map({e})")),
-        2 => expr().prop_map(|e| format!(".filter({e})")),
-        1 => expr().prop_map(|e| format!(".map(lambda x: {e})")),
+        4 => expr().prop_map(|e| format!(".map({e})")),
+        3 => expr().prop_map(|e| format!(".filter({e})")),
+        2 => expr().prop_map(|e| format!(".map(lambda x: {e})")),
         1 => (expr(), prop::sample::select(vec!["sum", "count", "product", "any", "all"]))
             .prop_map(|(e, c)| format!(".map(lambda i: range(-3, i % 40).map(lambda x: {e}).{c}())")),
         1 => Just(".flat_map(lambda i: range(i % 30))".to_string()),
@@ -92,6 +92,10 @@ fn pipeline() -> impl Strategy<Value = String> {
         "",
         "",
         "",
+        "",
+        "",
+        "",
+        ".chain(range(b, b - 30, -2))",
         ".skip(3)",
         ".take(7)",
         ".step_by(2)",
@@ -231,8 +235,11 @@ fn jit_matches_interpreter() {
     let compiled = COMPILED.load(std::sync::atomic::Ordering::Relaxed);
     let refused = REFUSED.load(std::sync::atomic::Ordering::Relaxed);
     eprintln!("{cases} cases: {compiled} compiled and compared, {refused} refused by the compiler");
+    // About half compile: the rest are ill-typed expressions and adaptor placements the
+    // compiler refuses (which must be refusals, never wrong answers). Below 40% the generator
+    // has stopped testing the JIT.
     assert!(
-        compiled * 2 > cases as usize,
+        compiled * 5 > cases as usize * 2,
         "the generator produces too few compilable pipelines"
     );
 }
