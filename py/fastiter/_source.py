@@ -188,11 +188,18 @@ for _feature in __future__.all_feature_names:
 _KIND_FLAGS = 0x04 | 0x08 | 0x20 | 0x80 | 0x100 | 0x200
 
 
+def _const_key(c: Any) -> Any:
+    if isinstance(c, types.CodeType):
+        return _code_key(c)
+    if isinstance(c, str) and ".<locals>." in c:
+        # Up to 3.10 a nested function's qualname is a constant of its parent: compiled inside
+        # the wrapper it reads `_fi_wrap.<locals>...`, so compare its own name only.
+        return ("qualname", c.rsplit(".<locals>.", 1)[1])
+    return (type(c).__name__, repr(c))
+
+
 def _code_key(code: types.CodeType) -> tuple[Any, ...]:
-    consts = tuple(
-        _code_key(c) if isinstance(c, types.CodeType) else (type(c).__name__, repr(c))
-        for c in code.co_consts
-    )
+    consts = tuple(_const_key(c) for c in code.co_consts)
     return (
         code.co_code,
         consts,
