@@ -258,16 +258,8 @@ pub fn eval_source(
         },
     ) = (p.view.as_slice(), &src)
     {
-        let mut it = Interp::new(p, params);
-        let mut int = |e: &Expr| match it.eval(e).map_err(ExecError::Python)? {
-            Value::Int(v) => Ok(v),
-            _ => unreachable!("verified IR: range arguments are ints"),
-        };
-        let (b0, b_stop, b1) = (int(start)?, int(stop)?, int(step)?);
-        if b1.is_zero() {
-            return Err(ExecError::Python(ErrCode::RangeStepZero));
-        }
-        let lb = range_len(&b0, &b_stop, &b1)
+        let (b0, b1, lb) = eval_range(&mut Interp::new(p, params), start, stop, step)?;
+        let lb = lb
             .to_u64()
             .filter(|l| l.checked_add(*la).is_some_and(|t| t <= i64::MAX as u64))
             .ok_or_else(|| ExecError::Unsupported("the chained ranges are too long".into()))?;
@@ -279,10 +271,7 @@ pub fn eval_source(
     // Positions off, off + mul, ... (len of them) of the source as written.
     let (mut off, mut mul, mut len) = (BigInt::zero(), BigInt::from(1), BigInt::from(src.len()));
     let mut it = Interp::new(p, params);
-    let mut int = |e: &Expr| match it.eval(e).map_err(ExecError::Python)? {
-        Value::Int(v) => Ok(v),
-        _ => unreachable!("verified IR: view arguments are ints"),
-    };
+    let mut int = |e: &Expr| eval_int(&mut it, e);
     for op in &p.view {
         match op {
             ViewOp::Skip(n) | ViewOp::Take(n) => {
@@ -308,11 +297,7 @@ pub fn eval_source(
             }
             ViewOp::Chain { .. } => unreachable!("lowering puts chain alone on a range"),
             ViewOp::ZipRange { start, stop, step } => {
-                let (a, b, s) = (int(start)?, int(stop)?, int(step)?);
-                if s.is_zero() {
-                    return Err(ExecError::Python(ErrCode::RangeStepZero));
-                }
-                len = len.min(range_len(&a, &b, &s));
+                len = len.min(eval_range(&mut Interp::new(p, params), start, stop, step)?.2);
             }
         }
     }
@@ -359,19 +344,32 @@ pub fn eval_source(
     })
 }
 
-/// How many elements `range(start, stop, step)` has (`step != 0`).
-pub fn range_len(start: &BigInt, stop: &BigInt, step: &BigInt) -> BigInt {
-    let span = if step.is_positive() {
-        stop - start
-    } else {
-        start - stop
-    };
-    if span.is_positive() {
-        let s = step.abs();
-        (span + &s - 1) / s
-    } else {
-        BigInt::zero()
+/// An int expression over parameters (range bounds, view counts).
+fn eval_int(it: &mut Interp, e: &Expr) -> Result<BigInt, ExecError> {
+    match it.eval(e).map_err(ExecError::Python)? {
+        Value::Int(v) => Ok(v),
+        _ => unreachable!("verified IR: an int expression"),
     }
+}
+
+/// `range(start, stop, step)`'s bounds, evaluated in order: its start, step and length
+/// (ValueError on a zero step, as `range()` raises).
+fn eval_range(
+    it: &mut Interp,
+    start: &Expr,
+    stop: &Expr,
+    step: &Expr,
+) -> Result<(BigInt, BigInt, BigInt), ExecError> {
+    let (start, stop, step) = (
+        eval_int(it, start)?,
+        eval_int(it, stop)?,
+        eval_int(it, step)?,
+    );
+    if step.is_zero() {
+        return Err(ExecError::Python(ErrCode::RangeStepZero));
+    }
+    let len = pyops::range_len(&start, &stop, &step);
+    Ok((start, step, len))
 }
 
 fn eval_plain_source(
@@ -393,29 +391,7 @@ fn eval_plain_source(
             ))),
         },
         Source::Range { start, stop, step } => {
-            let int = |it: &mut Interp, e| match it.eval(e).map_err(ExecError::Python)? {
-                Value::Int(v) => Ok(v),
-                _ => unreachable!("range arguments are ints"),
-            };
-            let (start, stop, step) = (
-                int(&mut it, start)?,
-                int(&mut it, stop)?,
-                int(&mut it, step)?,
-            );
-            if step.is_zero() {
-                return Err(ExecError::Python(ErrCode::RangeStepZero));
-            }
-            let span = if step.is_positive() {
-                &stop - &start
-            } else {
-                &start - &stop
-            };
-            let len = if span.is_positive() {
-                let s = step.abs();
-                (span + &s - 1) / s
-            } else {
-                BigInt::zero()
-            };
+            let (start, step, len) = eval_range(&mut it, start, stop, step)?;
             let len = len
                 .to_u64()
                 .filter(|l| *l <= i64::MAX as u64)

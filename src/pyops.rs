@@ -13,7 +13,7 @@
 use crate::errors::ErrCode;
 use num_bigint::{BigInt, BigUint, Sign};
 use num_integer::Integer;
-use num_traits::{ToPrimitive, Zero};
+use num_traits::{Signed, ToPrimitive, Zero};
 use std::cmp::Ordering;
 
 /// The C99 `<math.h>` functions of the platform libm, called by the same names CPython calls.
@@ -172,6 +172,21 @@ fn is_exact_half_decimal(x: f64, num: u64, k: i64) -> bool {
 /// exponent `e` (of `d.ddd × 10**e`) satisfies `-4 <= e < 16`, otherwise scientific with a
 /// signed exponent of at least two digits; integral values keep a trailing `.0`.
 /// Examples: `1.0`, `0.0001`, `123456789012345.0`, `1e+16`, `1.5e-05`, `-0.0`, `inf`, `nan`.
+/// How many elements `range(start, stop, step)` has (`step != 0`).
+pub fn range_len(start: &BigInt, stop: &BigInt, step: &BigInt) -> BigInt {
+    let span = if step.is_positive() {
+        stop - start
+    } else {
+        start - stop
+    };
+    if span.is_positive() {
+        let s = step.abs();
+        (span + &s - 1) / s
+    } else {
+        BigInt::zero()
+    }
+}
+
 pub fn float_repr(f: f64) -> String {
     if f.is_nan() {
         return "nan".to_string();

@@ -476,14 +476,7 @@ impl Gen<'_, '_> {
                 );
                 let cur = self.b.use_var(av);
                 let seen = self.b.use_var(nv);
-                let better = match (elem_ty, matches!(p.consumer, Consumer::Min)) {
-                    (Type::Float, true) => self.b.ins().fcmp(FloatCC::LessThan, x, cur),
-                    (Type::Float, false) => self.b.ins().fcmp(FloatCC::GreaterThan, x, cur),
-                    (Type::Int, true) => self.b.ins().icmp(IntCC::SignedLessThan, x, cur),
-                    (Type::Int, false) => self.b.ins().icmp(IntCC::SignedGreaterThan, x, cur),
-                    (Type::Bool, true) => self.b.ins().icmp(IntCC::UnsignedLessThan, x, cur),
-                    (Type::Bool, false) => self.b.ins().icmp(IntCC::UnsignedGreaterThan, x, cur),
-                };
+                let better = self.beats(elem_ty, matches!(p.consumer, Consumer::Max), x, cur);
                 let first = self.b.ins().icmp_imm_s(IntCC::Equal, seen, 0);
                 let take = self.b.ins().bor(first, better);
                 let new = self.b.ins().select(take, x, cur);
@@ -572,14 +565,7 @@ impl Gen<'_, '_> {
                 let cur = self.b.use_var(av);
                 let curk = self.b.use_var(kv);
                 let seen = self.b.use_var(nv);
-                let better = match (key.body.ty, *max) {
-                    (Type::Float, false) => self.b.ins().fcmp(FloatCC::LessThan, k, curk),
-                    (Type::Float, true) => self.b.ins().fcmp(FloatCC::GreaterThan, k, curk),
-                    (Type::Int, false) => self.b.ins().icmp(IntCC::SignedLessThan, k, curk),
-                    (Type::Int, true) => self.b.ins().icmp(IntCC::SignedGreaterThan, k, curk),
-                    (Type::Bool, false) => self.b.ins().icmp(IntCC::UnsignedLessThan, k, curk),
-                    (Type::Bool, true) => self.b.ins().icmp(IntCC::UnsignedGreaterThan, k, curk),
-                };
+                let better = self.beats(key.body.ty, *max, k, curk);
                 let first = self.b.ins().icmp_imm_s(IntCC::Equal, seen, 0);
                 let take = self.b.ins().bor(first, better);
                 let new = self.b.ins().select(take, x, cur);
@@ -606,6 +592,20 @@ impl Gen<'_, '_> {
                 let n1 = self.b.ins().iadd_imm_s(n, 1);
                 self.b.def_var(v, n1);
             }
+        }
+    }
+
+    /// Whether `x` replaces `cur` as the minimum (`max`: the maximum): Python's strict `<`
+    /// (`>`), so the first of equal values stays and a NaN never replaces.
+    fn beats(&mut self, ty: Type, max: bool, x: Value, cur: Value) -> Value {
+        let ins = self.b.ins();
+        match (ty, max) {
+            (Type::Float, false) => ins.fcmp(FloatCC::LessThan, x, cur),
+            (Type::Float, true) => ins.fcmp(FloatCC::GreaterThan, x, cur),
+            (Type::Int, false) => ins.icmp(IntCC::SignedLessThan, x, cur),
+            (Type::Int, true) => ins.icmp(IntCC::SignedGreaterThan, x, cur),
+            (Type::Bool, false) => ins.icmp(IntCC::UnsignedLessThan, x, cur),
+            (Type::Bool, true) => ins.icmp(IntCC::UnsignedGreaterThan, x, cur),
         }
     }
 

@@ -102,23 +102,7 @@ struct Link<'a> {
 
 impl Lowerer {
     fn pipeline(&mut self, e: &ast::Expr) -> CResult<Pipeline> {
-        let mut links = Vec::new();
-        let mut cur = e;
-        while let ast::ExprKind::Call { func, args, kwargs } = &cur.kind {
-            match &func.kind {
-                ast::ExprKind::Attribute { value, attr } => {
-                    links.push(Link {
-                        name: attr,
-                        args,
-                        kwargs,
-                        span: cur.span,
-                    });
-                    cur = value;
-                }
-                _ => break,
-            }
-        }
-        links.reverse();
+        let (cur, links) = chain_links(e);
         let source = self.source(cur)?;
         let mut elem_ty = source.elem_type();
         let mut stages = Vec::new();
@@ -173,8 +157,7 @@ impl Lowerer {
                         .with_help("zip right after the source, then map the pairs"));
                     }
                     let other = self.one_arg(link)?;
-                    let is_range = matches!(&other.kind, ast::ExprKind::Call { func, .. }
-                        if matches!(&func.kind, ast::ExprKind::Name(n) if n == "range" || n == "par_range"));
+                    let is_range = is_range_call(other);
                     if !is_range {
                         return Err(unsupported(
                             other.span,
@@ -213,8 +196,7 @@ impl Lowerer {
                 }
                 "chain" => {
                     let other = self.one_arg(link)?;
-                    let is_range = matches!(&other.kind, ast::ExprKind::Call { func, .. }
-                        if matches!(&func.kind, ast::ExprKind::Name(n) if n == "range" || n == "par_range"));
+                    let is_range = is_range_call(other);
                     if !stages.is_empty()
                         || !view.is_empty()
                         || !matches!(source, Source::Range { .. })
@@ -745,8 +727,7 @@ impl Lowerer {
                 ))
             }
         };
-        let is_range = matches!(&body.kind, ast::ExprKind::Call { func, .. }
-            if matches!(&func.kind, ast::ExprKind::Name(n) if n == "range" || n == "par_range"));
+        let is_range = is_range_call(body);
         if !is_range {
             return Err(unsupported(
                 body.span,
@@ -873,21 +854,7 @@ impl Lowerer {
     /// the parallel one.
     fn nested(&mut self, e: &ast::Expr) -> CResult<Expr> {
         let span = e.span;
-        let mut links = Vec::new();
-        let mut cur = e;
-        while let ast::ExprKind::Call { func, args, kwargs } = &cur.kind {
-            let ast::ExprKind::Attribute { value, attr } = &func.kind else {
-                break;
-            };
-            links.push(Link {
-                name: attr,
-                args,
-                kwargs,
-                span: cur.span,
-            });
-            cur = value;
-        }
-        links.reverse();
+        let (cur, links) = chain_links(e);
         let Source::Range { start, stop, step } = self.source(cur)? else {
             return Err(unsupported(
                 cur.span,
@@ -1201,16 +1168,20 @@ impl Lowerer {
         })
     }
 
+    /// The variables of the tuple a name is bound to (its scope entry is `TUPLE_VAR`).
+    fn tuple_parts(&self, n: &str) -> Vec<VarId> {
+        self.tuples
+            .iter()
+            .rev()
+            .find(|(t, _)| t == n)
+            .map(|(_, p)| p.clone())
+            .expect("bound with the scope")
+    }
+
     /// `t[k]` of a tuple element, `k` a constant.
     fn subscript(&self, value: &ast::Expr, index: &ast::Expr, span: Span) -> CResult<Expr> {
         let parts = match &value.kind {
-            ast::ExprKind::Name(n) if self.lookup(n) == Some(TUPLE_VAR) => self
-                .tuples
-                .iter()
-                .rev()
-                .find(|(t, _)| t == n)
-                .map(|(_, p)| p.clone())
-                .expect("bound with the scope"),
+            ast::ExprKind::Name(n) if self.lookup(n) == Some(TUPLE_VAR) => self.tuple_parts(n),
             _ => return Err(unsupported(span, "subscripts are not supported here")),
         };
         let k = match &index.kind {
@@ -1949,18 +1920,6 @@ fn assigned_names(body: &[ast::Stmt], out: &mut std::collections::HashSet<String
 }
 
 /// `len(range(start, stop, step))` for constants.
-fn range_len(start: &BigInt, stop: &BigInt, step: &BigInt) -> BigInt {
-    let zero = BigInt::zero();
-    let n = if step.is_positive() {
-        (stop - start + step - 1) / step
-    } else if step.is_negative() {
-        (start - stop - step - 1) / -step
-    } else {
-        zero.clone()
-    };
-    n.max(zero)
-}
-
 fn const_int(e: &Expr) -> Option<&BigInt> {
     match &e.kind {
         ExprKind::ConstInt(v) => Some(v),
@@ -2374,13 +2333,7 @@ impl Lowerer {
                 if self.lookup(n) == Some(TUPLE_VAR)
                     && targets.iter().all(|t| !matches!(t, ast::Target::Name(_))) =>
             {
-                let (_, parts) = self
-                    .tuples
-                    .iter()
-                    .rev()
-                    .find(|(t, _)| t == n)
-                    .expect("bound with the scope");
-                parts
+                self.tuple_parts(n)
                     .iter()
                     .map(|v| mk(ExprKind::Var(*v), self.vars[v.0 as usize].ty, value.span))
                     .collect()
@@ -2572,7 +2525,7 @@ impl Lowerer {
             }
         };
         let trip = match (const_int(&start), const_int(&stop), const_int(&step)) {
-            (Some(a), Some(z), Some(s)) if !s.is_zero() => Some(range_len(a, z, s)),
+            (Some(a), Some(z), Some(s)) if !s.is_zero() => Some(crate::pyops::range_len(a, z, s)),
             _ => None,
         };
         if trip.as_ref().is_some_and(|n| n.is_zero()) {
@@ -2647,23 +2600,36 @@ fn widens(entry: &Env, back: &Env, skip: Option<&str>) -> bool {
     })
 }
 
+/// The root of a method chain `root.a(...).b(...)` and its links, in order.
+fn chain_links(e: &ast::Expr) -> (&ast::Expr, Vec<Link<'_>>) {
+    let mut links = Vec::new();
+    let mut cur = e;
+    while let ast::ExprKind::Call { func, args, kwargs } = &cur.kind {
+        let ast::ExprKind::Attribute { value, attr } = &func.kind else {
+            break;
+        };
+        links.push(Link {
+            name: attr,
+            args,
+            kwargs,
+            span: cur.span,
+        });
+        cur = value;
+    }
+    links.reverse();
+    (cur, links)
+}
+
+/// Whether `e` is a call `range(...)` (or `par_range(...)`).
+fn is_range_call(e: &ast::Expr) -> bool {
+    matches!(&e.kind, ast::ExprKind::Call { func, .. }
+        if matches!(&func.kind, ast::ExprKind::Name(n) if n == "range" || n == "par_range"))
+}
+
 /// Whether `e` is a pipeline chain (`range(...).method(...)...`) used as a value.
 fn is_nested_pipeline(e: &ast::Expr) -> bool {
-    let mut cur = e;
-    let mut links = 0;
-    while let ast::ExprKind::Call { func, .. } = &cur.kind {
-        match &func.kind {
-            ast::ExprKind::Attribute { value, .. } => {
-                cur = value;
-                links += 1;
-            }
-            ast::ExprKind::Name(n) => {
-                return links > 0 && matches!(n.as_str(), "range" | "par_range");
-            }
-            _ => return false,
-        }
-    }
-    false
+    let (root, links) = chain_links(e);
+    !links.is_empty() && is_range_call(root)
 }
 
 /// An argument of `range()` as an int.
