@@ -58,26 +58,24 @@ _IN_ORDER = frozenset({"fold", "zip", "take"})
 # --- Arguments ------------------------------------------------------------------------------
 
 
+def _int_arg(v: Any, method: str, what: str, least: int) -> int:
+    try:
+        v = int(operator.index(v))
+    except TypeError:
+        raise TypeError(f"{method}() expects an int {what}, got {type(v).__name__}") from None
+    if v < least:
+        raise ValueError(f"{method}() {what} must be >= {least}, got {v}")
+    return v
+
+
 def count_arg(n: Any, method: str) -> int:
     """``n`` of ``take(n)``/``skip(n)``: an int >= 0."""
-    try:
-        n = int(operator.index(n))
-    except TypeError:
-        raise TypeError(f"{method}() expects an int count, got {type(n).__name__}") from None
-    if n < 0:
-        raise ValueError(f"{method}() count must be >= 0, got {n}")
-    return n
+    return _int_arg(n, method, "count", 0)
 
 
 def step_arg(k: Any) -> int:
     """``k`` of ``step_by(k)``: an int >= 1."""
-    try:
-        k = int(operator.index(k))
-    except TypeError:
-        raise TypeError(f"step_by() expects an int step, got {type(k).__name__}") from None
-    if k < 1:
-        raise ValueError(f"step_by() step must be >= 1, got {k}")
-    return k
+    return _int_arg(k, "step_by", "step", 1)
 
 
 def slice_position(stages: tuple[tuple[str, Any, Any], ...], op: str) -> int:
