@@ -513,6 +513,63 @@ def run(program, params):
         core.CALLABLE_NAMES |= saved
 
 
+# ---- the batched loop: jammed loops, per-lane loops, errors in element order ----
+C("batched_loop_bound_per_lane", """
+def f(x):
+    s = 0
+    for i in range(x % 7):
+        s += i * x
+    return s
+range(0, 1000).map(f).sum()
+""")
+C("batched_loop_break", """
+def f(x):
+    r = 0
+    for i in range(20):
+        if i * x > 50:
+            break
+        r += i
+    return r
+range(0, 1000).map(f).collect()
+""")
+C("batched_loop_errors_in_element_order", """
+def f(x):
+    r = 0
+    for k in range(3):
+        if x == 5 and k == 0:
+            r = 1 // (x - 5)
+        if x == 4 and k == 2:
+            r = int(1e308 * 10.0)
+        r += k
+    return r
+range(0, 100).map(f).sum()
+""")
+C("batched_loop_param_bound", """
+def f(x):
+    r = x * 0.5
+    for _ in range(n):
+        r = (r * 1.7 - 3) % 1000.0
+    return r
+range(-2000, 2000).map(f).sum()
+""", params={"n": "13"})
+C("batched_while_per_lane", """
+def collatz(x):
+    n = 0
+    while x > 1:
+        x = x // 2 if x % 2 == 0 else 3 * x + 1
+        n += 1
+    return n
+range(1, 3000).map(collatz).max()
+""")
+C("batched_fmod_negative_and_tiny", """
+def f(x):
+    r = x * 0.37 - 100
+    for _ in range(7):
+        r = (r * 1.1 + 1) % 0.3
+    return r
+range(0, 999).map(f).sum()
+""")
+
 def build():
     out = [
         "# Programs and the values CPython computes for them (see scripts/gen_statement_table.py).",

@@ -105,3 +105,85 @@ fn float_mod_matches_cpython_bit_for_bit() {
         check(&c, a, b);
     }
 }
+
+/// A constant divisor takes the inline `fma` remainder (where the host has FMA), in the
+/// batched loop's lanes: every item must still be CPython's, bit for bit.
+#[test]
+fn float_mod_by_constants_matches_cpython() {
+    let divisors = [
+        1e6,
+        1.0,
+        3.0,
+        0.1,
+        0.3,
+        1.1,
+        7.5,
+        360.0,
+        123456.789,
+        1e-5,
+        2f64.powi(-900),
+        1e300,
+        4503599627370496.0,
+    ];
+    let params: Vec<ParamInfo> = [("n", Type::Int), ("a", Type::Float), ("d", Type::Float)]
+        .iter()
+        .map(|(n, ty)| ParamInfo {
+            name: n.to_string(),
+            ty: *ty,
+        })
+        .collect();
+    let opts = RunOptions {
+        threads: 1,
+        jit: true,
+        cancel: None,
+    };
+    let mut s: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    const N: i64 = 67;
+    for &c in &divisors {
+        let src = format!("range(0, n).map(lambda i: (a + i * d) % {c:?}).collect()");
+        let k = fastiter::compile(&src, &params, true, CodegenOptions::default())
+            .unwrap_or_else(|e| panic!("{src}: {e:?}"));
+        for trial in 0..3000 {
+            let sign = if next() & 1 == 0 { 1.0 } else { -1.0 };
+            let (a, d) = match trial % 5 {
+                // Near exact multiples, up to and past the fast path's bound (c * 2**52).
+                0 => (c * (next() >> (11 + next() % 40)) as f64, c),
+                1 => (c * (next() >> 11) as f64, c * 2f64.powi(-40) * sign),
+                2 => (
+                    c * 4503599627370496.0 - c * (next() % 64) as f64,
+                    c * 0.5 * sign,
+                ),
+                3 => (f64::from_bits(next()), f64::from_bits(next() >> 2) * sign),
+                _ => (
+                    (next() % 4_000_001) as f64 / 997.0 * sign,
+                    (next() % 1000) as f64 / 77.0,
+                ),
+            };
+            let got = k.run(
+                &[Value::Int(N.into()), Value::Float(a), Value::Float(d)],
+                &opts,
+            );
+            let items = match got {
+                Ok((v, _)) => v.into_items().expect("a list"),
+                Err(e) => panic!("{src} a={a:e} d={d:e}: {e:?}"),
+            };
+            for (i, item) in items.iter().enumerate() {
+                let x = a + i as f64 * d;
+                let want = fastiter::pyops::float_mod(x, c).expect("c != 0");
+                match item {
+                    Value::Float(g) => assert!(
+                        g.to_bits() == want.to_bits() || (g.is_nan() && want.is_nan()),
+                        "{x:e} % {c:e}: kernel {g:e}, CPython {want:e}"
+                    ),
+                    other => panic!("{x:e} % {c:e}: {other:?}"),
+                }
+            }
+        }
+    }
+}

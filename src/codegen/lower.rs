@@ -53,6 +53,37 @@ struct Gen<'a, 'f> {
     fbin: FuncRef,
     /// Address of an 8-byte stack slot for helper results.
     slot: Value,
+    /// The batched loop's lanes: each interleaved element's own set of `vars` (lane 0's is
+    /// the set the single-element loop uses) and its index.
+    lanes: Vec<Vec<Variable>>,
+    lane_idx: Vec<Value>,
+    /// In the batched loop, a failed check cannot tell which lane failed first in element
+    /// order, so every failure leaves through the inexact exit and the interpreter redoes
+    /// the chunk in order.
+    batched: bool,
+    /// Values known to lie in [-ROOT, ROOT] (their square cannot overflow).
+    small: Vec<Value>,
+    /// Int values known to be non-negative.
+    nonneg: Vec<Value>,
+    /// The host has fused multiply-add (the exact inline float `%` needs it).
+    fma: bool,
+}
+
+/// isqrt(2**63 - 1): the largest magnitude whose square fits in i64.
+const ROOT: i64 = 3_037_000_499;
+
+/// The registers of the source, loaded once per chunk.
+#[derive(Clone, Copy)]
+struct Src {
+    /// Range: first element and step.
+    start: Option<Value>,
+    step: Option<Value>,
+    /// List or buffer: address of the items.
+    items: Option<Value>,
+    /// A chained range's start, step and the first range's length.
+    chain: Option<(Value, Value, Value)>,
+    /// Bytes from one buffer position to the next, when `step_by` makes it vary.
+    stride: Option<Value>,
 }
 
 pub fn build(
@@ -101,12 +132,23 @@ pub fn build(
     }
     let src_off = (p.params.len() * 8) as i32;
 
-    let vars = p
+    let vars: Vec<Variable> = p
         .vars
         .iter()
         .map(|v| b.declare_var(clif_type(v.ty)))
         .collect();
+    let fma = module
+        .isa()
+        .isa_flags()
+        .iter()
+        .any(|f| f.name == "has_fma" && f.as_bool() == Some(true));
     let mut g = Gen {
+        lanes: vec![vars.clone()],
+        lane_idx: vec![lo],
+        batched: false,
+        small: Vec::new(),
+        nonneg: Vec::new(),
+        fma,
         b,
         p,
         vars,
@@ -167,34 +209,7 @@ impl Gen<'_, '_> {
     ) -> Result<(), CodegenError> {
         let p = self.p;
         let elem_ty = p.elem_type();
-        // Source slots.
-        let (start, step, items) = match &p.source {
-            Source::Range { .. } => {
-                let start = self.b.ins().load(types::I64, mem(), env, src_off);
-                let step = self.b.ins().load(types::I64, mem(), env, src_off + 8);
-                (Some(start), Some(step), None)
-            }
-            Source::List { .. } | Source::Buffer { .. } => (
-                None,
-                None,
-                Some(self.b.ins().load(types::I64, mem(), env, src_off)),
-            ),
-        };
-        // The chained range: its start, step, and where it begins.
-        let chain = if p.chained() {
-            let l = |g: &mut Self, k: i32| g.b.ins().load(types::I64, mem(), env, src_off + k);
-            Some((l(self, 16), l(self, 24), l(self, 32)))
-        } else {
-            None
-        };
-        // Bytes from one buffer position to the next, when `step_by` makes it vary.
-        let stride = match &p.source {
-            Source::Buffer { .. } if p.strided() => {
-                Some(self.b.ins().load(types::I64, mem(), env, src_off + 8))
-            }
-            _ => None,
-        };
-
+        let src = self.source_regs(env, src_off);
         // Accumulators.
         let mut accs = Accs {
             acc: None,
@@ -261,7 +276,7 @@ impl Gen<'_, '_> {
         self.b.def_var(i_var, lo);
         // A range's element is carried from one iteration to the next (x += step, wrapping:
         // every element of the range fits in i64, intermediate steps past the end are unused).
-        let x_var = match (start, step) {
+        let x_var = match (src.start, src.step) {
             (Some(start), Some(step)) => {
                 let off = self.b.ins().imul(lo, step);
                 let x0 = self.b.ins().iadd(start, off);
@@ -271,46 +286,24 @@ impl Gen<'_, '_> {
             }
             _ => None,
         };
+        let width = self.batch_width();
+        if width > 1 {
+            self.batched_loops(width, &src, hi, i_var, x_var, &accs, out);
+        }
+
         let body = self.b.create_block();
         let latch = self.b.create_block();
         let exit = self.b.create_block();
-        let nonempty = self.b.ins().icmp(IntCC::SignedLessThan, lo, hi);
+        let i0 = self.b.use_var(i_var);
+        let nonempty = self.b.ins().icmp(IntCC::SignedLessThan, i0, hi);
         self.b.ins().brif(nonempty, body, &[], exit, &[]);
 
         // The loop body: one element.
         self.b.switch_to_block(body);
         let i = self.b.use_var(i_var);
         self.idx = i;
-        let mut x = match &p.source {
-            Source::Range { .. } => {
-                let x = self.b.use_var(x_var.expect("range element"));
-                match chain {
-                    // Past the first range, the carried element is unused (and may have
-                    // wrapped): compute the second range's element from the position.
-                    Some((start2, step2, len1)) => {
-                        let j = self.b.ins().isub(i, len1);
-                        let off = self.b.ins().imul(j, step2);
-                        let y = self.b.ins().iadd(start2, off);
-                        let first = self.b.ins().icmp(IntCC::SignedLessThan, i, len1);
-                        self.b.ins().select(first, x, y)
-                    }
-                    None => x,
-                }
-            }
-            Source::List { ty, .. } => {
-                let off = self.b.ins().ishl_imm_s(i, 3);
-                let addr = self.b.ins().iadd(items.expect("list items"), off);
-                self.b.ins().load(clif_type(*ty), mem(), addr, 0)
-            }
-            Source::Buffer { dtype, .. } => {
-                let off = match stride {
-                    Some(s) => self.b.ins().imul(i, s),
-                    None => self.b.ins().imul_imm_s(i, dtype.size() as i64),
-                };
-                let addr = self.b.ins().iadd(items.expect("buffer"), off);
-                self.load_elem(*dtype, addr)
-            }
-        };
+        let xr = x_var.map(|v| self.b.use_var(v));
+        let mut x = self.source_elem(&src, i, xr);
         for s in &p.stages {
             match s {
                 Stage::Let { var, value } => {
@@ -338,7 +331,7 @@ impl Gen<'_, '_> {
         let i = self.b.use_var(i_var);
         let i1 = self.b.ins().iadd_imm_s(i, 1);
         self.b.def_var(i_var, i1);
-        if let (Some(v), Some(step)) = (x_var, step) {
+        if let (Some(v), Some(step)) = (x_var, src.step) {
             let x = self.b.use_var(v);
             let x1 = self.b.ins().iadd(x, step);
             self.b.def_var(v, x1);
@@ -381,6 +374,367 @@ impl Gen<'_, '_> {
         let ok = self.b.ins().iconst(types::I32, abi::STATUS_OK as i64);
         self.b.ins().return_(&[ok]);
         Ok(())
+    }
+
+    /// Load the source's registers from the environment.
+    fn source_regs(&mut self, env: Value, src_off: i32) -> Src {
+        let p = self.p;
+        let l = |g: &mut Self, k: i32| g.b.ins().load(types::I64, mem(), env, src_off + k);
+        let mut src = Src {
+            start: None,
+            step: None,
+            items: None,
+            chain: None,
+            stride: None,
+        };
+        match &p.source {
+            Source::Range { .. } => {
+                src.start = Some(l(self, 0));
+                src.step = Some(l(self, 8));
+            }
+            Source::List { .. } | Source::Buffer { .. } => src.items = Some(l(self, 0)),
+        }
+        if p.chained() {
+            src.chain = Some((l(self, 16), l(self, 24), l(self, 32)));
+        }
+        if matches!(p.source, Source::Buffer { .. }) && p.strided() {
+            src.stride = Some(l(self, 8));
+        }
+        src
+    }
+
+    /// The source's element at position `i`; `x` is a range's element there.
+    fn source_elem(&mut self, src: &Src, i: Value, x: Option<Value>) -> Value {
+        match &self.p.source {
+            Source::Range { .. } => {
+                let x = x.expect("range element");
+                match src.chain {
+                    // Past the first range, the carried element is unused (and may have
+                    // wrapped): compute the second range's element from the position.
+                    Some((start2, step2, len1)) => {
+                        let j = self.b.ins().isub(i, len1);
+                        let off = self.b.ins().imul(j, step2);
+                        let y = self.b.ins().iadd(start2, off);
+                        let first = self.b.ins().icmp(IntCC::SignedLessThan, i, len1);
+                        self.b.ins().select(first, x, y)
+                    }
+                    None => x,
+                }
+            }
+            Source::List { ty, .. } => {
+                let off = self.b.ins().ishl_imm_s(i, 3);
+                let addr = self.b.ins().iadd(src.items.expect("list items"), off);
+                self.b.ins().load(clif_type(*ty), mem(), addr, 0)
+            }
+            Source::Buffer { dtype, .. } => {
+                let off = match src.stride {
+                    Some(s) => self.b.ins().imul(i, s),
+                    None => self.b.ins().imul_imm_s(i, dtype.size() as i64),
+                };
+                let addr = self.b.ins().iadd(src.items.expect("buffer"), off);
+                self.load_elem(*dtype, addr)
+            }
+        }
+    }
+
+    /// How many elements an iteration of the batched loop interleaves; 0 for none. The
+    /// batched loop runs the stages of several elements side by side, so that their
+    /// latencies overlap (loops of inlined bodies run once for all of them), then hands the
+    /// results to the consumer in order. It needs stages that run for every element: maps
+    /// and lets, and at most one filter, last (the consumer alone depends on it).
+    fn batch_width(&self) -> usize {
+        let p = self.p;
+        let consumer = matches!(
+            p.consumer,
+            Consumer::Sum
+                | Consumer::Count
+                | Consumer::Min
+                | Consumer::Max
+                | Consumer::Collect
+                | Consumer::Any(_)
+                | Consumer::All(_)
+        );
+        let n = p.stages.len();
+        let filters = p
+            .stages
+            .iter()
+            .enumerate()
+            .all(|(k, s)| !matches!(s, Stage::Filter { .. }) || k + 1 == n);
+        if p.chained() || !consumer || !filters {
+            return 0;
+        }
+        let has_loop = |e: &Expr| {
+            e.any(&|e| {
+                matches!(&e.kind, ExprKind::Block(ss)
+                    if ss.iter().any(|s| matches!(s, Stmt::While { .. } | Stmt::ForRange { .. })))
+            })
+        };
+        let loops = p.stages.iter().any(|s| match s {
+            Stage::Map { body: e, .. }
+            | Stage::Filter { pred: e, .. }
+            | Stage::Let { value: e, .. } => has_loop(e),
+        });
+        // Eight elements cover the latency of a float step (multiply, add, `%`) in a loop;
+        // straight-line bodies need fewer to keep the core busy.
+        if loops {
+            8
+        } else {
+            4
+        }
+    }
+
+    /// Whether the first stage squares a range's element: then a chunk whose ends are small
+    /// gets a loop without the square's overflow test.
+    fn squares_source(&self) -> bool {
+        let Some(Stage::Map { var, body }) = self.p.stages.first() else {
+            return false;
+        };
+        let v = *var;
+        body.any(&|e| {
+            matches!(&e.kind, ExprKind::Binary(BinOp::IMul, a, b)
+                if a.kind == ExprKind::Var(v) && b.kind == ExprKind::Var(v))
+        })
+    }
+
+    /// The batched loop over `[i, hi)` while `w` elements remain; the single-element loop
+    /// finishes the rest.
+    #[allow(clippy::too_many_arguments)]
+    fn batched_loops(
+        &mut self,
+        w: usize,
+        src: &Src,
+        hi: Value,
+        i_var: Variable,
+        x_var: Option<Variable>,
+        accs: &Accs,
+        out: Value,
+    ) {
+        while self.lanes.len() < w {
+            let vs = self
+                .p
+                .vars
+                .iter()
+                .map(|v| self.b.declare_var(clif_type(v.ty)))
+                .collect();
+            self.lanes.push(vs);
+        }
+        let last = self.b.ins().iadd_imm_s(hi, -(w as i64));
+        let exit = self.b.create_block();
+        match (x_var, src.step) {
+            (Some(xv), Some(step)) if src.chain.is_none() && self.squares_source() => {
+                // A range is monotone: when its first and last elements in the chunk are
+                // small, so is every element between them.
+                let i = self.b.use_var(i_var);
+                let x = self.b.use_var(xv);
+                let n = self.b.ins().isub(hi, i);
+                let n1 = self.b.ins().iadd_imm_s(n, -1);
+                let off = self.b.ins().imul(n1, step);
+                let xl = self.b.ins().iadd(x, off);
+                let small = |g: &mut Self, v: Value| {
+                    let s = g.b.ins().iadd_imm_s(v, ROOT);
+                    g.b.ins()
+                        .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, s, 2 * ROOT)
+                };
+                let a = small(self, x);
+                let b = small(self, xl);
+                let both = self.b.ins().band(a, b);
+                let fast = self.b.create_block();
+                let slow = self.b.create_block();
+                self.b.ins().brif(both, fast, &[], slow, &[]);
+                self.b.switch_to_block(fast);
+                self.batched_loop(w, src, last, i_var, x_var, accs, out, true, exit);
+                self.b.switch_to_block(slow);
+                self.batched_loop(w, src, last, i_var, x_var, accs, out, false, exit);
+            }
+            _ => self.batched_loop(w, src, last, i_var, x_var, accs, out, false, exit),
+        }
+        self.b.switch_to_block(exit);
+    }
+
+    /// One batched loop, ending in a jump to `exit`. `small`: the range's elements are known
+    /// to be small.
+    #[allow(clippy::too_many_arguments)]
+    fn batched_loop(
+        &mut self,
+        w: usize,
+        src: &Src,
+        last: Value,
+        i_var: Variable,
+        x_var: Option<Variable>,
+        accs: &Accs,
+        out: Value,
+        small: bool,
+        exit: Block,
+    ) {
+        let p = self.p;
+        let elem_ty = p.elem_type();
+        // Each lane's offset from the batch's first element, and the batch's stride.
+        let offs: Vec<Value> = match src.step {
+            Some(step) => (0..=w)
+                .map(|j| self.b.ins().imul_imm_s(step, j as i64))
+                .collect(),
+            None => Vec::new(),
+        };
+        let body = self.b.create_block();
+        let i = self.b.use_var(i_var);
+        let enter = self.b.ins().icmp(IntCC::SignedLessThanOrEqual, i, last);
+        self.b.ins().brif(enter, body, &[], exit, &[]);
+
+        self.b.switch_to_block(body);
+        let i = self.b.use_var(i_var);
+        let x = x_var.map(|v| self.b.use_var(v));
+        let mut xs = Vec::with_capacity(w);
+        self.lane_idx.clear();
+        for j in 0..w {
+            let ij = if j == 0 {
+                i
+            } else {
+                self.b.ins().iadd_imm_s(i, j as i64)
+            };
+            let xj = match (x, offs.get(j)) {
+                (Some(x), Some(&off)) if j > 0 => Some(self.b.ins().iadd(x, off)),
+                (x, _) => x,
+            };
+            let e = self.source_elem(src, ij, xj);
+            if small {
+                self.small.push(e);
+            }
+            self.lane_idx.push(ij);
+            xs.push(e);
+        }
+        self.batched = true;
+        let mut keep = None;
+        for s in &p.stages {
+            match s {
+                Stage::Let { var, value } => {
+                    let vs = self.jam_expr(value);
+                    self.set_lanes(*var, &vs);
+                }
+                Stage::Map { var, body } => {
+                    self.set_lanes(*var, &xs);
+                    xs = self.jam_expr(body);
+                }
+                Stage::Filter { var, pred } => {
+                    self.set_lanes(*var, &xs);
+                    keep = Some(self.each_lane(|g| g.expr(pred)));
+                }
+            }
+        }
+        for (j, &xj) in xs.iter().enumerate() {
+            self.enter_lane(j);
+            let skip = keep.as_ref().map(|k| {
+                let take = self.b.create_block();
+                let skip = self.b.create_block();
+                self.b.ins().brif(k[j], take, &[], skip, &[]);
+                self.b.switch_to_block(take);
+                skip
+            });
+            self.consume(xj, elem_ty, accs, out);
+            if let Some(skip) = skip {
+                self.b.ins().jump(skip, &[]);
+                self.b.switch_to_block(skip);
+            }
+        }
+        self.enter_lane(0);
+        self.batched = false;
+
+        let i = self.b.use_var(i_var);
+        let i1 = self.b.ins().iadd_imm_s(i, w as i64);
+        self.b.def_var(i_var, i1);
+        if let Some(v) = x_var {
+            let x = self.b.use_var(v);
+            let x1 = self.b.ins().iadd(x, offs[w]);
+            self.b.def_var(v, x1);
+        }
+        let more = self.b.ins().icmp(IntCC::SignedLessThanOrEqual, i1, last);
+        self.b.ins().brif(more, body, &[], exit, &[]);
+    }
+
+    /// Make lane `j` current: its variables and its element's index.
+    fn enter_lane(&mut self, j: usize) {
+        self.vars.clone_from(&self.lanes[j]);
+        self.idx = self.lane_idx[j];
+    }
+
+    /// `f` evaluated in every lane, in lane order.
+    fn each_lane(&mut self, f: impl Fn(&mut Self) -> Value) -> Vec<Value> {
+        let mut vals = Vec::with_capacity(self.lane_idx.len());
+        for j in 0..self.lane_idx.len() {
+            self.enter_lane(j);
+            vals.push(f(self));
+        }
+        self.enter_lane(0);
+        vals
+    }
+
+    /// Store each lane's value into its copy of `v`.
+    fn set_lanes(&mut self, v: VarId, vals: &[Value]) {
+        for (j, &x) in vals.iter().enumerate() {
+            self.enter_lane(j);
+            self.set_var(v, x);
+        }
+        self.enter_lane(0);
+    }
+
+    /// `e` in every lane. Inside inlined bodies the lanes advance statement by statement,
+    /// and a `for` over bounds that are the same in every lane runs once for all of them.
+    fn jam_expr(&mut self, e: &Expr) -> Vec<Value> {
+        match &e.kind {
+            ExprKind::Block(stmts) => match stmts.split_last() {
+                Some((Stmt::Return(r), body)) if !body.iter().any(returns) => {
+                    self.jam_stmts(body);
+                    self.each_lane(|g| g.expr(r))
+                }
+                _ => self.each_lane(|g| g.expr(e)),
+            },
+            ExprKind::Let(v, value, body) => {
+                let vs = self.jam_expr(value);
+                self.set_lanes(*v, &vs);
+                self.jam_expr(body)
+            }
+            ExprKind::Cast(c, a) => {
+                let vs = self.jam_expr(a);
+                let mut out = Vec::with_capacity(vs.len());
+                for (j, x) in vs.into_iter().enumerate() {
+                    self.enter_lane(j);
+                    out.push(self.cast(*c, x));
+                }
+                self.enter_lane(0);
+                out
+            }
+            _ => self.each_lane(|g| g.expr(e)),
+        }
+    }
+
+    fn jam_stmts(&mut self, stmts: &[Stmt]) {
+        for s in stmts {
+            match s {
+                Stmt::Assign(v, e) => {
+                    let vs = self.jam_expr(e);
+                    self.set_lanes(*v, &vs);
+                }
+                Stmt::ForRange {
+                    var,
+                    start,
+                    stop,
+                    step,
+                    first,
+                    body,
+                } if [start, stop, step].iter().all(|e| lane_invariant(e))
+                    && !escapes(body)
+                    && !first.as_deref().is_some_and(escapes) =>
+                {
+                    self.for_range(*var, [start, stop, step], first.as_deref(), body, true)
+                }
+                _ => {
+                    for j in 0..self.lane_idx.len() {
+                        self.enter_lane(j);
+                        self.stmt(s);
+                    }
+                    self.enter_lane(0);
+                }
+            }
+        }
     }
 
     /// Load one buffer element as its pipeline type.
@@ -454,7 +808,7 @@ impl Gen<'_, '_> {
             Consumer::Sum => {
                 let v = accs.acc.expect("sum");
                 let a = self.b.use_var(v);
-                let w = if elem_ty == Type::Bool {
+                let w = if elem_ty == Type::Bool || self.nonneg.contains(&x) {
                     self.b.ins().uextend(types::I128, x)
                 } else {
                     self.b.ins().sextend(types::I128, x)
@@ -616,6 +970,10 @@ impl Gen<'_, '_> {
     }
 
     fn error_if_code(&mut self, cond: Value, code: Value) {
+        if self.batched {
+            self.inexact_if(cond);
+            return;
+        }
         let cont = self.b.create_block();
         let args = [BlockArg::Value(code), BlockArg::Value(self.idx)];
         self.b.ins().brif(cond, self.err_block, &args, cont, &[]);
@@ -683,6 +1041,11 @@ impl Gen<'_, '_> {
                         _ => unreachable!("verified: constant exponent"),
                     };
                     return self.ipow(x, k);
+                }
+                if let (BinOp::FMod, ExprKind::ConstFloat(c)) = (op, &b.kind) {
+                    if self.fma && (2f64.powi(-1000)..=2f64.powi(1000)).contains(c) {
+                        return self.fmod_const(x, *c);
+                    }
                 }
                 let y = self.expr(b);
                 self.binary(*op, x, y, e.ty)
@@ -862,52 +1225,7 @@ impl Gen<'_, '_> {
                 step,
                 first,
                 body,
-            } => {
-                let a = self.expr(start);
-                let z = self.expr(stop);
-                let st = self.expr(step);
-                let zero = self.b.ins().icmp_imm_s(IntCC::Equal, st, 0);
-                self.error_if(zero, ErrCode::RangeStepZero);
-                let up = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, st, 0);
-                let cursor = self.b.declare_var(types::I64);
-                self.b.def_var(cursor, a);
-                let head = self.b.create_block();
-                let latch = self.b.create_block();
-                let exit = self.b.create_block();
-                let in_range = |g: &mut Self| {
-                    let i = g.b.use_var(cursor);
-                    let lt = g.b.ins().icmp(IntCC::SignedLessThan, i, z);
-                    let gt = g.b.ins().icmp(IntCC::SignedGreaterThan, i, z);
-                    (i, g.b.ins().select(up, lt, gt))
-                };
-                if let Some(b0) = first {
-                    let (i, ok) = in_range(self);
-                    let fb = self.b.create_block();
-                    self.b.ins().brif(ok, fb, &[], exit, &[]);
-                    self.b.switch_to_block(fb);
-                    self.set_var(*var, i);
-                    self.loop_body(b0, exit, latch);
-                } else {
-                    self.b.ins().jump(head, &[]);
-                }
-                self.b.switch_to_block(head);
-                let (i, ok) = in_range(self);
-                let bb = self.b.create_block();
-                self.b.ins().brif(ok, bb, &[], exit, &[]);
-                self.b.switch_to_block(bb);
-                self.set_var(*var, i);
-                self.loop_body(body, exit, latch);
-                // The next element; an overflowing step is past `stop`, so the loop ends.
-                self.b.switch_to_block(latch);
-                let i = self.b.use_var(cursor);
-                let (n, of) = self.b.ins().sadd_overflow(i, st);
-                let nb = self.b.create_block();
-                self.b.ins().brif(of, exit, &[], nb, &[]);
-                self.b.switch_to_block(nb);
-                self.b.def_var(cursor, n);
-                self.b.ins().jump(head, &[]);
-                self.b.switch_to_block(exit);
-            }
+            } => self.for_range(*var, [start, stop, step], first.as_deref(), body, false),
             Stmt::Break | Stmt::Continue => {
                 let (brk, cont) = *self.loops.last().expect("verified: a loop encloses it");
                 let to = if matches!(s, Stmt::Break) { brk } else { cont };
@@ -920,6 +1238,84 @@ impl Gen<'_, '_> {
                 self.b.ins().jump(ret, &[BlockArg::Value(x)]);
                 self.dead();
             }
+        }
+    }
+
+    /// `for var in range(start, stop, step)`. `jam`: in the batched loop, with bounds that
+    /// are the same in every lane: one loop runs the body of every lane.
+    fn for_range(
+        &mut self,
+        var: VarId,
+        bounds: [&Expr; 3],
+        first: Option<&[Stmt]>,
+        body: &[Stmt],
+        jam: bool,
+    ) {
+        let [start, stop, step] = bounds;
+        let a = self.expr(start);
+        let z = self.expr(stop);
+        let st = self.expr(step);
+        let zero = self.b.ins().icmp_imm_s(IntCC::Equal, st, 0);
+        self.error_if(zero, ErrCode::RangeStepZero);
+        let up = self.b.ins().icmp_imm_s(IntCC::SignedGreaterThan, st, 0);
+        let cursor = self.b.declare_var(types::I64);
+        self.b.def_var(cursor, a);
+        let head = self.b.create_block();
+        let latch = self.b.create_block();
+        let exit = self.b.create_block();
+        let in_range = |g: &mut Self| {
+            let i = g.b.use_var(cursor);
+            let lt = g.b.ins().icmp(IntCC::SignedLessThan, i, z);
+            let gt = g.b.ins().icmp(IntCC::SignedGreaterThan, i, z);
+            (i, g.b.ins().select(up, lt, gt))
+        };
+        if let Some(b0) = first {
+            let (i, ok) = in_range(self);
+            let fb = self.b.create_block();
+            self.b.ins().brif(ok, fb, &[], exit, &[]);
+            self.b.switch_to_block(fb);
+            self.set_loop_var(var, i, jam);
+            self.run_body(b0, exit, latch, jam);
+        } else {
+            self.b.ins().jump(head, &[]);
+        }
+        self.b.switch_to_block(head);
+        let (i, ok) = in_range(self);
+        let bb = self.b.create_block();
+        self.b.ins().brif(ok, bb, &[], exit, &[]);
+        self.b.switch_to_block(bb);
+        self.set_loop_var(var, i, jam);
+        self.run_body(body, exit, latch, jam);
+        // The next element; an overflowing step is past `stop`, so the loop ends.
+        self.b.switch_to_block(latch);
+        let i = self.b.use_var(cursor);
+        let (n, of) = self.b.ins().sadd_overflow(i, st);
+        let nb = self.b.create_block();
+        self.b.ins().brif(of, exit, &[], nb, &[]);
+        self.b.switch_to_block(nb);
+        self.b.def_var(cursor, n);
+        self.b.ins().jump(head, &[]);
+        self.b.switch_to_block(exit);
+    }
+
+    fn set_loop_var(&mut self, var: VarId, i: Value, jam: bool) {
+        if jam {
+            let all = vec![i; self.lane_idx.len()];
+            self.set_lanes(var, &all);
+        } else {
+            self.set_var(var, i);
+        }
+    }
+
+    /// `loop_body`, with every lane's statements when `jam`.
+    fn run_body(&mut self, body: &[Stmt], brk: Block, cont: Block, jam: bool) {
+        if jam {
+            self.loops.push((brk, cont));
+            self.jam_stmts(body);
+            self.loops.pop();
+            self.b.ins().jump(cont, &[]);
+        } else {
+            self.loop_body(body, brk, cont);
         }
     }
 
@@ -951,17 +1347,19 @@ impl Gen<'_, '_> {
                 r
             }
             IMul if x == y => {
-                // A square overflows i64 exactly when |x| > 3037000499 (isqrt(2**63 - 1)); that
-                // test needs no flags, so the plain two-operand multiply is enough and the loop
-                // keeps its registers (the flag-setting form clobbers rdx on x86-64).
-                const ROOT: i64 = 3_037_000_499;
+                // A square overflows i64 exactly when |x| > ROOT; that test needs no flags, so
+                // the plain two-operand multiply is enough and the loop keeps its registers
+                // (the flag-setting form clobbers rdx on x86-64).
                 let r = self.b.ins().imul(x, x);
-                let shifted = self.b.ins().iadd_imm_s(x, ROOT);
-                let of = self
-                    .b
-                    .ins()
-                    .icmp_imm_s(IntCC::UnsignedGreaterThan, shifted, 2 * ROOT);
-                self.inexact_if(of);
+                if !self.small.contains(&x) {
+                    let shifted = self.b.ins().iadd_imm_s(x, ROOT);
+                    let of = self
+                        .b
+                        .ins()
+                        .icmp_imm_s(IntCC::UnsignedGreaterThan, shifted, 2 * ROOT);
+                    self.inexact_if(of);
+                }
+                self.nonneg.push(r);
                 r
             }
             IMul => {
@@ -1038,6 +1436,52 @@ impl Gen<'_, '_> {
                 self.b.ins().select(better, y, x)
             }
         }
+    }
+
+    /// Python's `x % c` for a constant `c > 0`. For `0 <= x < c * 2**52` the quotient is an
+    /// integer below 2**52, and `trunc(x * (1/c))` is it or one off either way. The
+    /// remainder `fma(-q, c, x)` is exact when `q` is right or one too big (it is then the
+    /// true remainder, or that minus `c`: both representable), and rounds to at least `c`
+    /// when `q` is one too small, which the second `fma` corrects. Other `x` take the
+    /// helper (libm `fmod` and CPython's sign rule).
+    fn fmod_const(&mut self, x: Value, c: f64) -> Value {
+        let zero = self.b.ins().f64const(0.0);
+        let lim = self.b.ins().f64const(c * 2f64.powi(52));
+        let ge = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, zero);
+        let lt = self.b.ins().fcmp(FloatCC::LessThan, x, lim);
+        let fast = self.b.ins().band(ge, lt);
+        let fast_b = self.b.create_block();
+        let slow_b = self.b.create_block();
+        let join = self.b.create_block();
+        let res = self.b.append_block_param(join, types::F64);
+        self.b.set_cold_block(slow_b);
+        self.b.ins().brif(fast, fast_b, &[], slow_b, &[]);
+
+        self.b.switch_to_block(fast_b);
+        let inv = self.b.ins().f64const(1.0 / c);
+        let cy = self.b.ins().f64const(c);
+        let qx = self.b.ins().fmul(x, inv);
+        let q = self.b.ins().trunc(qx);
+        let nq = self.b.ins().fneg(q);
+        let r0 = self.b.ins().fma(nq, cy, x);
+        let one = self.b.ins().f64const(1.0);
+        let nq1 = self.b.ins().fsub(nq, one);
+        let r_small_q = self.b.ins().fma(nq1, cy, x);
+        let r_big_q = self.b.ins().fadd(r0, cy);
+        let too_small = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, r0, cy);
+        let too_big = self.b.ins().fcmp(FloatCC::LessThan, r0, zero);
+        let r1 = self.b.ins().select(too_small, r_small_q, r0);
+        let r2 = self.b.ins().select(too_big, r_big_q, r1);
+        // A zero remainder is +0.0 in Python (x may be -0.0).
+        let r = self.b.ins().fadd(r2, zero);
+        self.b.ins().jump(join, &[BlockArg::Value(r)]);
+
+        self.b.switch_to_block(slow_b);
+        let y = self.b.ins().f64const(c);
+        let r = self.fbin(helpers::FBIN_MOD, x, y);
+        self.b.ins().jump(join, &[BlockArg::Value(r)]);
+        self.b.switch_to_block(join);
+        res
     }
 
     /// Python's floor division / modulo on i64: ZeroDivisionError on 0; `MIN // -1` is the
@@ -1147,6 +1591,41 @@ impl Gen<'_, '_> {
             }
         }
     }
+}
+
+/// Whether a `return` is among the statements (at any depth of statements).
+fn returns(s: &Stmt) -> bool {
+    match s {
+        Stmt::Return(_) => true,
+        Stmt::If(_, a, b) => a.iter().any(returns) || b.iter().any(returns),
+        Stmt::While { first, body, .. } => {
+            first.as_ref().is_some_and(|(_, b)| b.iter().any(returns)) || body.iter().any(returns)
+        }
+        Stmt::ForRange { first, body, .. } => {
+            first.as_deref().is_some_and(|b| b.iter().any(returns)) || body.iter().any(returns)
+        }
+        Stmt::Assign(..) | Stmt::Eval(_) | Stmt::Break | Stmt::Continue => false,
+    }
+}
+
+/// Whether control can leave a loop body other than by finishing it: a `return`, or a
+/// `break`/`continue` of this loop (those of loops inside it stay inside).
+fn escapes(body: &[Stmt]) -> bool {
+    body.iter().any(|s| match s {
+        Stmt::Break | Stmt::Continue => true,
+        Stmt::If(_, a, b) => escapes(a) || escapes(b),
+        s => returns(s),
+    })
+}
+
+/// Whether an expression has the same value in every lane: no element, variable or index.
+fn lane_invariant(e: &Expr) -> bool {
+    !e.any(&|e| {
+        matches!(
+            e.kind,
+            ExprKind::Var(_) | ExprKind::Index | ExprKind::Block(_)
+        )
+    })
 }
 
 fn int_cc(op: CmpOp) -> IntCC {

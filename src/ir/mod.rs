@@ -465,3 +465,59 @@ impl Pipeline {
         self.view.iter().any(|v| matches!(v, ViewOp::StepBy(_)))
     }
 }
+
+impl Expr {
+    /// Whether `f` holds for this expression or any expression inside it, statements of
+    /// inlined bodies included.
+    pub fn any(&self, f: &dyn Fn(&Expr) -> bool) -> bool {
+        if f(self) {
+            return true;
+        }
+        match &self.kind {
+            ExprKind::Unary(_, a) | ExprKind::Cast(_, a) => a.any(f),
+            ExprKind::Binary(_, a, b)
+            | ExprKind::Compare(_, _, a, b)
+            | ExprKind::And(a, b)
+            | ExprKind::Or(a, b)
+            | ExprKind::Let(_, a, b) => a.any(f) || b.any(f),
+            ExprKind::If(c, a, b) => c.any(f) || a.any(f) || b.any(f),
+            ExprKind::Call(_, args) => args.iter().any(|a| a.any(f)),
+            ExprKind::Block(stmts) => stmts.iter().any(|s| s.any_expr(f)),
+            ExprKind::ConstInt(_)
+            | ExprKind::ConstFloat(_)
+            | ExprKind::ConstBool(_)
+            | ExprKind::Var(_)
+            | ExprKind::Param(_)
+            | ExprKind::Index => false,
+        }
+    }
+}
+
+impl Stmt {
+    /// Whether `f` holds for any expression of the statement (nested statements included).
+    pub fn any_expr(&self, f: &dyn Fn(&Expr) -> bool) -> bool {
+        let all = |ss: &[Stmt]| ss.iter().any(|s| s.any_expr(f));
+        match self {
+            Stmt::Assign(_, e) | Stmt::Eval(e) | Stmt::Return(e) => e.any(f),
+            Stmt::If(c, a, b) => c.any(f) || all(a) || all(b),
+            Stmt::While { first, cond, body } => {
+                first.as_ref().is_some_and(|(c, b)| c.any(f) || all(b)) || cond.any(f) || all(body)
+            }
+            Stmt::ForRange {
+                start,
+                stop,
+                step,
+                first,
+                body,
+                ..
+            } => {
+                start.any(f)
+                    || stop.any(f)
+                    || step.any(f)
+                    || first.as_deref().is_some_and(all)
+                    || all(body)
+            }
+            Stmt::Break | Stmt::Continue => false,
+        }
+    }
+}
