@@ -1437,48 +1437,90 @@ impl Gen<'_, '_> {
         }
     }
 
-    /// Python's `x % c` for a constant `c > 0`. For `0 <= x < c * 2**52` the quotient is an
-    /// integer below 2**52, and `trunc(x * (1/c))` is it or one off either way. The
-    /// remainder `fma(-q, c, x)` is exact when `q` is right or one too big (it is then the
-    /// true remainder, or that minus `c`: both representable), and rounds to at least `c`
-    /// when `q` is one too small, which the second `fma` corrects. Other `x` take the
-    /// helper (libm `fmod` and CPython's sign rule).
+    /// Python's `x % c` for a constant `c > 0`: inline for `|x| < c * 2**52` (see
+    /// `fmod_small`), and NaN gives NaN there too. Larger `|x|` and infinities take the
+    /// helper (libm `fmod` and CPython's sign rule); in the batched loop they leave for the
+    /// interpreter instead, because a call in that loop, even a cold one, makes every lane's
+    /// value live in memory across it.
     fn fmod_const(&mut self, x: Value, c: f64) -> Value {
-        let zero = self.b.ins().f64const(0.0);
         let lim = self.b.ins().f64const(c * 2f64.powi(52));
-        let ge = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, x, zero);
-        let lt = self.b.ins().fcmp(FloatCC::LessThan, x, lim);
-        let fast = self.b.ins().band(ge, lt);
-        let fast_b = self.b.create_block();
+        let a = self.b.ins().fabs(x);
+        if self.batched {
+            let huge = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, a, lim);
+            self.inexact_if(huge);
+            return self.fmod_small(x, a, c);
+        }
+        let small = self.b.ins().fcmp(FloatCC::LessThan, a, lim);
+        let small_b = self.b.create_block();
         let slow_b = self.b.create_block();
         let join = self.b.create_block();
         let res = self.b.append_block_param(join, types::F64);
         self.b.set_cold_block(slow_b);
-        self.b.ins().brif(fast, fast_b, &[], slow_b, &[]);
-
-        self.b.switch_to_block(fast_b);
-        let inv = self.b.ins().f64const(1.0 / c);
-        let cy = self.b.ins().f64const(c);
-        let qx = self.b.ins().fmul(x, inv);
-        let q = self.b.ins().trunc(qx);
-        let nq = self.b.ins().fneg(q);
-        let r0 = self.b.ins().fma(nq, cy, x);
-        let one = self.b.ins().f64const(1.0);
-        let nq1 = self.b.ins().fsub(nq, one);
-        let r_small_q = self.b.ins().fma(nq1, cy, x);
-        let r_big_q = self.b.ins().fadd(r0, cy);
-        let too_small = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, r0, cy);
-        let too_big = self.b.ins().fcmp(FloatCC::LessThan, r0, zero);
-        let r1 = self.b.ins().select(too_small, r_small_q, r0);
-        let r2 = self.b.ins().select(too_big, r_big_q, r1);
-        // A zero remainder is +0.0 in Python (x may be -0.0).
-        let r = self.b.ins().fadd(r2, zero);
+        self.b.ins().brif(small, small_b, &[], slow_b, &[]);
+        self.b.switch_to_block(small_b);
+        let r = self.fmod_small(x, a, c);
         self.b.ins().jump(join, &[BlockArg::Value(r)]);
-
         self.b.switch_to_block(slow_b);
         let y = self.b.ins().f64const(c);
         let r = self.fbin(helpers::FBIN_MOD, x, y);
         self.b.ins().jump(join, &[BlockArg::Value(r)]);
+        self.b.switch_to_block(join);
+        res
+    }
+
+    /// `x % c` for `a = |x| < c * 2**52`. The quotient `a / c` is then an integer below
+    /// 2**52, and `trunc(a * (1/c))` is it or one off either way. The remainder
+    /// `fma(-q, c, a)` is exact when `q` is right or one too big (it is then the true
+    /// remainder, or that minus `c`: both representable), and rounds to at least `c` when
+    /// `q` is one too small, which a second `fma` corrects. For `x < 0`, `fmod(x, c)` is
+    /// minus that remainder and Python adds `c` (rounded) unless it is zero.
+    fn fmod_small(&mut self, x: Value, a: Value, c: f64) -> Value {
+        // The corrections are rare: they branch to cold blocks, so the usual path is the
+        // multiply, the truncation, one fma and three tests.
+        let zero = self.b.ins().f64const(0.0);
+        let inv = self.b.ins().f64const(1.0 / c);
+        let cy = self.b.ins().f64const(c);
+        let qa = self.b.ins().fmul(a, inv);
+        let q = self.b.ins().trunc(qa);
+        let nq = self.b.ins().fneg(q);
+        let r0 = self.b.ins().fma(nq, cy, a);
+        let fix = self.b.create_block();
+        let ok = self.b.create_block();
+        let r = self.b.append_block_param(ok, types::F64);
+        self.b.set_cold_block(fix);
+        let too_big = self.b.ins().fcmp(FloatCC::LessThan, r0, zero);
+        let next = self.b.create_block();
+        self.b.ins().brif(too_big, fix, &[], next, &[]);
+        self.b.switch_to_block(next);
+        let too_small = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, r0, cy);
+        self.b
+            .ins()
+            .brif(too_small, fix, &[], ok, &[BlockArg::Value(r0)]);
+
+        self.b.switch_to_block(fix);
+        let one = self.b.ins().f64const(1.0);
+        let q1 = self.b.ins().fadd(q, one);
+        let nq1 = self.b.ins().fneg(q1);
+        let r_small_q = self.b.ins().fma(nq1, cy, a);
+        let r_big_q = self.b.ins().fadd(r0, cy);
+        let too_small = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, r0, cy);
+        let fixed = self.b.ins().select(too_small, r_small_q, r_big_q);
+        self.b.ins().jump(ok, &[BlockArg::Value(fixed)]);
+
+        self.b.switch_to_block(ok);
+        let negative = self.b.create_block();
+        let join = self.b.create_block();
+        let res = self.b.append_block_param(join, types::F64);
+        self.b.set_cold_block(negative);
+        let neg = self.b.ins().fcmp(FloatCC::LessThan, x, zero);
+        self.b
+            .ins()
+            .brif(neg, negative, &[], join, &[BlockArg::Value(r)]);
+        self.b.switch_to_block(negative);
+        let is_zero = self.b.ins().fcmp(FloatCC::Equal, r, zero);
+        let flipped = self.b.ins().fsub(cy, r);
+        let rn = self.b.ins().select(is_zero, zero, flipped);
+        self.b.ins().jump(join, &[BlockArg::Value(rn)]);
         self.b.switch_to_block(join);
         res
     }
