@@ -3,6 +3,7 @@
 //! turns results and errors into Python objects and exceptions.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod arenas;
 mod repl;
 
 use std::sync::atomic::AtomicBool;
@@ -204,18 +205,46 @@ fn to_py(py: Python<'_>, v: Value) -> PyResult<Py<PyAny>> {
                 .collect::<PyResult<Vec<_>>>()?;
             PyList::new(py, objs)?.into_any().unbind()
         }
-        // Straight from the kernel's slots to Python objects: no value per item in between.
-        Value::Packed(Type::Int, slots) => PyList::new(py, slots.iter().map(|&s| s as i64))?
-            .into_any()
-            .unbind(),
-        Value::Packed(Type::Float, slots) => {
-            PyList::new(py, slots.iter().map(|&s| f64::from_bits(s)))?
-                .into_any()
-                .unbind()
+        Value::Packed(ty, slots) => packed_list(py, &slots, ty)?,
+    })
+}
+
+/// A list of the items in `slots` (of type `ty`), straight from the kernel's slots to Python
+/// objects: one `int`/`float` per item as CPython makes them (small ints and bools are shared),
+/// set into a list made at its final size.
+fn packed_list(py: Python<'_>, slots: &[u64], ty: Type) -> PyResult<Py<PyAny>> {
+    use pyo3::ffi;
+    let len = ffi::Py_ssize_t::try_from(slots.len())
+        .map_err(|_| pyo3::exceptions::PyMemoryError::new_err(()))?;
+    let per_item = match ty {
+        Type::Int => arenas::INT_BYTES,
+        Type::Float => arenas::FLOAT_BYTES,
+        Type::Bool => 0,
+    };
+    arenas::with_room(py, slots.len().saturating_mul(per_item), || {
+        // SAFETY: `PyList_New` returns a new list (owned by `list` from here) whose items are
+        // NULL until set; each `PyList_SET_ITEM` fills one position below `len` exactly once
+        // with a new reference it steals. On an error the list is dropped with some items
+        // still NULL, which `list_dealloc` allows.
+        unsafe {
+            let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))?;
+            for (i, &s) in slots.iter().enumerate() {
+                let item = match ty {
+                    Type::Int => ffi::PyLong_FromLongLong(s as i64),
+                    Type::Float => ffi::PyFloat_FromDouble(f64::from_bits(s)),
+                    Type::Bool => ffi::Py_NewRef(if s & 0xff != 0 {
+                        ffi::Py_True()
+                    } else {
+                        ffi::Py_False()
+                    }),
+                };
+                if item.is_null() {
+                    return Err(PyErr::fetch(py));
+                }
+                ffi::PyList_SET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t, item);
+            }
+            Ok(list.into_any().unbind())
         }
-        Value::Packed(Type::Bool, slots) => PyList::new(py, slots.iter().map(|&s| s & 0xff != 0))?
-            .into_any()
-            .unbind(),
     })
 }
 
@@ -718,9 +747,8 @@ impl Kernel {
                 // SAFETY: the kernel wrote `count` (at most `len`, the capacity) initialised
                 // 8-byte slots into `buf` through `part.out`.
                 unsafe { buf.set_len(count) };
-                let items = buf.iter().map(|b| slot_to_py(py, *b, elem_ty));
-                match PyList::new(py, items) {
-                    Ok(l) => l.into_any().unbind(),
+                match packed_list(py, &buf, elem_ty) {
+                    Ok(l) => l,
                     Err(e) => return Some(Err(e)),
                 }
             }
