@@ -571,9 +571,7 @@ fn run_kernel(
             c: f64::from_bits(part.acc1),
             n: part.count as u64,
         },
-        Consumer::Sum => Acc::IntSum(BigInt::from(
-            ((part.acc1 as u128) << 64 | part.acc0 as u128) as i128,
-        )),
+        Consumer::Sum => Acc::IntSum(BigInt::from(int_sum(&part))),
         Consumer::Count => Acc::Count(part.count as u64),
         Consumer::Min | Consumer::Max => Acc::Extreme {
             value: (part.count > 0).then(|| Value::from_slot(part.acc0, elem_ty)),
@@ -788,4 +786,227 @@ fn combine(
             Value::List(items)
         }
     })
+}
+
+/// A plain range pipeline prepared for runs of one chunk on the calling thread: the per-call
+/// path of `@fastiter.compile` and of small ranges from Python. No Rayon, no allocation (but
+/// a `collect`'s items), and the value `run` would give: the range is at most one chunk long
+/// (`fastiter_runtime::MIN_CHUNK`), so `run` would decode and combine exactly this one chunk.
+#[derive(Debug, Clone)]
+pub struct Inline {
+    start: Bound,
+    stop: Bound,
+    step: Bound,
+    consumer: InlineConsumer,
+    elem_ty: Type,
+}
+
+/// A range bound: most are a constant or a parameter; anything else is evaluated from the
+/// parameter slots (`bound_value`).
+#[derive(Debug, Clone)]
+enum Bound {
+    Const(i64),
+    Param(usize),
+    Expr(Expr),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum InlineConsumer {
+    Sum,
+    Count,
+    Extreme,
+    Any,
+    All,
+    Reduce,
+    Collect,
+    Product,
+    Find { position: bool },
+    ExtremeBy,
+}
+
+/// A pipeline's value from `Inline::run`, as plain data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum InlineValue {
+    None,
+    Bool(bool),
+    Int(i128),
+    Float(f64),
+    /// An element of this type, as a kernel slot (see `Value::from_slot`).
+    Slot(u64, Type),
+    /// `collect`: the items are the slots in the `out` buffer given to `run`, of this type.
+    Collected(Type),
+}
+
+impl Inline {
+    /// None when `p` is not a range, without views, into a consumer this path decodes.
+    pub fn new(p: &Pipeline) -> Option<Inline> {
+        let Source::Range { start, stop, step } = &p.source else {
+            return None;
+        };
+        if !p.view.is_empty() {
+            return None;
+        }
+        let bound = |e: &Expr| match &e.kind {
+            crate::ir::ExprKind::ConstInt(v) => v.to_i64().map(Bound::Const),
+            crate::ir::ExprKind::Param(i) => Some(Bound::Param(*i as usize)),
+            _ => Some(Bound::Expr(e.clone())),
+        };
+        let consumer = match &p.consumer {
+            Consumer::Sum => InlineConsumer::Sum,
+            Consumer::Count => InlineConsumer::Count,
+            Consumer::Min | Consumer::Max => InlineConsumer::Extreme,
+            Consumer::Any(_) => InlineConsumer::Any,
+            Consumer::All(_) => InlineConsumer::All,
+            Consumer::Reduce { .. } => InlineConsumer::Reduce,
+            Consumer::Collect => InlineConsumer::Collect,
+            Consumer::Product => InlineConsumer::Product,
+            Consumer::Find { position, .. } => InlineConsumer::Find {
+                position: *position,
+            },
+            Consumer::ExtremeBy { .. } => InlineConsumer::ExtremeBy,
+        };
+        Some(Inline {
+            start: bound(start)?,
+            stop: bound(stop)?,
+            step: bound(step)?,
+            consumer,
+            elem_ty: p.elem_type(),
+        })
+    }
+
+    /// The range's start, step and length for the parameter slots `params`, when it is one
+    /// chunk whose elements all fit in i64. None otherwise (a bound that is not a plain i64
+    /// computation, a zero step, a longer range): `run` then decides, exactly.
+    pub fn range(&self, params: &[u64]) -> Option<(i64, i64, u64)> {
+        let (start, stop, step) = (
+            bound_value(&self.start, params)?,
+            bound_value(&self.stop, params)?,
+            bound_value(&self.step, params)?,
+        );
+        // Python's range length, in i128 so that no difference overflows.
+        let (lo, hi, by) = (i128::from(start), i128::from(stop), i128::from(step));
+        let len = match by {
+            1 => (hi - lo).max(0),
+            0 => return None,
+            _ if by > 0 => (hi - lo + by - 1).max(0) / by,
+            _ => (lo - hi - by - 1).max(0) / -by,
+        };
+        if len > i128::from(fastiter_runtime::MIN_CHUNK) {
+            return None;
+        }
+        // The kernel computes every element in i64: the last must fit (the first does).
+        i64::try_from(lo + by * (len - 1).max(0)).ok()?;
+        Some((start, step, len as u64))
+    }
+
+    /// Run `[0, len)` as one chunk: `env` holds the parameter slots, then the range's start
+    /// and step (from `range`). A `collect` writes its items into `out` (cleared first).
+    /// None: the kernel reported an inexact operation (or a code this build does not know):
+    /// take `run`, which recomputes the chunk exactly.
+    pub fn run(
+        &self,
+        k: &Kernel,
+        env: &[u64],
+        len: u64,
+        out: &mut Vec<u64>,
+    ) -> Option<Result<InlineValue, ExecError>> {
+        use InlineConsumer as C;
+        out.clear();
+        if len == 0 {
+            // No chunk: what `combine` gives for none.
+            return Some(Ok(match self.consumer {
+                C::Sum | C::Count => InlineValue::Int(0),
+                C::Product => InlineValue::Int(1),
+                C::Extreme | C::Find { .. } | C::ExtremeBy => InlineValue::None,
+                C::Any => InlineValue::Bool(false),
+                C::All => InlineValue::Bool(true),
+                C::Collect => InlineValue::Collected(self.elem_ty),
+                // The identity is an expression: the interpreter evaluates it.
+                C::Reduce => return None,
+            }));
+        }
+        let len = usize::try_from(len).ok()?;
+        if self.consumer == C::Collect {
+            out.reserve(len);
+        }
+        let mut part = Partial::new(out.as_mut_ptr());
+        let status = k.call(env, 0, len as i64, &mut part);
+        let slot = |bits| InlineValue::Slot(bits, self.elem_ty);
+        match status {
+            abi::STATUS_OK => {}
+            abi::STATUS_ERROR => {
+                return Some(Err(ExecError::Python(ErrCode::from_u32(part.code)?)));
+            }
+            // As `run_kernel`'s `Found`, then `combine` with no chunk before.
+            abi::STATUS_FOUND => {
+                return Some(Ok(match self.consumer {
+                    C::Find { position: false } => slot(part.acc0),
+                    C::Find { position: true } => InlineValue::Int(i128::from(part.count)),
+                    c => InlineValue::Bool(c == C::Any),
+                }))
+            }
+            _ => return None,
+        }
+        // As `run_kernel`'s `Done`, then `combine` of this one chunk.
+        Some(Ok(match self.consumer {
+            C::Sum if self.elem_ty == Type::Float => {
+                if part.count == 0 {
+                    InlineValue::Int(0)
+                } else {
+                    let (mut s, mut c) = (0.0, 0.0);
+                    pyops::neumaier_add(&mut s, &mut c, f64::from_bits(part.acc0));
+                    c += f64::from_bits(part.acc1);
+                    InlineValue::Float(pyops::neumaier_result(s, c))
+                }
+            }
+            C::Sum => InlineValue::Int(int_sum(&part)),
+            C::Count => InlineValue::Int(i128::from(part.count)),
+            C::Extreme | C::ExtremeBy if part.count > 0 => slot(part.acc0),
+            C::Extreme | C::ExtremeBy | C::Find { .. } => InlineValue::None,
+            C::Any => InlineValue::Bool(false),
+            C::All => InlineValue::Bool(true),
+            C::Reduce => slot(part.acc0),
+            C::Product => InlineValue::Int(i128::from(part.acc0 as i64)),
+            C::Collect => {
+                let count = usize::try_from(part.count).ok().filter(|c| *c <= len)?;
+                // SAFETY: the kernel wrote `count` (at most `len`, within the capacity)
+                // initialised slots from the start of `out`'s buffer.
+                unsafe { out.set_len(count) };
+                InlineValue::Collected(self.elem_ty)
+            }
+        }))
+    }
+}
+
+/// A range bound from parameter slots: constants, int parameters and checked `+ - *`; None
+/// for anything else, or an overflow.
+fn bound_value(b: &Bound, params: &[u64]) -> Option<i64> {
+    match b {
+        Bound::Const(v) => Some(*v),
+        Bound::Param(i) => params.get(*i).map(|s| *s as i64),
+        Bound::Expr(e) => expr_value(e, params),
+    }
+}
+
+fn expr_value(e: &Expr, params: &[u64]) -> Option<i64> {
+    use crate::ir::{BinOp, ExprKind};
+    match &e.kind {
+        ExprKind::ConstInt(v) => v.to_i64(),
+        ExprKind::Param(i) => params.get(*i as usize).map(|s| *s as i64),
+        ExprKind::Binary(op, a, b) => {
+            let (a, b) = (expr_value(a, params)?, expr_value(b, params)?);
+            match op {
+                BinOp::IAdd => a.checked_add(b),
+                BinOp::ISub => a.checked_sub(b),
+                BinOp::IMul => a.checked_mul(b),
+                _ => None,
+            }
+        }
+        _ => None,
+    }
+}
+
+/// An int sum's i128 accumulator, from a kernel's partial.
+fn int_sum(part: &Partial) -> i128 {
+    ((part.acc1 as u128) << 64 | part.acc0 as u128) as i128
 }

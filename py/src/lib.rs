@@ -3,6 +3,7 @@
 //! turns results and errors into Python objects and exceptions.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+mod arenas;
 mod repl;
 
 use std::sync::atomic::AtomicBool;
@@ -20,8 +21,8 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyTuple};
 use std::ffi::CStr;
 
 use fastiter::errors::{ErrCode, PyExcType};
-use fastiter::exec::BufferArg;
-use fastiter::ir::{self, BinOp, BufferDecl, Consumer, Dtype, ExprKind, ParamInfo, Source, Type};
+use fastiter::exec::{BufferArg, Inline, InlineValue};
+use fastiter::ir::{self, BufferDecl, Dtype, ParamInfo, Type};
 use fastiter::{CodegenOptions, Compiled, ErrorKind, ExecError, RunOptions, Value};
 
 pyo3::create_exception!(
@@ -44,11 +45,6 @@ pyo3::create_exception!(
 /// watches for Ctrl-C; smaller ones run inline (a thread costs more than they do).
 const WATCH_THRESHOLD: u64 = 1 << 18;
 
-/// Ranges of at most this many elements run through `Kernel.call`'s lean path: one kernel call
-/// on the calling thread, its partial decoded in place. Not more than the runtime's smallest
-/// chunk, so that the lean path computes exactly the one chunk `exec` would.
-const LEAN_MAX: u64 = fastiter_runtime::MIN_CHUNK;
-
 /// Slots kept on the stack by the lean path (parameters plus a range's start and step).
 const LEAN_SLOTS: usize = 16;
 
@@ -58,6 +54,8 @@ struct Kernel {
     compiled: Compiled,
     params: Vec<ParamInfo>,
     buffer: Option<BufferDecl>,
+    /// How `call` runs a small range inline; None when the pipeline is not such a range.
+    inline: Option<Inline>,
 }
 
 fn kind_name(k: ErrorKind) -> &'static str {
@@ -139,10 +137,15 @@ fn compile(
             )
         })
         .map_err(|e| compile_error(py, src, e))?;
+    let inline = match (&compiled.kernel, &buffer) {
+        (Some(_), None) => Inline::new(&compiled.pipeline),
+        _ => None,
+    };
     Ok(Kernel {
         compiled,
         params,
         buffer,
+        inline,
     })
 }
 
@@ -204,27 +207,63 @@ fn to_py(py: Python<'_>, v: Value) -> PyResult<Py<PyAny>> {
                 .collect::<PyResult<Vec<_>>>()?;
             PyList::new(py, objs)?.into_any().unbind()
         }
-        // Straight from the kernel's slots to Python objects: no value per item in between.
-        Value::Packed(Type::Int, slots) => PyList::new(py, slots.iter().map(|&s| s as i64))?
-            .into_any()
-            .unbind(),
-        Value::Packed(Type::Float, slots) => {
-            PyList::new(py, slots.iter().map(|&s| f64::from_bits(s)))?
-                .into_any()
-                .unbind()
-        }
-        Value::Packed(Type::Bool, slots) => PyList::new(py, slots.iter().map(|&s| s & 0xff != 0))?
-            .into_any()
-            .unbind(),
+        Value::Packed(ty, slots) => packed_list(py, &slots, ty)?,
     })
 }
 
-/// A partial crossing `py.detach`, which runs its closure on this very thread: its `out`
-/// pointer (into a buffer of the caller's frame) never leaves it.
-struct SendPartial(fastiter_runtime::abi::Partial);
+/// A list of the items in `slots` (of type `ty`), straight from the kernel's slots to Python
+/// objects: one `int`/`float` per item as CPython makes them (small ints and bools are shared),
+/// set into a list made at its final size.
+fn packed_list(py: Python<'_>, slots: &[u64], ty: Type) -> PyResult<Py<PyAny>> {
+    use pyo3::ffi;
+    let len = ffi::Py_ssize_t::try_from(slots.len())
+        .map_err(|_| pyo3::exceptions::PyMemoryError::new_err(()))?;
+    let per_item = match ty {
+        Type::Int => arenas::INT_BYTES,
+        Type::Float => arenas::FLOAT_BYTES,
+        Type::Bool => 0,
+    };
+    arenas::with_room(py, slots.len().saturating_mul(per_item), || {
+        // SAFETY: `PyList_New` returns a new list (owned by `list` from here) whose items are
+        // NULL until set; each `PyList_SET_ITEM` fills one position below `len` exactly once
+        // with a new reference it steals. On an error the list is dropped with some items
+        // still NULL, which `list_dealloc` allows.
+        unsafe {
+            let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))?;
+            for (i, &s) in slots.iter().enumerate() {
+                let item = match ty {
+                    Type::Int => ffi::PyLong_FromLongLong(s as i64),
+                    Type::Float => ffi::PyFloat_FromDouble(f64::from_bits(s)),
+                    Type::Bool => ffi::Py_NewRef(if s & 0xff != 0 {
+                        ffi::Py_True()
+                    } else {
+                        ffi::Py_False()
+                    }),
+                };
+                if item.is_null() {
+                    return Err(PyErr::fetch(py));
+                }
+                ffi::PyList_SET_ITEM(list.as_ptr(), i as ffi::Py_ssize_t, item);
+            }
+            Ok(list.into_any().unbind())
+        }
+    })
+}
 
-// SAFETY: see above; `detach` requires `Send` only because closures could in general move.
-unsafe impl Send for SendPartial {}
+/// `exec::Inline`'s value as a Python object (`items`: a `collect`'s slots).
+fn inline_to_py(py: Python<'_>, v: InlineValue, items: &[u64]) -> PyResult<Py<PyAny>> {
+    Ok(match v {
+        InlineValue::None => py.None(),
+        InlineValue::Bool(b) => PyBool::new(py, b).to_owned().into_any().unbind(),
+        InlineValue::Int(i) => match i64::try_from(i) {
+            Ok(small) => PyInt::new(py, small).into_any().unbind(),
+            Err(_) => i.into_pyobject(py)?.into_any().unbind(),
+        },
+        InlineValue::Float(f) => PyFloat::new(py, f).into_any().unbind(),
+        InlineValue::Slot(bits, ty) => slot_to_py(py, bits, ty),
+        InlineValue::Collected(ty) => packed_list(py, items, ty)?,
+    })
+}
 
 /// A kernel slot of type `ty` as a Python object (as `Value::from_slot`, then `to_py`).
 fn slot_to_py(py: Python<'_>, bits: u64, ty: ir::Type) -> Py<PyAny> {
@@ -235,25 +274,6 @@ fn slot_to_py(py: Python<'_>, bits: u64, ty: ir::Type) -> Py<PyAny> {
             .to_owned()
             .into_any()
             .unbind(),
-    }
-}
-
-/// An int expression of a range bound over parameter slots, for the lean path: constants,
-/// parameters and checked `+ - *`. None for anything else or an overflow.
-fn lean_int(e: &ir::Expr, params: &[u64]) -> Option<i64> {
-    match &e.kind {
-        ExprKind::ConstInt(v) => v.to_i64(),
-        ExprKind::Param(i) => params.get(*i as usize).map(|s| *s as i64),
-        ExprKind::Binary(op, a, b) => {
-            let (a, b) = (lean_int(a, params)?, lean_int(b, params)?);
-            match op {
-                BinOp::IAdd => a.checked_add(b),
-                BinOp::ISub => a.checked_sub(b),
-                BinOp::IMul => a.checked_mul(b),
-                _ => None,
-            }
-        }
-        _ => None,
     }
 }
 
@@ -423,7 +443,26 @@ impl Kernel {
         args: &Bound<'_, PyTuple>,
         extra: Option<&Bound<'_, PyTuple>>,
     ) -> PyResult<Py<PyAny>> {
-        let n = args.len() + extra.map_or(0, |e| e.len());
+        match extra {
+            Some(e) => self.call_with(py, args, &e.iter().collect::<Vec<_>>()),
+            None => self.call_with(py, args, &[]),
+        }
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<fastiter kernel {:?}>", self.compiled.source)
+    }
+}
+
+impl Kernel {
+    /// `call` with the values after `args` as a slice (`Caller` reads them at each call).
+    fn call_with(
+        &self,
+        py: Python<'_>,
+        args: &Bound<'_, PyTuple>,
+        extra: &[Bound<'_, PyAny>],
+    ) -> PyResult<Py<PyAny>> {
+        let n = args.len() + extra.len();
         if n != self.params.len() || self.buffer.is_some() {
             return Ok(py.NotImplemented());
         }
@@ -438,16 +477,22 @@ impl Kernel {
         let mut exact = true;
         let objs = args
             .iter_borrowed()
-            .chain(extra.into_iter().flat_map(|e| e.iter_borrowed()));
+            .chain(extra.iter().map(|e| e.as_borrowed()));
         for ((obj, p), slot) in objs.zip(&self.params).zip(slots.iter_mut()) {
             match p.ty {
                 ir::Type::Int => {
                     if !obj.is_exact_instance_of::<PyInt>() {
                         return Ok(py.NotImplemented());
                     }
-                    match obj.extract::<i64>() {
-                        Ok(v) => *slot = v as u64,
-                        Err(_) => exact = false,
+                    let mut overflow = 0;
+                    // SAFETY: an int (checked above): no error, only an overflow flag.
+                    let v = unsafe {
+                        pyo3::ffi::PyLong_AsLongLongAndOverflow(obj.as_ptr(), &mut overflow)
+                    };
+                    if overflow == 0 {
+                        *slot = v as u64;
+                    } else {
+                        exact = false;
                     }
                 }
                 ir::Type::Float => {
@@ -460,7 +505,7 @@ impl Kernel {
                     if !obj.is_exact_instance_of::<PyBool>() {
                         return Ok(py.NotImplemented());
                     }
-                    *slot = u64::from(obj.is_truthy()?);
+                    *slot = u64::from(obj.is(PyBool::new(py, true)));
                 }
             }
         }
@@ -470,7 +515,7 @@ impl Kernel {
             }
         }
         // Ints past 64 bits, long ranges, inexact results: the general path, exact.
-        let objs = args.iter().chain(extra.into_iter().flat_map(|e| e.iter()));
+        let objs = args.iter().chain(extra.iter().cloned());
         let values = objs
             .zip(&self.params)
             .map(|(o, p)| to_value(&o, p.ty))
@@ -478,12 +523,6 @@ impl Kernel {
         self.run_values(py, values, None, 0, true, false)
     }
 
-    fn __repr__(&self) -> String {
-        format!("<fastiter kernel {:?}>", self.compiled.source)
-    }
-}
-
-impl Kernel {
     fn run_values(
         &self,
         py: Python<'_>,
@@ -592,140 +631,27 @@ impl Kernel {
         }
         to_py(py, value)
     }
-    /// The lean path of `call`: a range source whose bounds are constants or parameters (or
-    /// checked `+ - *` over them) with at most `LEAN_MAX` elements, run as the one chunk `exec`
-    /// would run, decoded as `exec` decodes and combines it. `slots` holds the `n` parameter
-    /// slots and room for the range's start and step. None: take the general path (which
-    /// then computes the exact value, or the error, itself).
+    /// The lean path of `call`: a range that `exec::Inline` runs as one chunk on this
+    /// thread. `slots` holds the `n` parameter slots and room for the range's start and step.
+    /// None: take the general path (which then computes the exact value, or the error).
     fn lean(&self, py: Python<'_>, slots: &mut [u64], n: usize) -> Option<PyResult<Py<PyAny>>> {
+        let inline = self.inline.as_ref()?;
         let kernel = self.compiled.kernel.as_ref()?;
-        let p = &self.compiled.pipeline;
-        let Source::Range { start, stop, step } = &p.source else {
-            return None;
-        };
-        // Only what this decoding knows: a plain range into the original consumers. Views
-        // (skip, zip, chain, ...) and the newer consumers take the general path.
-        if !p.view.is_empty()
-            || matches!(
-                p.consumer,
-                Consumer::Product | Consumer::Find { .. } | Consumer::ExtremeBy { .. }
-            )
-        {
-            return None;
-        }
-        let params = &slots[..n];
-        let (start, stop, step) = (
-            lean_int(start, params)?,
-            lean_int(stop, params)?,
-            lean_int(step, params)?,
-        );
-        if step == 0 {
-            return None;
-        }
-        let (start, stop, step) = (i128::from(start), i128::from(stop), i128::from(step));
-        let span = if step > 0 { stop - start } else { start - stop };
-        let len = if span > 0 {
-            (span + step.abs() - 1) / step.abs()
-        } else {
-            0
-        };
-        if len > i128::from(LEAN_MAX) {
-            return None;
-        }
-        let last = start + step * (len - 1).max(0);
-        i64::try_from(last).ok()?;
-        slots[n] = start as i64 as u64;
-        slots[n + 1] = step as i64 as u64;
-        let elem_ty = p.elem_type();
-        let consumer = &p.consumer;
-        let boolean = |b: bool| PyBool::new(py, b).to_owned().into_any().unbind();
-        let int = |v: i64| PyInt::new(py, v).into_any().unbind();
-        if len == 0 {
-            // No chunk: what `exec::combine` gives for none.
-            return Some(Ok(match consumer {
-                Consumer::Sum | Consumer::Count => int(0),
-                Consumer::Min | Consumer::Max => py.None(),
-                Consumer::Any(_) => boolean(false),
-                Consumer::All(_) => boolean(true),
-                Consumer::Collect => PyList::empty(py).into_any().unbind(),
-                _ => return None,
-            }));
-        }
-        let mut buf: Vec<u64> = if matches!(consumer, Consumer::Collect) {
-            Vec::with_capacity(len as usize)
-        } else {
-            Vec::new()
-        };
-        let mut part = fastiter_runtime::abi::Partial::new(buf.as_mut_ptr());
+        let (start, step, len) = inline.range(&slots[..n])?;
+        slots[n] = start as u64;
+        slots[n + 1] = step as u64;
         let env: &[u64] = slots;
-        let status = if self.compiled.defs.is_empty() {
-            kernel.call(env, 0, len as i64, &mut part)
+        let mut items = Vec::new();
+        let out = if self.compiled.defs.is_empty() {
+            inline.run(kernel, env, len, &mut items)
         } else {
             // Statements may loop for long: let other Python threads run meanwhile.
-            let mut held = SendPartial(part);
-            let status = py.detach(|| {
-                let held = &mut held;
-                kernel.call(env, 0, len as i64, &mut held.0)
-            });
-            part = held.0;
-            status
+            py.detach(|| inline.run(kernel, env, len, &mut items))
         };
-        match status {
-            fastiter_runtime::abi::STATUS_OK => {}
-            fastiter_runtime::abi::STATUS_ERROR => {
-                let code = ErrCode::from_u32(part.code)?;
-                return Some(Err(exec_error(py, ExecError::Python(code))));
-            }
-            fastiter_runtime::abi::STATUS_FOUND => {
-                return Some(Ok(boolean(matches!(consumer, Consumer::Any(_)))));
-            }
-            _ => return None,
-        }
-        let value = match consumer {
-            Consumer::Sum if elem_ty == ir::Type::Float => {
-                if part.count == 0 {
-                    int(0)
-                } else {
-                    let (mut s, mut c) = (0.0, 0.0);
-                    fastiter::pyops::neumaier_add(&mut s, &mut c, f64::from_bits(part.acc0));
-                    c += f64::from_bits(part.acc1);
-                    PyFloat::new(py, fastiter::pyops::neumaier_result(s, c))
-                        .into_any()
-                        .unbind()
-                }
-            }
-            Consumer::Sum => {
-                let total = ((part.acc1 as u128) << 64 | part.acc0 as u128) as i128;
-                match i64::try_from(total) {
-                    Ok(v) => int(v),
-                    Err(_) => match BigInt::from(total).into_pyobject(py) {
-                        Ok(v) => v.into_any().unbind(),
-                        Err(e) => return Some(Err(e)),
-                    },
-                }
-            }
-            Consumer::Count => int(part.count),
-            Consumer::Min | Consumer::Max if part.count > 0 => slot_to_py(py, part.acc0, elem_ty),
-            Consumer::Min | Consumer::Max => py.None(),
-            Consumer::Any(_) => boolean(false),
-            Consumer::All(_) => boolean(true),
-            Consumer::Reduce { .. } => slot_to_py(py, part.acc0, elem_ty),
-            Consumer::Product | Consumer::Find { .. } | Consumer::ExtremeBy { .. } => return None,
-            Consumer::Collect => {
-                let count = usize::try_from(part.count)
-                    .ok()
-                    .filter(|c| *c <= len as usize)?;
-                // SAFETY: the kernel wrote `count` (at most `len`, the capacity) initialised
-                // 8-byte slots into `buf` through `part.out`.
-                unsafe { buf.set_len(count) };
-                let items = buf.iter().map(|b| slot_to_py(py, *b, elem_ty));
-                match PyList::new(py, items) {
-                    Ok(l) => l.into_any().unbind(),
-                    Err(e) => return Some(Err(e)),
-                }
-            }
-        };
-        Some(Ok(value))
+        Some(match out? {
+            Ok(v) => inline_to_py(py, v, &items),
+            Err(e) => Err(exec_error(py, e)),
+        })
     }
 
     /// Whether a range source is long enough to watch for Ctrl-C.
@@ -741,20 +667,68 @@ impl Kernel {
 /// index)` or `(object, attribute name)`.
 type Slot = (Py<PyAny>, Option<Py<PyAny>>);
 
-/// The value in a slot now, or None when it is missing (a deleted global, an empty cell).
-fn read_slot<'py>(py: Python<'py>, slot: &Slot) -> Option<Bound<'py, PyAny>> {
-    let obj = slot.0.bind(py);
-    match &slot.1 {
-        None => obj.getattr("cell_contents").ok(),
-        Some(key) => {
-            let key = key.bind(py);
-            if let Ok(d) = obj.cast::<PyDict>() {
-                d.get_item(key).ok().flatten()
-            } else if let Ok(t) = obj.cast::<PyTuple>() {
-                t.get_item(key.extract::<usize>().ok()?).ok()
-            } else {
-                obj.getattr(key.cast::<pyo3::types::PyString>().ok()?).ok()
+/// A slot, sorted once by what its object is, so that each call reads it directly.
+enum Place {
+    Dict(Py<PyDict>, Py<PyAny>),
+    Cell(Py<PyAny>),
+    Tuple(Py<PyTuple>, usize),
+    Attr(Py<PyAny>, Py<pyo3::types::PyString>),
+    /// A key of no use for its object: never holds anything.
+    Missing,
+}
+
+impl Place {
+    fn new(py: Python<'_>, (obj, key): Slot) -> Place {
+        let Some(key) = key else {
+            return Place::Cell(obj);
+        };
+        let obj = obj.into_bound(py);
+        let key = key.into_bound(py);
+        if let Ok(d) = obj.cast::<PyDict>() {
+            Place::Dict(d.clone().unbind(), key.unbind())
+        } else if let Ok(t) = obj.cast::<PyTuple>() {
+            match key.extract::<usize>() {
+                Ok(i) => Place::Tuple(t.clone().unbind(), i),
+                Err(_) => Place::Missing,
             }
+        } else {
+            match key.cast::<pyo3::types::PyString>() {
+                Ok(name) => Place::Attr(obj.unbind(), name.clone().unbind()),
+                Err(_) => Place::Missing,
+            }
+        }
+    }
+
+    /// The object the place holds now (a new reference), or None when it is missing (a
+    /// deleted global, an empty cell).
+    fn read<'py>(&self, py: Python<'py>) -> Option<Bound<'py, PyAny>> {
+        match self {
+            Place::Dict(d, key) => {
+                // SAFETY: both are live objects; the result is borrowed from the dict and
+                // owned by us (a new reference) before anything else runs.
+                let got = unsafe { pyo3::ffi::PyDict_GetItemWithError(d.as_ptr(), key.as_ptr()) };
+                if got.is_null() {
+                    // A key whose `__eq__` raised: as missing, like a failed lookup.
+                    let _ = PyErr::take(py);
+                    return None;
+                }
+                // SAFETY: `got` is a live object (borrowed, see above).
+                Some(unsafe { Bound::from_borrowed_ptr(py, got) })
+            }
+            Place::Cell(c) => {
+                // SAFETY: `c` is a live object; for a cell, `PyCell_Get` returns a new
+                // reference, or NULL (no error) when the cell is empty.
+                unsafe {
+                    if pyo3::ffi::PyCell_Check(c.as_ptr()) != 0 {
+                        Bound::from_owned_ptr_or_opt(py, pyo3::ffi::PyCell_Get(c.as_ptr()))
+                    } else {
+                        c.bind(py).getattr(pyo3::intern!(py, "cell_contents")).ok()
+                    }
+                }
+            }
+            Place::Tuple(t, i) => t.bind(py).get_item(*i).ok(),
+            Place::Attr(obj, name) => obj.bind(py).getattr(name.bind(py)).ok(),
+            Place::Missing => None,
         }
     }
 }
@@ -766,20 +740,28 @@ struct Caller {
     kernel: Py<Kernel>,
     /// The parameters after the arguments, read at every call (globals, closure cells,
     /// default values): a changed value is never stale.
-    sources: Vec<Slot>,
+    sources: Vec<Place>,
     /// `(slot, object)`: the slot must hold exactly this object (None: must be missing), or
     /// the text no longer describes the function (a global function rebound, ...).
-    guards: Vec<(Slot, Option<Py<PyAny>>)>,
+    guards: Vec<(Place, Option<Py<PyAny>>)>,
 }
 
 #[pymethods]
 impl Caller {
     #[new]
-    fn new(kernel: Py<Kernel>, sources: Vec<Slot>, guards: Vec<(Slot, Option<Py<PyAny>>)>) -> Self {
+    fn new(
+        py: Python<'_>,
+        kernel: Py<Kernel>,
+        sources: Vec<Slot>,
+        guards: Vec<(Slot, Option<Py<PyAny>>)>,
+    ) -> Self {
         Caller {
             kernel,
-            sources,
-            guards,
+            sources: sources.into_iter().map(|s| Place::new(py, s)).collect(),
+            guards: guards
+                .into_iter()
+                .map(|(s, want)| (Place::new(py, s), want))
+                .collect(),
         }
     }
 
@@ -787,7 +769,7 @@ impl Caller {
     /// entry does not apply (argument or parameter types, a guard): see `Kernel.call`.
     fn call(&self, py: Python<'_>, args: &Bound<'_, PyTuple>) -> PyResult<Py<PyAny>> {
         for (slot, want) in &self.guards {
-            let ok = match (read_slot(py, slot), want) {
+            let ok = match (slot.read(py), want) {
                 (None, None) => true,
                 (Some(got), Some(want)) => got.is(want.bind(py)),
                 _ => false,
@@ -798,17 +780,16 @@ impl Caller {
         }
         let kernel = self.kernel.get();
         if self.sources.is_empty() {
-            return kernel.call(py, args, None);
+            return kernel.call_with(py, args, &[]);
         }
         let mut extra = Vec::with_capacity(self.sources.len());
         for slot in &self.sources {
-            match read_slot(py, slot) {
+            match slot.read(py) {
                 Some(v) => extra.push(v),
                 None => return Ok(py.NotImplemented()),
             }
         }
-        let extra = PyTuple::new(py, extra)?;
-        kernel.call(py, args, Some(&extra))
+        kernel.call_with(py, args, &extra)
     }
 
     #[getter]

@@ -390,6 +390,26 @@ def test_chain_fast_path_equals_the_chain(n, c, s):
     assert agree(chain_all, small)
 
 
+@pytest.mark.parametrize("a,b", [(1, 10), (1, 21), (1, 22), (-30, -1), (0, 0), (5, 3), (-3, 4)])
+def test_small_range_products_are_exact(a, b):
+    # one chunk run inline; past i64 the kernel is inexact and the exact path answers
+    assert same(par_range(a, b).product(), math.prod(range(a, b)))
+    assert same(
+        par_range(a, b).map(lambda x: x * 3).product(), math.prod(x * 3 for x in range(a, b))
+    )
+
+
+@fastiter.compile
+def chain_floats(n, c):
+    return par_range(-n, n).map(lambda x: x * c).collect()
+
+
+@pytest.mark.parametrize("n", [0, 1, 5, 300, 16384, 16385])
+@pytest.mark.parametrize("c", [1, -7, 2**40, 0.5])
+def test_chain_collects_keep_item_types(n, c):
+    assert agree(chain_floats, n, c)
+
+
 def test_chain_reads_globals_at_every_call():
     global LIMIT
     try:
