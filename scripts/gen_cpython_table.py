@@ -1230,6 +1230,15 @@ CASES = [
     C("range(0, 10).map(lambda x: x / (x - 5) % 2.5).collect()"),
     C("range(0, 12).map(lambda x: (x * 1e-310) % 1e-300).collect()"),
     C("range(0, 12).map(lambda x: (math.inf if x == 7 else x * 3.5) % 2.0).collect()"),
+    # ---- parameter-only parts computed once before the loop ----
+    C("range(0, 10).any(lambda x: x == n - 1)", n="-2**63"),
+    C("range(0, 10).any(lambda x: x == n - 1)", n="10"),
+    C("range(0, 0).map(lambda x: x + n * n).sum()", n="2**40"),
+    C("range(0, 5).map(lambda x: x + n * n).sum()", n="2**40"),
+    C("range(0, 5).filter(lambda x: x > 10).map(lambda x: x // (n - n)).sum()", n="3"),
+    C("range(0, 5).map(lambda x: x // (n - n)).sum()", n="3"),
+    C("range(0, 40000).map(lambda x: x * (n + 1) - (n * 2 if n > 0 else -n)).max()", n="-7"),
+    C("range(0, 6).map(lambda x: x * 0.5 + f * 2.0).collect()", f="1e308"),
 ]
 
 

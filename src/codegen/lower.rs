@@ -67,6 +67,9 @@ struct Gen<'a, 'f> {
     nonneg: Vec<Value>,
     /// The host has fused multiply-add (the exact inline float `%` needs it).
     fma: bool,
+    /// Values of loop-invariant expressions, computed once before the loop, by the address
+    /// of the expression in the pipeline (which stays borrowed, so addresses are stable).
+    hoisted: std::collections::HashMap<usize, Value>,
 }
 
 /// isqrt(2**63 - 1): the largest magnitude whose square fits in i64.
@@ -149,6 +152,7 @@ pub fn build(
         small: Vec::new(),
         nonneg: Vec::new(),
         fma,
+        hoisted: std::collections::HashMap::new(),
         b,
         p,
         vars,
@@ -272,6 +276,7 @@ impl Gen<'_, '_> {
             }
         }
 
+        self.hoist_invariants(lo);
         let i_var = self.b.declare_var(types::I64);
         self.b.def_var(i_var, lo);
         // A range's element is carried from one iteration to the next (x += step, wrapping:
@@ -736,6 +741,41 @@ impl Gen<'_, '_> {
         }
     }
 
+    /// Compute the parameter-only parts of the stages and the consumer once, before the
+    /// loop (`n - 1` in `any(lambda x: x == n - 1)`). Only operations that can do nothing
+    /// worse than overflow are moved; an overflow there leaves through the inexact exit, and
+    /// the interpreter redoes the chunk in order, so a value that the loop would never have
+    /// computed changes nothing but speed.
+    fn hoist_invariants(&mut self, lo: Value) {
+        let p = self.p;
+        let mut found: Vec<&Expr> = Vec::new();
+        for s in &p.stages {
+            match s {
+                Stage::Map { body: e, .. }
+                | Stage::Filter { pred: e, .. }
+                | Stage::Let { value: e, .. } => invariant_parts(e, &mut found),
+            }
+        }
+        match &p.consumer {
+            Consumer::Any(Some(l))
+            | Consumer::All(Some(l))
+            | Consumer::Find { pred: l, .. }
+            | Consumer::ExtremeBy { key: l, .. } => invariant_parts(&l.body, &mut found),
+            Consumer::Reduce { op, .. } => invariant_parts(op, &mut found),
+            _ => {}
+        }
+        if found.is_empty() {
+            return;
+        }
+        self.idx = lo;
+        self.batched = true;
+        for e in found {
+            let v = self.expr(e);
+            self.hoisted.insert(e as *const Expr as usize, v);
+        }
+        self.batched = false;
+    }
+
     /// Load one buffer element as its pipeline type.
     fn load_elem(&mut self, dtype: Dtype, addr: Value) -> Value {
         let ins = self.b.ins();
@@ -1001,6 +1041,9 @@ impl Gen<'_, '_> {
     }
 
     fn expr(&mut self, e: &Expr) -> Value {
+        if let Some(&v) = self.hoisted.get(&(e as *const Expr as usize)) {
+            return v;
+        }
         match &e.kind {
             ExprKind::Index => self.idx,
             ExprKind::ConstInt(v) => match v.to_i64() {
@@ -1657,6 +1700,79 @@ fn escapes(body: &[Stmt]) -> bool {
         Stmt::If(_, a, b) => escapes(a) || escapes(b),
         s => returns(s),
     })
+}
+
+/// The largest parts of `e` that read parameters, no element or variable, and raise nothing
+/// (at worst they overflow, which is inexact).
+fn invariant_parts<'e>(e: &'e Expr, out: &mut Vec<&'e Expr>) {
+    if harmless_invariant(e) {
+        let trivial = matches!(
+            e.kind,
+            ExprKind::Param(_)
+                | ExprKind::ConstInt(_)
+                | ExprKind::ConstFloat(_)
+                | ExprKind::ConstBool(_)
+        );
+        if !trivial && e.any(&|e| matches!(e.kind, ExprKind::Param(_))) {
+            out.push(e);
+        }
+        return;
+    }
+    let mut kids: Vec<&'e Expr> = Vec::new();
+    e.children(&mut kids);
+    for k in kids {
+        invariant_parts(k, out);
+    }
+}
+
+fn harmless_invariant(e: &Expr) -> bool {
+    use BinOp::*;
+    let ok = match &e.kind {
+        ExprKind::ConstInt(_)
+        | ExprKind::ConstFloat(_)
+        | ExprKind::ConstBool(_)
+        | ExprKind::Param(_)
+        | ExprKind::Compare(..)
+        | ExprKind::And(..)
+        | ExprKind::Or(..)
+        | ExprKind::If(..)
+        | ExprKind::Unary(..) => true,
+        ExprKind::Binary(op, ..) => matches!(
+            op,
+            IAdd | ISub
+                | IMul
+                | IBitAnd
+                | IBitOr
+                | IBitXor
+                | BBitAnd
+                | BBitOr
+                | BBitXor
+                | FAdd
+                | FSub
+                | FMul
+                | Min
+                | Max
+        ),
+        ExprKind::Cast(c, _) => matches!(
+            c,
+            Cast::BoolToInt
+                | Cast::BoolToFloat
+                | Cast::IntToFloat
+                | Cast::IntTruth
+                | Cast::FloatTruth
+        ),
+        ExprKind::Var(_)
+        | ExprKind::Index
+        | ExprKind::Let(..)
+        | ExprKind::Call(..)
+        | ExprKind::Block(_) => false,
+    };
+    if !ok {
+        return false;
+    }
+    let mut kids = Vec::new();
+    e.children(&mut kids);
+    kids.into_iter().all(harmless_invariant)
 }
 
 /// Whether an expression has the same value in every lane: no element, variable or index.

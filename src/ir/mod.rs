@@ -467,6 +467,27 @@ impl Pipeline {
 }
 
 impl Expr {
+    /// The expressions directly inside this one, statements of an inlined body included.
+    pub fn children<'e>(&'e self, out: &mut Vec<&'e Expr>) {
+        match &self.kind {
+            ExprKind::Unary(_, a) | ExprKind::Cast(_, a) => out.push(a),
+            ExprKind::Binary(_, a, b)
+            | ExprKind::Compare(_, _, a, b)
+            | ExprKind::And(a, b)
+            | ExprKind::Or(a, b)
+            | ExprKind::Let(_, a, b) => out.extend([&**a, &**b]),
+            ExprKind::If(c, a, b) => out.extend([&**c, &**a, &**b]),
+            ExprKind::Call(_, args) => out.extend(args.iter()),
+            ExprKind::Block(stmts) => stmts.iter().for_each(|s| s.exprs(out)),
+            ExprKind::ConstInt(_)
+            | ExprKind::ConstFloat(_)
+            | ExprKind::ConstBool(_)
+            | ExprKind::Var(_)
+            | ExprKind::Param(_)
+            | ExprKind::Index => {}
+        }
+    }
+
     /// Whether `f` holds for this expression or any expression inside it, statements of
     /// inlined bodies included.
     pub fn any(&self, f: &dyn Fn(&Expr) -> bool) -> bool {
@@ -494,6 +515,38 @@ impl Expr {
 }
 
 impl Stmt {
+    /// The expressions of the statement, nested statements included.
+    pub fn exprs<'e>(&'e self, out: &mut Vec<&'e Expr>) {
+        match self {
+            Stmt::Assign(_, e) | Stmt::Eval(e) | Stmt::Return(e) => out.push(e),
+            Stmt::If(c, a, b) => {
+                out.push(c);
+                a.iter().chain(b).for_each(|s| s.exprs(out));
+            }
+            Stmt::While { first, cond, body } => {
+                if let Some((c, b)) = first {
+                    out.push(c);
+                    b.iter().for_each(|s| s.exprs(out));
+                }
+                out.push(cond);
+                body.iter().for_each(|s| s.exprs(out));
+            }
+            Stmt::ForRange {
+                start,
+                stop,
+                step,
+                first,
+                body,
+                ..
+            } => {
+                out.extend([start, stop, step]);
+                first.iter().flatten().for_each(|s| s.exprs(out));
+                body.iter().for_each(|s| s.exprs(out));
+            }
+            Stmt::Break | Stmt::Continue => {}
+        }
+    }
+
     /// Whether `f` holds for any expression of the statement (nested statements included).
     pub fn any_expr(&self, f: &dyn Fn(&Expr) -> bool) -> bool {
         let all = |ss: &[Stmt]| ss.iter().any(|s| s.any_expr(f));
