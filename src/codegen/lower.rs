@@ -1480,46 +1480,76 @@ impl Gen<'_, '_> {
         }
     }
 
-    /// Python's `x % c` for a constant `c > 0`: inline for `|x| < c * 2**52` (see
-    /// `fmod_small`), and NaN gives NaN there too. Larger `|x|` and infinities take the
-    /// helper (libm `fmod` and CPython's sign rule); in the batched loop they leave for the
-    /// interpreter instead, because a call in that loop, even a cold one, makes every lane's
-    /// value live in memory across it.
+    /// Python's `x % c` for a constant `c > 0`. The usual case, `0 <= x < c * 2**52`, is
+    /// one integer test of `x`'s bits (it excludes -0.0, negatives, infinities and NaN) and
+    /// `rem_small`. Negative `x` of the same size, and NaN (which gives NaN), are inline in a
+    /// cold block. Larger `|x|` and infinities take the helper (libm `fmod` and CPython's
+    /// sign rule); in the batched loop they leave for the interpreter instead, because a call
+    /// in that loop, even a cold one, makes every lane's value live in memory across it.
     fn fmod_const(&mut self, x: Value, c: f64) -> Value {
-        let lim = self.b.ins().f64const(c * 2f64.powi(52));
+        let lim_f = c * 2f64.powi(52);
+        let bits = self.b.ins().bitcast(types::I64, MemFlagsData::new(), x);
+        let usual = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedLessThan, bits, lim_f.to_bits() as i64);
+        let usual_b = self.b.create_block();
+        let other_b = self.b.create_block();
+        let join = self.b.create_block();
+        let res = self.b.append_block_param(join, types::F64);
+        self.b.set_cold_block(other_b);
+        self.b.ins().brif(usual, usual_b, &[], other_b, &[]);
+        self.b.switch_to_block(usual_b);
+        let r = self.rem_small(x, c);
+        self.b.ins().jump(join, &[BlockArg::Value(r)]);
+
+        self.b.switch_to_block(other_b);
+        let lim = self.b.ins().f64const(lim_f);
         let a = self.b.ins().fabs(x);
         if self.batched {
             let huge = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, a, lim);
             self.inexact_if(huge);
-            return self.fmod_small(x, a, c);
+            let r = self.fmod_small(x, a, c);
+            self.b.ins().jump(join, &[BlockArg::Value(r)]);
+        } else {
+            let small = self.b.ins().fcmp(FloatCC::LessThan, a, lim);
+            let small_b = self.b.create_block();
+            let slow_b = self.b.create_block();
+            self.b.ins().brif(small, small_b, &[], slow_b, &[]);
+            self.b.switch_to_block(small_b);
+            let r = self.fmod_small(x, a, c);
+            self.b.ins().jump(join, &[BlockArg::Value(r)]);
+            self.b.switch_to_block(slow_b);
+            let y = self.b.ins().f64const(c);
+            let r = self.fbin(helpers::FBIN_MOD, x, y);
+            self.b.ins().jump(join, &[BlockArg::Value(r)]);
         }
-        let small = self.b.ins().fcmp(FloatCC::LessThan, a, lim);
-        let small_b = self.b.create_block();
-        let slow_b = self.b.create_block();
-        let join = self.b.create_block();
-        let res = self.b.append_block_param(join, types::F64);
-        self.b.set_cold_block(slow_b);
-        self.b.ins().brif(small, small_b, &[], slow_b, &[]);
-        self.b.switch_to_block(small_b);
-        let r = self.fmod_small(x, a, c);
-        self.b.ins().jump(join, &[BlockArg::Value(r)]);
-        self.b.switch_to_block(slow_b);
-        let y = self.b.ins().f64const(c);
-        let r = self.fbin(helpers::FBIN_MOD, x, y);
-        self.b.ins().jump(join, &[BlockArg::Value(r)]);
         self.b.switch_to_block(join);
         res
     }
 
-    /// `x % c` for `a = |x| < c * 2**52`. The quotient `a / c` is then an integer below
-    /// 2**52, and `trunc(a * (1/c))` is it or one off either way. The remainder
+    /// `x % c` for `a = |x| < c * 2**52` (or NaN): the remainder of `a`, then for `x < 0`
+    /// Python's sign rule: `fmod(x, c)` is minus that remainder, and Python adds `c`
+    /// (rounded) unless it is zero.
+    fn fmod_small(&mut self, x: Value, a: Value, c: f64) -> Value {
+        let r = self.rem_small(a, c);
+        let zero = self.b.ins().f64const(0.0);
+        let cy = self.b.ins().f64const(c);
+        let neg = self.b.ins().fcmp(FloatCC::LessThan, x, zero);
+        let is_zero = self.b.ins().fcmp(FloatCC::Equal, r, zero);
+        let flipped = self.b.ins().fsub(cy, r);
+        let rn = self.b.ins().select(is_zero, zero, flipped);
+        self.b.ins().select(neg, rn, r)
+    }
+
+    /// The remainder of `0 <= a < c * 2**52` by `c`. The quotient `a / c` is then an integer
+    /// below 2**52, and `trunc(a * (1/c))` is it or one off either way. The remainder
     /// `fma(-q, c, a)` is exact when `q` is right or one too big (it is then the true
     /// remainder, or that minus `c`: both representable), and rounds to at least `c` when
-    /// `q` is one too small, which a second `fma` corrects. For `x < 0`, `fmod(x, c)` is
-    /// minus that remainder and Python adds `c` (rounded) unless it is zero.
-    fn fmod_small(&mut self, x: Value, a: Value, c: f64) -> Value {
-        // The corrections are rare: they branch to cold blocks, so the usual path is the
-        // multiply, the truncation, one fma and three tests.
+    /// `q` is one too small, which a second `fma` corrects. The corrections are rare: they
+    /// are in a cold block, so the usual path is a multiply, a truncation, one `fma` and two
+    /// tests.
+    fn rem_small(&mut self, a: Value, c: f64) -> Value {
         let zero = self.b.ins().f64const(0.0);
         let inv = self.b.ins().f64const(1.0 / c);
         let cy = self.b.ins().f64const(c);
@@ -1549,23 +1579,8 @@ impl Gen<'_, '_> {
         let too_small = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, r0, cy);
         let fixed = self.b.ins().select(too_small, r_small_q, r_big_q);
         self.b.ins().jump(ok, &[BlockArg::Value(fixed)]);
-
         self.b.switch_to_block(ok);
-        let negative = self.b.create_block();
-        let join = self.b.create_block();
-        let res = self.b.append_block_param(join, types::F64);
-        self.b.set_cold_block(negative);
-        let neg = self.b.ins().fcmp(FloatCC::LessThan, x, zero);
-        self.b
-            .ins()
-            .brif(neg, negative, &[], join, &[BlockArg::Value(r)]);
-        self.b.switch_to_block(negative);
-        let is_zero = self.b.ins().fcmp(FloatCC::Equal, r, zero);
-        let flipped = self.b.ins().fsub(cy, r);
-        let rn = self.b.ins().select(is_zero, zero, flipped);
-        self.b.ins().jump(join, &[BlockArg::Value(rn)]);
-        self.b.switch_to_block(join);
-        res
+        r
     }
 
     /// Python's floor division / modulo on i64: ZeroDivisionError on 0; `MIN // -1` is the
