@@ -683,6 +683,9 @@ impl Gen<'_, '_> {
     /// `e` in every lane. Inside inlined bodies the lanes advance statement by statement,
     /// and a `for` over bounds that are the same in every lane runs once for all of them.
     fn jam_expr(&mut self, e: &Expr) -> Vec<Value> {
+        if let Some(&v) = self.hoisted.get(&(e as *const Expr as usize)) {
+            return vec![v; self.lane_idx.len()];
+        }
         match &e.kind {
             ExprKind::Block(stmts) => match stmts.split_last() {
                 Some((Stmt::Return(r), body)) if !body.iter().any(returns) => {
