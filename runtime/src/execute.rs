@@ -5,6 +5,7 @@
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::chunks::{chunk_bounds, num_chunks};
 use crate::pool::with_pool;
@@ -34,6 +35,9 @@ impl std::error::Error for Cancelled {}
 ///   after the first decisive chunk; no pool is involved.
 /// * Otherwise: runs on the cached pool of `threads` threads ([`with_pool`]); workers claim
 ///   chunk indices in increasing order and stop claiming once a lower-index chunk was decisive.
+///   A run of at most `PROBE_CHUNKS` chunks first runs chunk 0 on the calling thread, and the
+///   rest there too when they would take less than `INLINE_BELOW` (waking the pool costs
+///   more than that saves).
 ///
 /// `cancel` is checked before each chunk starts; once it reads `true` no further chunks start
 /// and, if a chunk the result needs was not run, `Err(Cancelled)` is returned. Chunks already
@@ -41,6 +45,11 @@ impl std::error::Error for Cancelled {}
 /// workers have stopped (they stop taking chunks as soon as one panics).
 ///
 /// Callers guarantee `len <= i64::MAX as u64` (checked in debug builds).
+/// Runs of at most this many chunks try the first one on the calling thread.
+const PROBE_CHUNKS: usize = 16;
+/// ... and finish there when the rest would take less than this.
+const INLINE_BELOW: Duration = Duration::from_micros(100);
+
 pub fn execute<P, F>(
     len: u64,
     threads: usize,
@@ -61,9 +70,9 @@ where
     }
     let is_cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
 
-    if threads <= 1 || n == 1 {
-        let mut out = Vec::with_capacity(n);
-        for idx in 0..n {
+    // Chunks `from..n` in order on the calling thread, after `out`'s.
+    let run_inline = |from: usize, mut out: Vec<P>| {
+        for idx in from..n {
             if is_cancelled() {
                 return Err(Cancelled);
             }
@@ -74,13 +83,41 @@ where
                 break;
             }
         }
-        return Ok(out);
+        Ok(out)
+    };
+    if threads <= 1 || n == 1 {
+        return run_inline(0, Vec::with_capacity(n));
+    }
+    // A short run is cheaper here than waking the pool (tens of microseconds, more on a VM):
+    // the first chunk, run on the calling thread, tells how long the others would take.
+    let mut first = None;
+    if n <= PROBE_CHUNKS {
+        if is_cancelled() {
+            return Err(Cancelled);
+        }
+        let t0 = Instant::now();
+        let (lo, hi) = chunk_bounds(len, 0);
+        let (partial, decisive) = run_chunk(0, lo, hi);
+        let mut out = Vec::with_capacity(n);
+        if decisive {
+            out.push(partial);
+            return Ok(out);
+        }
+        if t0.elapsed() * (n as u32 - 1) < INLINE_BELOW {
+            out.push(partial);
+            return run_inline(1, out);
+        }
+        first = Some(partial);
     }
 
+    let start = usize::from(first.is_some());
     let slots: Vec<Mutex<Option<P>>> = (0..n).map(|_| Mutex::new(None)).collect();
+    if let Some(p0) = first {
+        *slots[0].lock().unwrap_or_else(PoisonError::into_inner) = Some(p0);
+    }
     // Next chunk index to claim; lowest decisive index so far (usize::MAX: none yet);
     // set when a run_chunk panics, so the other workers stop early.
-    let next = AtomicUsize::new(0);
+    let next = AtomicUsize::new(start);
     let first_decisive = AtomicUsize::new(usize::MAX);
     let panicked = AtomicBool::new(false);
 
@@ -357,6 +394,30 @@ mod tests {
         })
         .unwrap();
         assert!(ids.iter().all(|&id| id == caller));
+    }
+
+    #[test]
+    fn short_runs_stay_on_the_calling_thread() {
+        let caller = std::thread::current().id();
+        let ids = execute(4 * MIN_CHUNK, 4, None, |_, _, _| {
+            (std::thread::current().id(), false)
+        })
+        .unwrap();
+        assert_eq!(ids.len(), 4);
+        assert!(ids.iter().all(|&id| id == caller));
+        // Slow chunks: the first runs here, the others on the pool.
+        let names = execute(4 * MIN_CHUNK, 4, None, |_, _, _| {
+            std::thread::sleep(Duration::from_millis(2));
+            (std::thread::current().name().map(str::to_owned), false)
+        })
+        .unwrap();
+        assert_eq!(names.len(), 4);
+        assert!(names[1..]
+            .iter()
+            .all(|n| n.as_deref().is_some_and(|n| n.starts_with("fastiter-"))));
+        // A decisive first chunk ends the run.
+        let out = execute(4 * MIN_CHUNK, 4, None, |idx, _, _| (idx, true)).unwrap();
+        assert_eq!(out, vec![0]);
     }
 
     #[test]
