@@ -72,6 +72,9 @@ struct Gen<'a, 'f> {
     hoisted: std::collections::HashMap<usize, Value>,
 }
 
+/// The most expression nodes the batched loop's lanes may copy in all.
+const MAX_BATCH_NODES: usize = 1600;
+
 /// isqrt(2**63 - 1): the largest magnitude whose square fits in i64.
 const ROOT: i64 = 3_037_000_499;
 
@@ -480,11 +483,27 @@ impl Gen<'_, '_> {
             | Stage::Let { value: e, .. } => has_loop(e),
         });
         // Eight elements cover the latency of a float step (multiply, add, `%`) in a loop;
-        // straight-line bodies need fewer to keep the core busy.
-        if loops {
-            8
+        // straight-line bodies need fewer to keep the core busy. Every lane is a copy of the
+        // stages' code, so large stages get fewer lanes: compile time stays near linear in
+        // the program's size.
+        let nodes = std::cell::Cell::new(0usize);
+        for s in &p.stages {
+            let (Stage::Map { body: e, .. }
+            | Stage::Filter { pred: e, .. }
+            | Stage::Let { value: e, .. }) = s;
+            e.any(&|_| {
+                nodes.set(nodes.get() + 1);
+                false
+            });
+        }
+        let mut width = if loops { 8 } else { 4 };
+        while width > 1 && width * nodes.get() > MAX_BATCH_NODES {
+            width /= 2;
+        }
+        if width > 1 {
+            width
         } else {
-            4
+            0
         }
     }
 
