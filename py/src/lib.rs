@@ -234,11 +234,16 @@ fn packed_list(py: Python<'_>, slots: &[u64], ty: Type) -> PyResult<Py<PyAny>> {
                 let item = match ty {
                     Type::Int => ffi::PyLong_FromLongLong(s as i64),
                     Type::Float => ffi::PyFloat_FromDouble(f64::from_bits(s)),
-                    Type::Bool => ffi::Py_NewRef(if s & 0xff != 0 {
-                        ffi::Py_True()
-                    } else {
-                        ffi::Py_False()
-                    }),
+                    Type::Bool => {
+                        // `Py_NewRef` is 3.10+; the list takes this new reference.
+                        let b = if s & 0xff != 0 {
+                            ffi::Py_True()
+                        } else {
+                            ffi::Py_False()
+                        };
+                        ffi::Py_IncRef(b);
+                        b
+                    }
                 };
                 if item.is_null() {
                     return Err(PyErr::fetch(py));
