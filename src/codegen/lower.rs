@@ -477,21 +477,14 @@ impl Gen<'_, '_> {
                     if ss.iter().any(|s| matches!(s, Stmt::While { .. } | Stmt::ForRange { .. })))
             })
         };
-        let loops = p.stages.iter().any(|s| match s {
-            Stage::Map { body: e, .. }
-            | Stage::Filter { pred: e, .. }
-            | Stage::Let { value: e, .. } => has_loop(e),
-        });
+        let loops = p.stages.iter().any(|s| has_loop(s.expr()));
         // Eight elements cover the latency of a float step (multiply, add, `%`) in a loop;
         // straight-line bodies need fewer to keep the core busy. Every lane is a copy of the
         // stages' code, so large stages get fewer lanes: compile time stays near linear in
         // the program's size.
         let nodes = std::cell::Cell::new(0usize);
         for s in &p.stages {
-            let (Stage::Map { body: e, .. }
-            | Stage::Filter { pred: e, .. }
-            | Stage::Let { value: e, .. }) = s;
-            e.any(&|_| {
+            s.expr().any(&|_| {
                 nodes.set(nodes.get() + 1);
                 false
             });
@@ -554,18 +547,13 @@ impl Gen<'_, '_> {
                 let n1 = self.b.ins().iadd_imm_s(n, -1);
                 let off = self.b.ins().imul(n1, step);
                 let xl = self.b.ins().iadd(x, off);
-                let small = |g: &mut Self, v: Value| {
-                    let s = g.b.ins().iadd_imm_s(v, ROOT);
-                    g.b.ins()
-                        .icmp_imm_s(IntCC::UnsignedLessThanOrEqual, s, 2 * ROOT)
-                };
-                let a = small(self, x);
-                let b = small(self, xl);
-                let both = self.b.ins().band(a, b);
+                let a = self.beyond_root(x);
+                let b = self.beyond_root(xl);
+                let either = self.b.ins().bor(a, b);
                 // Otherwise some square overflows or is not taken: rare enough for the
                 // single-element loop, and one batched copy less to compile.
                 let fast = self.b.create_block();
-                self.b.ins().brif(both, fast, &[], exit, &[]);
+                self.b.ins().brif(either, exit, &[], fast, &[]);
                 self.b.switch_to_block(fast);
                 self.batched_loop(w, src, last, i_var, x_var, accs, out, true, exit);
             }
@@ -772,11 +760,7 @@ impl Gen<'_, '_> {
         let p = self.p;
         let mut found: Vec<&Expr> = Vec::new();
         for s in &p.stages {
-            match s {
-                Stage::Map { body: e, .. }
-                | Stage::Filter { pred: e, .. }
-                | Stage::Let { value: e, .. } => invariant_parts(e, &mut found),
-            }
+            invariant_parts(s.expr(), &mut found);
         }
         match &p.consumer {
             Consumer::Any(Some(l))
@@ -1416,11 +1400,7 @@ impl Gen<'_, '_> {
                 // (the flag-setting form clobbers rdx on x86-64).
                 let r = self.b.ins().imul(x, x);
                 if !self.small.contains(&x) {
-                    let shifted = self.b.ins().iadd_imm_s(x, ROOT);
-                    let of = self
-                        .b
-                        .ins()
-                        .icmp_imm_s(IntCC::UnsignedGreaterThan, shifted, 2 * ROOT);
+                    let of = self.beyond_root(x);
                     self.inexact_if(of);
                 }
                 self.nonneg.push(r);
@@ -1603,6 +1583,14 @@ impl Gen<'_, '_> {
         self.b.ins().jump(ok, &[BlockArg::Value(fixed)]);
         self.b.switch_to_block(ok);
         r
+    }
+
+    /// Whether `|v| > ROOT`: its square would overflow i64 (one unsigned test, no flags).
+    fn beyond_root(&mut self, v: Value) -> Value {
+        let shifted = self.b.ins().iadd_imm_s(v, ROOT);
+        self.b
+            .ins()
+            .icmp_imm_s(IntCC::UnsignedGreaterThan, shifted, 2 * ROOT)
     }
 
     /// Python's floor division / modulo on i64: ZeroDivisionError on 0; `MIN // -1` is the

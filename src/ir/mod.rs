@@ -361,6 +361,17 @@ pub enum Stage {
     Let { var: VarId, value: Expr },
 }
 
+impl Stage {
+    /// The stage's expression: a map's body, a filter's predicate, a let's value.
+    pub fn expr(&self) -> &Expr {
+        match self {
+            Stage::Map { body: e, .. }
+            | Stage::Filter { pred: e, .. }
+            | Stage::Let { value: e, .. } => e,
+        }
+    }
+}
+
 /// An index operation on the source, applied in order before any stage runs: the kernel's
 /// loop runs over the positions that remain.
 #[derive(Debug, Clone, PartialEq)]
@@ -494,23 +505,9 @@ impl Expr {
         if f(self) {
             return true;
         }
-        match &self.kind {
-            ExprKind::Unary(_, a) | ExprKind::Cast(_, a) => a.any(f),
-            ExprKind::Binary(_, a, b)
-            | ExprKind::Compare(_, _, a, b)
-            | ExprKind::And(a, b)
-            | ExprKind::Or(a, b)
-            | ExprKind::Let(_, a, b) => a.any(f) || b.any(f),
-            ExprKind::If(c, a, b) => c.any(f) || a.any(f) || b.any(f),
-            ExprKind::Call(_, args) => args.iter().any(|a| a.any(f)),
-            ExprKind::Block(stmts) => stmts.iter().any(|s| s.any_expr(f)),
-            ExprKind::ConstInt(_)
-            | ExprKind::ConstFloat(_)
-            | ExprKind::ConstBool(_)
-            | ExprKind::Var(_)
-            | ExprKind::Param(_)
-            | ExprKind::Index => false,
-        }
+        let mut kids = Vec::new();
+        self.children(&mut kids);
+        kids.into_iter().any(|k| k.any(f))
     }
 }
 
@@ -544,33 +541,6 @@ impl Stmt {
                 body.iter().for_each(|s| s.exprs(out));
             }
             Stmt::Break | Stmt::Continue => {}
-        }
-    }
-
-    /// Whether `f` holds for any expression of the statement (nested statements included).
-    pub fn any_expr(&self, f: &dyn Fn(&Expr) -> bool) -> bool {
-        let all = |ss: &[Stmt]| ss.iter().any(|s| s.any_expr(f));
-        match self {
-            Stmt::Assign(_, e) | Stmt::Eval(e) | Stmt::Return(e) => e.any(f),
-            Stmt::If(c, a, b) => c.any(f) || all(a) || all(b),
-            Stmt::While { first, cond, body } => {
-                first.as_ref().is_some_and(|(c, b)| c.any(f) || all(b)) || cond.any(f) || all(body)
-            }
-            Stmt::ForRange {
-                start,
-                stop,
-                step,
-                first,
-                body,
-                ..
-            } => {
-                start.any(f)
-                    || stop.any(f)
-                    || step.any(f)
-                    || first.as_deref().is_some_and(all)
-                    || all(body)
-            }
-            Stmt::Break | Stmt::Continue => false,
         }
     }
 }
