@@ -883,13 +883,13 @@ impl Inline {
             bound_value(&self.stop, params)?,
             bound_value(&self.step, params)?,
         );
-        // Python's range length, in i128 so that no difference overflows.
+        // Python's range length, in i128 so that no difference overflows (step 1 without
+        // the i128 division).
         let (lo, hi, by) = (i128::from(start), i128::from(stop), i128::from(step));
         let len = match by {
             1 => (hi - lo).max(0),
             0 => return None,
-            _ if by > 0 => (hi - lo + by - 1).max(0) / by,
-            _ => (lo - hi - by - 1).max(0) / -by,
+            _ => crate::pyops::range_len_of(lo, hi, by),
         };
         if len > i128::from(fastiter_runtime::MIN_CHUNK) {
             return None;

@@ -174,6 +174,12 @@ fn is_exact_half_decimal(x: f64, num: u64, k: i64) -> bool {
 /// Examples: `1.0`, `0.0001`, `123456789012345.0`, `1e+16`, `1.5e-05`, `-0.0`, `inf`, `nan`.
 /// How many elements `range(start, stop, step)` has (`step != 0`).
 pub fn range_len(start: &BigInt, stop: &BigInt, step: &BigInt) -> BigInt {
+    range_len_of(start.clone(), stop.clone(), step.clone())
+}
+
+/// `len(range(start, stop, step))` (step != 0) in any signed integer type wide enough for
+/// `stop - start + step` (`exec::Inline` uses i128, which needs no allocation).
+pub fn range_len_of<T: Signed + Clone>(start: T, stop: T, step: T) -> T {
     let span = if step.is_positive() {
         stop - start
     } else {
@@ -181,9 +187,9 @@ pub fn range_len(start: &BigInt, stop: &BigInt, step: &BigInt) -> BigInt {
     };
     if span.is_positive() {
         let s = step.abs();
-        (span + &s - 1) / s
+        (span + s.clone() - T::one()) / s
     } else {
-        BigInt::zero()
+        T::zero()
     }
 }
 
@@ -862,6 +868,24 @@ pub fn neumaier_result(s: f64, c: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn range_len_is_pythons_in_every_width() {
+        for start in -7i64..=7 {
+            for stop in -7i64..=7 {
+                for step in [-5i64, -3, -2, -1, 1, 2, 3, 5] {
+                    let want = (0..)
+                        .map(|k| start + k * step)
+                        .take_while(|&x| if step > 0 { x < stop } else { x > stop })
+                        .count() as i128;
+                    let (a, b, c) = (BigInt::from(start), BigInt::from(stop), BigInt::from(step));
+                    assert_eq!(range_len(&a, &b, &c), BigInt::from(want));
+                    let (a, b, c) = (i128::from(start), i128::from(stop), i128::from(step));
+                    assert_eq!(range_len_of(a, b, c), want);
+                }
+            }
+        }
+    }
 
     /// A float argument or expectation: `f` + 16 hex digits of the IEEE bits.
     fn pf(s: &str) -> f64 {
