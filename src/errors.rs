@@ -53,10 +53,13 @@ pub enum ErrCode {
     NegativeCount = 18,
     /// `step_by(k)` with `k < 1`.
     StepByZero = 19,
+    /// An int result too large to build (`a ** n` past 2**24 bits): refused at run time,
+    /// so the pipeline runs as Python, which builds it or raises `MemoryError`.
+    ResultTooLarge = 20,
 }
 
 impl ErrCode {
-    pub const ALL: [ErrCode; 19] = [
+    pub const ALL: [ErrCode; 20] = [
         ErrCode::IntFloorDivZero,
         ErrCode::IntModZero,
         ErrCode::IntTrueDivZero,
@@ -76,6 +79,7 @@ impl ErrCode {
         ErrCode::RangeStepZero,
         ErrCode::NegativeCount,
         ErrCode::StepByZero,
+        ErrCode::ResultTooLarge,
     ];
 
     pub fn from_u32(code: u32) -> Option<ErrCode> {
@@ -94,7 +98,7 @@ impl ErrCode {
             | FloatPowOverflow
             | IntTooLargeForFloat
             | IntDivTooLargeForFloat => PyExcType::OverflowError,
-            ComplexResult => PyExcType::TypeError,
+            ComplexResult | ResultTooLarge => PyExcType::TypeError,
         }
     }
 
@@ -120,12 +124,13 @@ impl ErrCode {
             RangeStepZero => "range() arg 3 must not be zero",
             NegativeCount => "skip() and take() need a count >= 0",
             StepByZero => "step_by() needs a step >= 1",
+            ResultTooLarge => "the exact int result is too large for fastiter to compute",
         }
     }
 
     /// True where fastiter declines to answer instead of raising what CPython raises.
     pub fn is_refusal(self) -> bool {
-        matches!(self, ErrCode::ComplexResult)
+        matches!(self, ErrCode::ComplexResult | ErrCode::ResultTooLarge)
     }
 }
 

@@ -126,6 +126,10 @@ impl BufferArg {
                 Dtype::F32 => Value::Float((p as *const f32).add(i).read() as f64),
                 Dtype::F64 => Value::Float((p as *const f64).add(i).read()),
                 Dtype::Bool => Value::Bool(p.add(i).read() != 0),
+                Dtype::Num => {
+                    let q = (p as *const u64).add(2 * i);
+                    Value::from_tagged(q.read(), q.add(1).read())
+                }
             }
         }
     }
@@ -166,6 +170,13 @@ impl SourceData {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Acc {
     IntSum(BigInt),
+    /// A sum of tagged numbers: the exact sum of the ints (and bools) before the chunk's
+    /// first float, and the compensated sum `(s, c)` of the elements from that float on
+    /// (ints converted one by one), if a float came.
+    MixedSum {
+        pre: BigInt,
+        float: Option<(f64, f64)>,
+    },
     /// Neumaier sum and compensation, and how many elements were added (an empty float sum
     /// is the int 0, as in Python).
     FloatSum {
@@ -480,8 +491,9 @@ pub fn run(
     // `collect`: chunk [lo, hi) writes its items from position lo of one buffer (pages that
     // no chunk fills are never touched); combining moves them together in order.
     let mut collected: Vec<u64> = Vec::new();
+    let per = slots_per(elem_ty);
     if kernel.is_some() && matches!(p.consumer, Consumer::Collect) {
-        collected.reserve_exact(len as usize);
+        collected.reserve_exact(len as usize * per);
     }
     let out_base = OutPtr(collected.as_mut_ptr());
 
@@ -489,7 +501,7 @@ pub fn run(
         if let (Some(k), Some(env)) = (kernel, env.as_ref()) {
             // The buffer has room for `len` items and chunks are disjoint ranges of positions,
             // so each kernel writes only its own `[lo, hi)` (other consumers ignore `out`).
-            let out = out_base.get().wrapping_add(lo as usize);
+            let out = out_base.get().wrapping_add(lo as usize * per);
             if let Some(out) = run_kernel(p, k, &env.slots, lo, hi, elem_ty, out) {
                 return out;
             }
@@ -513,7 +525,8 @@ pub fn run(
             )
         )
     });
-    let outs = if nan_seen && outs.len() > 1 {
+    let rescan = nan_seen || mixed_sum_needs_scan(&outs);
+    let outs = if rescan && outs.len() > 1 {
         // With a NaN, a float min/max depends on the exact sequence of comparisons: redo it
         // as one sequential scan.
         vec![run_range(0, len as i64)]
@@ -554,7 +567,7 @@ fn run_kernel(
         }
         abi::STATUS_FOUND => {
             let value = match &p.consumer {
-                Consumer::Find { .. } => Value::from_slot(part.acc0, elem_ty),
+                Consumer::Find { .. } => slot_value(part.acc0, part.acc1, elem_ty),
                 _ => Value::None,
             };
             return Some(ChunkOut::Found {
@@ -571,21 +584,28 @@ fn run_kernel(
             c: f64::from_bits(part.acc1),
             n: part.count as u64,
         },
+        Consumer::Sum if elem_ty == Type::Num => Acc::MixedSum {
+            pre: BigInt::from(int_sum(&part)),
+            float: (part.flags & abi::FLAG_FLOAT_SEEN != 0)
+                .then(|| (f64::from_bits(part.acc2), f64::from_bits(part.acc3))),
+        },
         Consumer::Sum => Acc::IntSum(BigInt::from(int_sum(&part))),
         Consumer::Count => Acc::Count(part.count as u64),
         Consumer::Min | Consumer::Max => Acc::Extreme {
-            value: (part.count > 0).then(|| Value::from_slot(part.acc0, elem_ty)),
+            value: (part.count > 0).then(|| slot_value(part.acc0, part.acc1, elem_ty)),
             nan_seen: part.flags & abi::FLAG_NAN_SEEN != 0,
         },
         Consumer::Any(_) | Consumer::All(_) => Acc::NotFound,
-        Consumer::Reduce { .. } => Acc::Reduce(Value::from_slot(part.acc0, elem_ty)),
+        Consumer::Reduce { acc, .. } => {
+            Acc::Reduce(slot_value(part.acc0, part.acc1, p.vars[acc.0 as usize].ty))
+        }
         Consumer::Product => Acc::Product(BigInt::from(part.acc0 as i64)),
         Consumer::Find { .. } => Acc::Count(part.count as u64),
         Consumer::ExtremeBy { key, .. } => Acc::ExtremeBy {
             best: (part.count > 0).then(|| {
                 (
-                    Value::from_slot(part.acc0, elem_ty),
-                    Value::from_slot(part.acc1, key.body.ty),
+                    slot_value(part.acc0, part.acc1, elem_ty),
+                    slot_value(part.acc2, part.acc3, key.body.ty),
                 )
             }),
             nan_seen: part.flags & abi::FLAG_NAN_SEEN != 0,
@@ -630,7 +650,13 @@ fn combine(
                 }
                 accs.push(a)
             }
-            ChunkOut::Error { code, .. } => return Err(ExecError::Python(code)),
+            ChunkOut::Error { code, .. } => {
+                if matches!(p.consumer, Consumer::Sum) && p.elem_type() == Type::Num {
+                    // Adding the ints before the first float to it may have raised earlier.
+                    mixed_sum(std::mem::take(&mut accs))?;
+                }
+                return Err(ExecError::Python(code));
+            }
             ChunkOut::Found { value, before, .. } => {
                 return Ok(match &p.consumer {
                     Consumer::Find {
@@ -643,6 +669,7 @@ fn combine(
         }
     }
     Ok(match &p.consumer {
+        Consumer::Sum if p.elem_type() == Type::Num => mixed_sum(accs)?,
         Consumer::Sum => {
             let (mut total, mut fs, mut fc, mut n, mut float) =
                 (BigInt::zero(), 0.0, 0.0, 0u64, false);
@@ -748,6 +775,24 @@ fn combine(
                 }
             }
             best.map_or(Value::None, |(v, _)| v)
+        }
+        Consumer::Collect if p.elem_type() == Type::Num => {
+            let mut items = Vec::new();
+            for a in accs {
+                match a {
+                    Acc::Items(v) => items.extend(v),
+                    Acc::Slots { lo, count } => {
+                        // SAFETY: the chunk's kernel initialised `count` tagged numbers (two
+                        // slots each) from position `lo`.
+                        let s = unsafe {
+                            std::slice::from_raw_parts(collected.as_ptr().add(2 * lo), 2 * count)
+                        };
+                        items.extend(s.chunks_exact(2).map(|h| Value::from_tagged(h[0], h[1])));
+                    }
+                    _ => {}
+                }
+            }
+            Value::List(items)
         }
         Consumer::Collect => {
             let ty = p.elem_type();
@@ -865,6 +910,13 @@ impl Inline {
             },
             Consumer::ExtremeBy { .. } => InlineConsumer::ExtremeBy,
         };
+        // Tagged numbers: one decoding is enough for `@fastiter.compile`'s `min()` of one
+        // element; the other consumers of them take `run`.
+        let tagged = p.elem_type() == Type::Num
+            || matches!(&p.consumer, Consumer::Reduce { acc, .. } if p.vars[acc.0 as usize].ty == Type::Num);
+        if tagged && consumer != InlineConsumer::Extreme {
+            return None;
+        }
         Some(Inline {
             start: bound(start)?,
             stop: bound(stop)?,
@@ -932,6 +984,14 @@ impl Inline {
         let mut part = Partial::new(out.as_mut_ptr());
         let status = k.call(env, 0, len as i64, &mut part);
         let slot = |bits| InlineValue::Slot(bits, self.elem_ty);
+        if self.elem_ty == Type::Num {
+            // A tagged number: its type is in the high half.
+            let v = Value::from_tagged(part.acc0, part.acc1);
+            let ty = v.ty().unwrap_or(Type::Int);
+            if status == abi::STATUS_OK && part.count > 0 {
+                return Some(Ok(InlineValue::Slot(part.acc0, ty)));
+            }
+        }
         match status {
             abi::STATUS_OK => {}
             abi::STATUS_ERROR => {
@@ -1007,6 +1067,80 @@ fn expr_value(e: &Expr, params: &[u64]) -> Option<i64> {
 }
 
 /// An int sum's i128 accumulator, from a kernel's partial.
+/// A sum of tagged numbers from its chunks' results, as CPython's `sum()` computes it: ints
+/// add exactly until the first float, which the int sum so far is added to (correctly rounded;
+/// `OverflowError` when it does not fit a float, as in CPython); from there on every element is
+/// added as a float, compensated (Neumaier) as float sums are. A later chunk's ints arrive as
+/// their exact sum, converted once (`run` rescans in one chunk when that would overflow).
+fn mixed_sum(accs: Vec<Acc>) -> Result<Value, ExecError> {
+    let to_float = |v: &BigInt| pyops::int_to_float(v).map_err(ExecError::Python);
+    let mut pre = BigInt::zero();
+    let mut float: Option<(f64, f64)> = None;
+    for a in accs {
+        let Acc::MixedSum { pre: p, float: f } = a else {
+            unreachable!("a mixed sum's chunks")
+        };
+        match &mut float {
+            None => {
+                pre += p;
+                if let Some((s, c)) = f {
+                    let (mut fs, mut fc) = (0.0, 0.0);
+                    pyops::neumaier_add(&mut fs, &mut fc, to_float(&pre)?);
+                    pyops::neumaier_add(&mut fs, &mut fc, s);
+                    float = Some((fs, fc + c));
+                }
+            }
+            Some((fs, fc)) => {
+                if !p.is_zero() {
+                    pyops::neumaier_add(fs, fc, to_float(&p)?);
+                }
+                if let Some((s, c)) = f {
+                    pyops::neumaier_add(fs, fc, s);
+                    *fc += c;
+                }
+            }
+        }
+    }
+    Ok(match float {
+        None => Value::Int(pre),
+        Some((s, c)) => Value::Float(pyops::neumaier_result(s, c)),
+    })
+}
+
+/// Whether a sum of tagged numbers must be recomputed as one sequential chunk: a chunk after
+/// the first float has ints whose exact sum is past the float range, where CPython, adding
+/// them one at a time, might reach an infinity or raise on one of them.
+fn mixed_sum_needs_scan(outs: &[ChunkOut]) -> bool {
+    let mut seen = false;
+    for o in outs {
+        if let ChunkOut::Done(Acc::MixedSum { pre, float }) = o {
+            if seen && pyops::int_to_float(pre).is_err() {
+                return true;
+            }
+            seen |= float.is_some();
+        }
+    }
+    false
+}
+
+/// A value from its slot (a tagged number: its two halves).
+fn slot_value(lo: u64, hi: u64, ty: Type) -> Value {
+    if ty == Type::Num {
+        Value::from_tagged(lo, hi)
+    } else {
+        Value::from_slot(lo, ty)
+    }
+}
+
+/// How many 8-byte slots an element of `ty` takes in a `collect` buffer.
+fn slots_per(ty: Type) -> usize {
+    if ty == Type::Num {
+        2
+    } else {
+        1
+    }
+}
+
 fn int_sum(part: &Partial) -> i128 {
     ((part.acc1 as u128) << 64 | part.acc0 as u128) as i128
 }

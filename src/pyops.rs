@@ -558,6 +558,34 @@ pub fn int_pow(a: &BigInt, e: u32) -> BigInt {
     a.pow(e)
 }
 
+/// `a ** e` for an int exponent that is not a constant (`e >= 0`: lowering gives negative
+/// exponents to float `**`). A result of more than [`MAX_LSHIFT`] bits is not built:
+/// [`ErrCode::ResultTooLarge`] refuses it, and the pipeline runs as Python.
+pub fn int_pow_var(a: &BigInt, e: &BigInt) -> Result<BigInt, ErrCode> {
+    if e.sign() == Sign::Minus {
+        return Err(ErrCode::ResultTooLarge);
+    }
+    let one = BigInt::from(1);
+    if a.is_zero() {
+        return Ok(if e.is_zero() { one } else { BigInt::zero() });
+    }
+    if a.magnitude() == one.magnitude() {
+        let odd = e.bit(0);
+        return Ok(if a.sign() == Sign::Minus && odd {
+            -one
+        } else {
+            one
+        });
+    }
+    let bits = e
+        .to_u64()
+        .and_then(|k| k.checked_mul(a.bits()))
+        .filter(|&b| b <= MAX_LSHIFT)
+        .ok_or(ErrCode::ResultTooLarge)?;
+    let _ = bits;
+    Ok(a.pow(e.to_u32().ok_or(ErrCode::ResultTooLarge)?))
+}
+
 /// Largest left shift [`int_lshift`] performs: `2**24` bits (a 2 MiB result).
 pub const MAX_LSHIFT: u64 = 1 << 24;
 

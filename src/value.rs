@@ -64,7 +64,24 @@ impl Value {
             Type::Int => Value::int(bits as i64),
             Type::Float => Value::Float(f64::from_bits(bits)),
             Type::Bool => Value::Bool(bits & 0xff != 0),
+            // A tagged number needs its tag too: `from_tagged`.
+            Type::Num => Value::int(bits as i64),
         }
+    }
+
+    /// A tagged number from its two halves (payload slot, `ir::TAG_*`).
+    pub fn from_tagged(lo: u64, tag: u64) -> Value {
+        let ty = match tag {
+            crate::ir::TAG_FLOAT => Type::Float,
+            crate::ir::TAG_BOOL => Type::Bool,
+            _ => Type::Int,
+        };
+        Value::from_slot(lo, ty)
+    }
+
+    /// The two halves of a tagged number (None for an int outside i64, or not a number).
+    pub fn to_tagged(&self) -> Option<(u64, u64)> {
+        Some((self.to_slot()?, self.ty()?.tag()))
     }
 
     pub fn as_int(&self) -> Option<&BigInt> {

@@ -16,6 +16,11 @@ pub const STATUS_FOUND: u32 = 3;
 /// the same as a sequential scan; the executor reruns the pipeline as one chunk.
 pub const FLAG_NAN_SEEN: u64 = 1;
 
+/// Flag in `Partial::flags`: a sum of tagged numbers met a float in this chunk, so `acc0`/
+/// `acc1` hold the exact int sum of the elements before it and `acc2`/`acc3` the compensated
+/// float sum of the rest.
+pub const FLAG_FLOAT_SEEN: u64 = 2;
+
 /// What a kernel writes for its chunk. Which fields mean what depends on the consumer; the
 /// compiler's `exec` module owns that reading. `#[repr(C)]`: codegen stores at fixed offsets.
 #[repr(C)]
@@ -30,13 +35,18 @@ pub struct Partial {
     pub count: i64,
     /// Low 64 bits of an i128 sum, a float sum, a min/max/reduce value's bits.
     pub acc0: u64,
-    /// High 64 bits of an i128 sum, or a float sum's compensation.
+    /// High 64 bits of an i128 sum or of a tagged number (its tag), or a float sum's
+    /// compensation.
     pub acc1: u64,
     /// `FLAG_*` bits.
     pub flags: u64,
-    /// `collect`: where the kernel writes this chunk's elements (8 bytes each, room for
-    /// `hi - lo` of them).
+    /// `collect`: where the kernel writes this chunk's elements (8 bytes each, 16 for tagged
+    /// numbers; room for `hi - lo` of them).
     pub out: *mut u64,
+    /// A mixed sum's float sum and compensation; `min_by_key`/`max_by_key`'s key (low and
+    /// high halves: a tagged key needs both).
+    pub acc2: u64,
+    pub acc3: u64,
 }
 
 impl Partial {
@@ -47,6 +57,8 @@ impl Partial {
     pub const OFFSET_ACC1: i32 = 32;
     pub const OFFSET_FLAGS: i32 = 40;
     pub const OFFSET_OUT: i32 = 48;
+    pub const OFFSET_ACC2: i32 = 56;
+    pub const OFFSET_ACC3: i32 = 64;
 
     pub fn new(out: *mut u64) -> Partial {
         Partial {
@@ -58,6 +70,8 @@ impl Partial {
             acc1: 0,
             flags: 0,
             out,
+            acc2: 0,
+            acc3: 0,
         }
     }
 }
@@ -87,5 +101,7 @@ mod tests {
         assert_eq!(offset_of!(Partial, acc1) as i32, Partial::OFFSET_ACC1);
         assert_eq!(offset_of!(Partial, flags) as i32, Partial::OFFSET_FLAGS);
         assert_eq!(offset_of!(Partial, out) as i32, Partial::OFFSET_OUT);
+        assert_eq!(offset_of!(Partial, acc2) as i32, Partial::OFFSET_ACC2);
+        assert_eq!(offset_of!(Partial, acc3) as i32, Partial::OFFSET_ACC3);
     }
 }

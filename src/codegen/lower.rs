@@ -24,6 +24,8 @@ fn clif_type(t: Type) -> types::Type {
         Type::Int => types::I64,
         Type::Float => types::F64,
         Type::Bool => types::I8,
+        // The payload's slot in the low half, the tag in the high half (`ir::TAG_*`).
+        Type::Num => types::I128,
     }
 }
 
@@ -203,6 +205,9 @@ struct Accs {
     out_ptr: Option<Value>,
     /// `min_by_key`/`max_by_key`: the best element's key.
     key: Option<Variable>,
+    /// A sum of tagged numbers: the compensated float sum from the chunk's first float on
+    /// (`acc` holds the exact int sum before it, `flags` whether a float came).
+    fsum: Option<(Variable, Variable)>,
 }
 
 impl Gen<'_, '_> {
@@ -225,6 +230,7 @@ impl Gen<'_, '_> {
             flags: None,
             out_ptr: None,
             key: None,
+            fsum: None,
         };
         let zero64 = self.b.ins().iconst(types::I64, 0);
         let new_var = |g: &mut Self, ty: types::Type, init: Value| {
@@ -238,6 +244,13 @@ impl Gen<'_, '_> {
                 accs.acc = Some(new_var(self, types::F64, z));
                 accs.comp = Some(new_var(self, types::F64, z));
                 accs.count = Some(new_var(self, types::I64, zero64));
+            }
+            Consumer::Sum if elem_ty == Type::Num => {
+                let z = self.b.ins().uextend(types::I128, zero64);
+                accs.acc = Some(new_var(self, types::I128, z));
+                let f = self.b.ins().f64const(0.0);
+                accs.fsum = Some((new_var(self, types::F64, f), new_var(self, types::F64, f)));
+                accs.flags = Some(new_var(self, types::I64, zero64));
             }
             Consumer::Sum => {
                 let z = self.b.ins().uextend(types::I128, zero64);
@@ -368,8 +381,20 @@ impl Gen<'_, '_> {
         if let Some(v) = accs.key {
             let k = self.b.use_var(v);
             let ty = self.b.func.dfg.value_type(k);
-            let w = self.widen(k, ty);
-            self.b.ins().store(mem(), w, out, Partial::OFFSET_ACC1);
+            if ty == types::I128 {
+                let (l, h) = self.b.ins().isplit(k);
+                self.b.ins().store(mem(), l, out, Partial::OFFSET_ACC2);
+                self.b.ins().store(mem(), h, out, Partial::OFFSET_ACC3);
+            } else {
+                let w = self.widen(k, ty);
+                self.b.ins().store(mem(), w, out, Partial::OFFSET_ACC2);
+            }
+        }
+        if let Some((sv, cv)) = accs.fsum {
+            let s = self.b.use_var(sv);
+            self.b.ins().store(mem(), s, out, Partial::OFFSET_ACC2);
+            let c = self.b.use_var(cv);
+            self.b.ins().store(mem(), c, out, Partial::OFFSET_ACC3);
         }
         if let Some(v) = accs.count {
             let c = self.b.use_var(v);
@@ -798,6 +823,7 @@ impl Gen<'_, '_> {
                 self.b.ins().fpromote(types::F64, f)
             }
             Dtype::F64 => ins.load(types::F64, mem(), addr, 0),
+            Dtype::Num => ins.load(types::I128, mem(), addr, 0),
             Dtype::Bool => {
                 let v = ins.load(types::I8, mem(), addr, 0);
                 self.b.ins().icmp_imm_s(IntCC::NotEqual, v, 0)
@@ -819,6 +845,10 @@ impl Gen<'_, '_> {
             Type::Int => self.b.ins().iconst(types::I64, 0),
             Type::Float => self.b.ins().f64const(0.0),
             Type::Bool => self.b.ins().iconst(types::I8, 0),
+            Type::Num => {
+                let z = self.b.ins().iconst(types::I64, 0);
+                self.b.ins().uextend(types::I128, z)
+            }
         }
     }
 
@@ -826,29 +856,48 @@ impl Gen<'_, '_> {
         let p = self.p;
         match &p.consumer {
             Consumer::Sum if elem_ty == Type::Float => {
-                // Neumaier: the compensation collects the low-order bits each add loses.
                 let (sv, cv, nv) = (
                     accs.acc.expect("sum"),
                     accs.comp.expect("comp"),
                     accs.count.expect("n"),
                 );
-                let s = self.b.use_var(sv);
-                let c = self.b.use_var(cv);
-                let t = self.b.ins().fadd(s, x);
-                let abs_s = self.b.ins().fabs(s);
-                let abs_x = self.b.ins().fabs(x);
-                let s_big = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, abs_s, abs_x);
-                let d1 = self.b.ins().fsub(s, t);
-                let d1 = self.b.ins().fadd(d1, x);
-                let d2 = self.b.ins().fsub(x, t);
-                let d2 = self.b.ins().fadd(d2, s);
-                let d = self.b.ins().select(s_big, d1, d2);
-                let c1 = self.b.ins().fadd(c, d);
-                self.b.def_var(cv, c1);
-                self.b.def_var(sv, t);
+                self.neumaier(sv, cv, x);
                 let n = self.b.use_var(nv);
                 let n1 = self.b.ins().iadd_imm_s(n, 1);
                 self.b.def_var(nv, n1);
+            }
+            Consumer::Sum if elem_ty == Type::Num => {
+                // As CPython's sum(): ints add exactly until the first float; from there on
+                // every element is added as a float (an int correctly rounded first).
+                let (av, (sv, cv), fv) = (
+                    accs.acc.expect("sum"),
+                    accs.fsum.expect("fsum"),
+                    accs.flags.expect("flags"),
+                );
+                let (lo, hi) = self.b.ins().isplit(x);
+                let is_float = self.b.ins().icmp_imm_s(IntCC::Equal, hi, TAG_FLOAT as i64);
+                let seen = self.b.use_var(fv);
+                let seen = self.b.ins().icmp_imm_s(IntCC::NotEqual, seen, 0);
+                let to_float = self.b.ins().bor(is_float, seen);
+                let int_b = self.b.create_block();
+                let float_b = self.b.create_block();
+                let join = self.b.create_block();
+                self.b.ins().brif(to_float, float_b, &[], int_b, &[]);
+                self.b.switch_to_block(int_b);
+                let a = self.b.use_var(av);
+                let w = self.b.ins().sextend(types::I128, lo);
+                let a1 = self.b.ins().iadd(a, w);
+                self.b.def_var(av, a1);
+                self.b.ins().jump(join, &[]);
+                self.b.switch_to_block(float_b);
+                let f = self.b.ins().bitcast(types::F64, MemFlagsData::new(), lo);
+                let fi = self.b.ins().fcvt_from_sint(types::F64, lo);
+                let f = self.b.ins().select(is_float, f, fi);
+                self.neumaier(sv, cv, f);
+                let one = self.b.ins().iconst(types::I64, abi::FLAG_FLOAT_SEEN as i64);
+                self.b.def_var(fv, one);
+                self.b.ins().jump(join, &[]);
+                self.b.switch_to_block(join);
             }
             Consumer::Sum => {
                 let v = accs.acc.expect("sum");
@@ -882,13 +931,7 @@ impl Gen<'_, '_> {
                 self.b.def_var(av, new);
                 let one = self.b.ins().iconst(types::I64, 1);
                 self.b.def_var(nv, one);
-                if elem_ty == Type::Float {
-                    let nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
-                    let nan = self.b.ins().uextend(types::I64, nan);
-                    let f = self.b.use_var(fv);
-                    let f1 = self.b.ins().bor(f, nan);
-                    self.b.def_var(fv, f1);
-                }
+                self.note_nan(fv, x, elem_ty);
             }
             Consumer::Any(pred) | Consumer::All(pred) => {
                 let c = match pred {
@@ -944,7 +987,13 @@ impl Gen<'_, '_> {
                 let n = self.b.use_var(nv);
                 self.b.ins().store(mem(), n, out, Partial::OFFSET_COUNT);
                 let w = self.widen(x, clif_type(elem_ty));
-                self.b.ins().store(mem(), w, out, Partial::OFFSET_ACC0);
+                if elem_ty == Type::Num {
+                    let (l, h) = self.b.ins().isplit(w);
+                    self.b.ins().store(mem(), l, out, Partial::OFFSET_ACC0);
+                    self.b.ins().store(mem(), h, out, Partial::OFFSET_ACC1);
+                } else {
+                    self.b.ins().store(mem(), w, out, Partial::OFFSET_ACC0);
+                }
                 let st = self.b.ins().iconst(types::I32, abi::STATUS_FOUND as i64);
                 self.b.ins().return_(&[st]);
                 self.b.switch_to_block(next);
@@ -973,18 +1022,13 @@ impl Gen<'_, '_> {
                 self.b.def_var(kv, newk);
                 let one = self.b.ins().iconst(types::I64, 1);
                 self.b.def_var(nv, one);
-                if key.body.ty == Type::Float {
-                    let nan = self.b.ins().fcmp(FloatCC::Unordered, k, k);
-                    let nan = self.b.ins().uextend(types::I64, nan);
-                    let f = self.b.use_var(fv);
-                    let f1 = self.b.ins().bor(f, nan);
-                    self.b.def_var(fv, f1);
-                }
+                self.note_nan(fv, k, key.body.ty);
             }
             Consumer::Collect => {
                 let v = accs.count.expect("count");
                 let n = self.b.use_var(v);
-                let off = self.b.ins().ishl_imm_s(n, 3);
+                let shift = if elem_ty == Type::Num { 4 } else { 3 };
+                let off = self.b.ins().ishl_imm_s(n, shift);
                 let addr = self.b.ins().iadd(accs.out_ptr.expect("out"), off);
                 let w = self.widen(x, clif_type(elem_ty));
                 self.b.ins().store(mem(), w, addr, 0);
@@ -994,9 +1038,68 @@ impl Gen<'_, '_> {
         }
     }
 
+    /// Neumaier's step: the compensation collects the low-order bits each add loses.
+    fn neumaier(&mut self, sv: Variable, cv: Variable, x: Value) {
+        let s = self.b.use_var(sv);
+        let c = self.b.use_var(cv);
+        let t = self.b.ins().fadd(s, x);
+        let abs_s = self.b.ins().fabs(s);
+        let abs_x = self.b.ins().fabs(x);
+        let s_big = self.b.ins().fcmp(FloatCC::GreaterThanOrEqual, abs_s, abs_x);
+        let d1 = self.b.ins().fsub(s, t);
+        let d1 = self.b.ins().fadd(d1, x);
+        let d2 = self.b.ins().fsub(x, t);
+        let d2 = self.b.ins().fadd(d2, s);
+        let d = self.b.ins().select(s_big, d1, d2);
+        let c1 = self.b.ins().fadd(c, d);
+        self.b.def_var(cv, c1);
+        self.b.def_var(sv, t);
+    }
+
+    /// Set `FLAG_NAN_SEEN` in `fv` when `x` (of type `ty`) is a float NaN.
+    fn note_nan(&mut self, fv: Variable, x: Value, ty: Type) {
+        let nan = match ty {
+            Type::Float => self.b.ins().fcmp(FloatCC::Unordered, x, x),
+            Type::Num => {
+                let (lo, hi) = self.b.ins().isplit(x);
+                let f = self.b.ins().bitcast(types::F64, MemFlagsData::new(), lo);
+                let nan = self.b.ins().fcmp(FloatCC::Unordered, f, f);
+                let is_float = self.b.ins().icmp_imm_s(IntCC::Equal, hi, TAG_FLOAT as i64);
+                self.b.ins().band(nan, is_float)
+            }
+            Type::Int | Type::Bool => return,
+        };
+        let nan = self.b.ins().uextend(types::I64, nan);
+        let f = self.b.use_var(fv);
+        let f1 = self.b.ins().bor(f, nan);
+        self.b.def_var(fv, f1);
+    }
+
+    /// Python's `x < cur` (`max`: `x > cur`) for tagged numbers: ints and bools compare as
+    /// ints, floats as floats, an int with a float exactly.
+    fn num_beats(&mut self, max: bool, x: Value, cur: Value) -> Value {
+        let op = if max { CmpOp::Gt } else { CmpOp::Lt };
+        let (xl, xh) = self.b.ins().isplit(x);
+        let (cl, ch) = self.b.ins().isplit(cur);
+        let xf = self.b.ins().icmp_imm_s(IntCC::Equal, xh, TAG_FLOAT as i64);
+        let cf = self.b.ins().icmp_imm_s(IntCC::Equal, ch, TAG_FLOAT as i64);
+        let xd = self.b.ins().bitcast(types::F64, MemFlagsData::new(), xl);
+        let cd = self.b.ins().bitcast(types::F64, MemFlagsData::new(), cl);
+        let ii = self.b.ins().icmp(int_cc(op), xl, cl);
+        let ff = self.b.ins().fcmp(float_cc(op), xd, cd);
+        let i_f = self.cmp_int_float(op, xl, cd);
+        let f_i = self.cmp_int_float(op.swapped(), cl, xd);
+        let x_int = self.b.ins().select(cf, i_f, ii);
+        let x_float = self.b.ins().select(cf, ff, f_i);
+        self.b.ins().select(xf, x_float, x_int)
+    }
+
     /// Whether `x` replaces `cur` as the minimum (`max`: the maximum): Python's strict `<`
     /// (`>`), so the first of equal values stays and a NaN never replaces.
     fn beats(&mut self, ty: Type, max: bool, x: Value, cur: Value) -> Value {
+        if ty == Type::Num {
+            return self.num_beats(max, x, cur);
+        }
         let ins = self.b.ins();
         match (ty, max) {
             (Type::Float, false) => ins.fcmp(FloatCC::LessThan, x, cur),
@@ -1005,6 +1108,7 @@ impl Gen<'_, '_> {
             (Type::Int, true) => ins.icmp(IntCC::SignedGreaterThan, x, cur),
             (Type::Bool, false) => ins.icmp(IntCC::UnsignedLessThan, x, cur),
             (Type::Bool, true) => ins.icmp(IntCC::UnsignedGreaterThan, x, cur),
+            (Type::Num, _) => unreachable!("handled above"),
         }
     }
 
@@ -1042,6 +1146,14 @@ impl Gen<'_, '_> {
             Type::Float => {
                 let z = self.b.ins().f64const(0.0);
                 self.b.ins().fcmp(FloatCC::NotEqual, v, z)
+            }
+            Type::Num => {
+                // A float is false only as +-0.0: its bits without the sign are zero.
+                let (lo, hi) = self.b.ins().isplit(v);
+                let is_float = self.b.ins().icmp_imm_s(IntCC::Equal, hi, TAG_FLOAT as i64);
+                let mag = self.b.ins().ishl_imm_s(lo, 1);
+                let bits = self.b.ins().select(is_float, mag, lo);
+                self.b.ins().icmp_imm_s(IntCC::NotEqual, bits, 0)
             }
         }
     }
@@ -1152,6 +1264,36 @@ impl Gen<'_, '_> {
                 let x = self.expr(a);
                 self.cast(*c, x)
             }
+            ExprKind::Tag(a) => {
+                let x = self.expr(a);
+                self.tag(x, a.ty)
+            }
+            ExprKind::Case(a, arms) => {
+                let n = self.expr(a);
+                let (lo, hi) = self.b.ins().isplit(n);
+                let blocks = [
+                    self.b.create_block(),
+                    self.b.create_block(),
+                    self.b.create_block(),
+                ];
+                let other = self.b.create_block();
+                let join = self.b.create_block();
+                let res = self.b.append_block_param(join, clif_type(e.ty));
+                let is_float = self.b.ins().icmp_imm_s(IntCC::Equal, hi, TAG_FLOAT as i64);
+                self.b.ins().brif(is_float, blocks[1], &[], other, &[]);
+                self.b.switch_to_block(other);
+                let is_bool = self.b.ins().icmp_imm_s(IntCC::Equal, hi, TAG_BOOL as i64);
+                self.b.ins().brif(is_bool, blocks[2], &[], blocks[0], &[]);
+                for ((k, (var, body)), t) in arms.iter().enumerate().zip(Type::TAGGED) {
+                    self.b.switch_to_block(blocks[k]);
+                    let payload = self.untag(lo, t);
+                    self.set_var(*var, payload);
+                    let r = self.expr(body);
+                    self.b.ins().jump(join, &[BlockArg::Value(r)]);
+                }
+                self.b.switch_to_block(join);
+                res
+            }
             ExprKind::Block(stmts) => {
                 let ret = self.b.create_block();
                 let res = self.b.append_block_param(ret, clif_type(e.ty));
@@ -1196,6 +1338,27 @@ impl Gen<'_, '_> {
                     }
                 }
             }
+        }
+    }
+
+    /// A typed value as a `Num`: its slot and its tag.
+    fn tag(&mut self, x: Value, ty: Type) -> Value {
+        let payload = match ty {
+            Type::Int => x,
+            Type::Float => self.b.ins().bitcast(types::I64, MemFlagsData::new(), x),
+            Type::Bool => self.b.ins().uextend(types::I64, x),
+            Type::Num => return x,
+        };
+        let t = self.b.ins().iconst(types::I64, ty.tag() as i64);
+        self.b.ins().iconcat(payload, t)
+    }
+
+    /// The payload of a `Num` whose tag is `ty`'s, from its low half.
+    fn untag(&mut self, lo: Value, ty: Type) -> Value {
+        match ty {
+            Type::Float => self.b.ins().bitcast(types::F64, MemFlagsData::new(), lo),
+            Type::Bool => self.b.ins().ireduce(types::I8, lo),
+            Type::Int | Type::Num => lo,
         }
     }
 
@@ -1455,6 +1618,7 @@ impl Gen<'_, '_> {
                 let n = self.b.ins().select(far, max, y);
                 self.b.ins().sshr(x, n)
             }
+            IPowVar => self.ipow_var(x, y),
             FAdd => self.b.ins().fadd(x, y),
             FSub => self.b.ins().fsub(x, y),
             FMul => self.b.ins().fmul(x, y),
@@ -1476,6 +1640,7 @@ impl Gen<'_, '_> {
                     (Type::Int, false) => self.b.ins().icmp(IntCC::SignedGreaterThan, y, x),
                     (Type::Bool, true) => self.b.ins().icmp(IntCC::UnsignedLessThan, y, x),
                     (Type::Bool, false) => self.b.ins().icmp(IntCC::UnsignedGreaterThan, y, x),
+                    (Type::Num, min) => self.num_beats(!min, y, x),
                 };
                 self.b.ins().select(better, y, x)
             }
@@ -1648,6 +1813,52 @@ impl Gen<'_, '_> {
         r
     }
 
+    /// `x ** e` for an exponent `e >= 0` known only at run time: squaring, with every
+    /// product checked (a square that overflows is needed later, so the result would too).
+    fn ipow_var(&mut self, x: Value, e: Value) -> Value {
+        let neg = self.b.ins().icmp_imm_s(IntCC::SignedLessThan, e, 0);
+        self.inexact_if(neg);
+        let head = self.b.create_block();
+        let body = self.b.create_block();
+        let square = self.b.create_block();
+        let done = self.b.create_block();
+        for _ in 0..3 {
+            self.b.append_block_param(head, types::I64);
+        }
+        let res = self.b.append_block_param(done, types::I64);
+        let one = self.b.ins().iconst(types::I64, 1);
+        let args = [one, x, e].map(BlockArg::Value);
+        self.b.ins().jump(head, &args);
+        self.b.switch_to_block(head);
+        let (r, base, k) = {
+            let ps = self.b.block_params(head);
+            (ps[0], ps[1], ps[2])
+        };
+        let finished = self.b.ins().icmp_imm_s(IntCC::Equal, k, 0);
+        self.b
+            .ins()
+            .brif(finished, done, &[BlockArg::Value(r)], body, &[]);
+        self.b.switch_to_block(body);
+        let odd = self.b.ins().band_imm_s(k, 1);
+        let odd = self.b.ins().icmp_imm_s(IntCC::NotEqual, odd, 0);
+        let (m, of) = self.b.ins().smul_overflow(r, base);
+        let of = self.b.ins().band(of, odd);
+        self.inexact_if(of);
+        let r2 = self.b.ins().select(odd, m, r);
+        let k2 = self.b.ins().sshr_imm_s(k, 1);
+        let last = self.b.ins().icmp_imm_s(IntCC::Equal, k2, 0);
+        self.b
+            .ins()
+            .brif(last, done, &[BlockArg::Value(r2)], square, &[]);
+        self.b.switch_to_block(square);
+        let (sq, of) = self.b.ins().smul_overflow(base, base);
+        self.inexact_if(of);
+        let args = [r2, sq, k2].map(BlockArg::Value);
+        self.b.ins().jump(head, &args);
+        self.b.switch_to_block(done);
+        res
+    }
+
     /// An exact comparison of an i64 with an f64, as CPython compares int and float.
     fn cmp_int_float(&mut self, op: CmpOp, x: Value, y: Value) -> Value {
         // Rounding is monotone: if float(x) != y, comparing float(x) with y gives the exact
@@ -1677,6 +1888,7 @@ impl Gen<'_, '_> {
             Cast::IntToFloat => self.b.ins().fcvt_from_sint(types::F64, x),
             Cast::IntTruth => self.truth(x, Type::Int),
             Cast::FloatTruth => self.truth(x, Type::Float),
+            Cast::NumTruth => self.truth(x, Type::Num),
             Cast::FloatToInt | Cast::FloatRound | Cast::FloatFloor | Cast::FloatCeil => {
                 let nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
                 self.error_if(nan, ErrCode::FloatNanToInt);
@@ -1790,7 +2002,9 @@ fn harmless_invariant(e: &Expr) -> bool {
         | ExprKind::Index
         | ExprKind::Let(..)
         | ExprKind::Call(..)
-        | ExprKind::Block(_) => false,
+        | ExprKind::Block(_)
+        | ExprKind::Tag(_)
+        | ExprKind::Case(..) => false,
     };
     if !ok {
         return false;

@@ -54,6 +54,10 @@ impl<'a> Interp<'a> {
                 c: 0.0,
                 n: 0,
             },
+            Consumer::Sum if p.elem_type() == Type::Num => Acc::MixedSum {
+                pre: BigInt::zero(),
+                float: None,
+            },
             Consumer::Sum => Acc::IntSum(BigInt::zero()),
             Consumer::Count => Acc::Count(0),
             Consumer::Min | Consumer::Max => Acc::Extreme {
@@ -120,6 +124,18 @@ impl<'a> Interp<'a> {
                     *n += 1;
                 }
             }
+            (Consumer::Sum, Acc::MixedSum { pre, float }) => match (float.as_mut(), v) {
+                (None, Value::Float(x)) => {
+                    let (mut s, mut c) = (0.0, 0.0);
+                    pyops::neumaier_add(&mut s, &mut c, x);
+                    *float = Some((s, c));
+                }
+                (None, v) => *pre += to_bigint(&v),
+                (Some((s, c)), Value::Float(x)) => pyops::neumaier_add(s, c, x),
+                (Some((s, c)), v) => {
+                    pyops::neumaier_add(s, c, pyops::int_to_float(&to_bigint(&v))?)
+                }
+            },
             (Consumer::Count, Acc::Count(n)) => *n += 1,
             (Consumer::Min | Consumer::Max, Acc::Extreme { value, nan_seen }) => {
                 if matches!(v, Value::Float(f) if f.is_nan()) {
@@ -307,11 +323,26 @@ impl<'a> Interp<'a> {
                 Cast::IntToFloat => Value::Float(pyops::int_to_float(&self.eval_int(a)?)?),
                 Cast::IntTruth => Value::Bool(!self.eval_int(a)?.is_zero()),
                 Cast::FloatTruth => Value::Bool(self.eval_float(a)? != 0.0),
+                Cast::NumTruth => Value::Bool(truthy(&self.eval(a)?)),
                 Cast::FloatToInt => Value::Int(pyops::float_to_int(self.eval_float(a)?)?),
                 Cast::FloatRound => Value::Int(pyops::float_round_to_int(self.eval_float(a)?)?),
                 Cast::FloatFloor => Value::Int(pyops::float_floor_to_int(self.eval_float(a)?)?),
                 Cast::FloatCeil => Value::Int(pyops::float_ceil_to_int(self.eval_float(a)?)?),
             },
+            // A value carries its type: tagging changes nothing.
+            ExprKind::Tag(a) => self.eval(a)?,
+            ExprKind::Case(a, arms) => {
+                let v = self.eval(a)?;
+                let k = match v {
+                    Value::Int(_) => 0,
+                    Value::Float(_) => 1,
+                    Value::Bool(_) => 2,
+                    _ => unreachable!("verified IR: a num is a number"),
+                };
+                let (var, body) = &arms[k];
+                self.vars[var.0 as usize] = v;
+                self.eval(body)?
+            }
             ExprKind::Block(stmts) => match self.exec(stmts)? {
                 Flow::Return(v) => v,
                 _ => unreachable!("verified IR: every path of a block returns"),
@@ -410,8 +441,8 @@ impl<'a> Interp<'a> {
     fn binary(&mut self, op: BinOp, a: &Expr, b: &Expr) -> EResult<Value> {
         use BinOp::*;
         Ok(match op {
-            IAdd | ISub | IMul | IFloorDiv | IMod | IPow | IBitAnd | IBitOr | IBitXor | IShl
-            | IShr | ITrueDiv => {
+            IAdd | ISub | IMul | IFloorDiv | IMod | IPow | IPowVar | IBitAnd | IBitOr | IBitXor
+            | IShl | IShr | ITrueDiv => {
                 let x = self.eval_int(a)?;
                 let y = self.eval_int(b)?;
                 match op {
@@ -421,6 +452,7 @@ impl<'a> Interp<'a> {
                     IFloorDiv => Value::Int(pyops::int_floordiv(&x, &y)?),
                     IMod => Value::Int(pyops::int_mod(&x, &y)?),
                     IPow => Value::Int(pyops::int_pow(&x, y.to_u32().unwrap_or(0))),
+                    IPowVar => Value::Int(pyops::int_pow_var(&x, &y)?),
                     IBitAnd => Value::Int(x & y),
                     IBitOr => Value::Int(x | y),
                     IBitXor => Value::Int(x ^ y),

@@ -186,6 +186,15 @@ pub fn expr(p: &Pipeline, e: &Expr) -> String {
             format!("({} {})", name, args.join(" "))
         }
         ExprKind::Block(stmts) => format!("(block{})", stmts_text(p, stmts)),
+        ExprKind::Tag(a) => format!("(tag.{} {})", a.ty.name(), expr(p, a)),
+        ExprKind::Case(a, arms) => {
+            let arms: Vec<String> = arms
+                .iter()
+                .zip(Type::TAGGED)
+                .map(|((v, e), t)| format!("({} {} {})", t.name(), var_name(p, *v), expr(p, e)))
+                .collect();
+            format!("(case {} {})", expr(p, a), arms.join(" "))
+        }
     }
 }
 
@@ -257,6 +266,7 @@ fn cast_name(c: Cast) -> &'static str {
         Cast::IntToFloat => "int->float",
         Cast::IntTruth => "truth.int",
         Cast::FloatTruth => "truth.float",
+        Cast::NumTruth => "truth.num",
         Cast::FloatToInt => "float->int.trunc",
         Cast::FloatRound => "float->int.round",
         Cast::FloatFloor => "float->int.floor",

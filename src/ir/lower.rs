@@ -9,6 +9,9 @@ use crate::diagnostics::{CResult, CompileError, ErrorKind};
 use crate::passes::fold;
 use crate::syntax::ast;
 
+mod tagged;
+use tagged::{coerce, join, tag};
+
 /// The largest constant exponent `int ** k` accepted: past it the exact result could be
 /// gigabytes, and CPython would be no faster.
 const MAX_INT_EXPONENT: u32 = 100_000;
@@ -363,6 +366,7 @@ impl Lowerer {
                                         "'float' object cannot be interpreted as an integer",
                                     ))
                                 }
+                                Type::Num => return Err(num_range_bound(a.span)),
                             };
                             vals.push(fold::fold_expr(v));
                         }
@@ -1103,55 +1107,26 @@ impl Lowerer {
                     return self.cond(e);
                 }
                 let v = self.expr(operand)?;
-                unary(*op, v, span)?
+                self.unary_any(*op, v, span)?
             }
             ast::ExprKind::Binary { op, left, right } => {
                 let l = self.expr(left)?;
                 let r = self.expr(right)?;
-                binary(*op, l, r, span)?
+                self.binary_any(*op, l, r, span)?
             }
             ast::ExprKind::BoolOp { op, values } => {
                 let mut parts = Vec::new();
                 for v in values {
                     parts.push(self.expr(v)?);
                 }
-                let ty = parts[0].ty;
-                if let Some(p) = parts.iter().find(|p| p.ty != ty) {
-                    let word = if *op == ast::BoolOp::And { "and" } else { "or" };
-                    return Err(unsupported(
-                        p.span,
-                        format!(
-                            "operands of `{word}` have different types ({} and {}): the result's type would depend on the values",
-                            ty.name(),
-                            p.ty.name()
-                        ),
-                    )
-                    .with_help("convert the operands to one type, or use the expression as a condition"));
-                }
-                fold_boolop(*op, parts, span)
+                self.boolop_any(*op, parts, span)
             }
             ast::ExprKind::Compare { left, ops } => self.compare(left, ops, span)?,
             ast::ExprKind::IfExp { test, body, orelse } => {
                 let c = self.cond(test)?;
                 let a = self.expr(body)?;
                 let b = self.expr(orelse)?;
-                if a.ty != b.ty {
-                    return Err(unsupported(
-                        span,
-                        format!(
-                            "the branches of this conditional have different types ({} and {})",
-                            a.ty.name(),
-                            b.ty.name()
-                        ),
-                    )
-                    .with_help("make both branches the same type, e.g. 0.0 instead of 0"));
-                }
-                let ty = a.ty;
-                mk(
-                    ExprKind::If(Box::new(c), Box::new(a), Box::new(b)),
-                    ty,
-                    span,
-                )
+                self.if_any(c, a, b, span)
             }
             ast::ExprKind::Lambda { .. } => {
                 return Err(unsupported(
@@ -1279,8 +1254,11 @@ impl Lowerer {
     fn call_builtin(&mut self, func: &ast::Expr, args: Vec<Expr>, span: Span) -> CResult<Expr> {
         let fname = match &func.kind {
             ast::ExprKind::Name(n) if !self.is_local(n) => n.clone(),
-            ast::ExprKind::Attribute { value, attr } if matches!(&value.kind, ast::ExprKind::Name(m) if m == "math" && !self.is_local(m)) => {
-                return math_call(&attr.name, args, span, attr.span)
+            ast::ExprKind::Attribute { value, attr } if matches!(&value.kind, ast::ExprKind::Name(m) if m == "math" && !self.is_local(m)) =>
+            {
+                return self.over_typed(args, span, &mut |_, args| {
+                    math_call(&attr.name, args, span, attr.span)
+                });
             }
             _ => {
                 return Err(unsupported(
@@ -1291,6 +1269,15 @@ impl Lowerer {
         };
         if let Some(d) = self.def_named(&fname) {
             return self.inline_call(d, args, span);
+        }
+        if matches!(fname.as_str(), "min" | "max") && args.len() >= 2 {
+            if args.iter().any(|a| a.ty != args[0].ty || a.ty == Type::Num) {
+                return self.minmax_any(fname == "max", args, span);
+            }
+        } else if args.iter().any(|a| a.ty == Type::Num) {
+            return self.over_typed(args, span, &mut |lw, args| {
+                lw.call_builtin(func, args, span)
+            });
         }
         let nargs = args.len();
         let arity = |n: usize| -> CResult<()> {
@@ -1319,7 +1306,7 @@ impl Lowerer {
                         Type::Int,
                         span,
                     ),
-                    Type::Float => mk(
+                    Type::Float | Type::Num => mk(
                         ExprKind::Call(Builtin::Math(MathFn::Fabs), vec![a]),
                         Type::Float,
                         span,
@@ -1332,7 +1319,7 @@ impl Lowerer {
                 match a.ty {
                     Type::Int => a,
                     Type::Bool => to_int(a),
-                    Type::Float => cast(Cast::FloatToInt, a, Type::Int),
+                    Type::Float | Type::Num => cast(Cast::FloatToInt, a, Type::Int),
                 }
             }
             "float" => {
@@ -1380,13 +1367,6 @@ impl Lowerer {
                     )));
                 }
                 let ty = args[0].ty;
-                if let Some(a) = args.iter().find(|a| a.ty != ty) {
-                    return Err(unsupported(
-                        a.span,
-                        format!("{fname}() of different types ({} and {}): the result's type would depend on the values", ty.name(), a.ty.name()),
-                    )
-                    .with_help("convert the arguments to one type"));
-                }
                 let op = if fname == "min" {
                     BinOp::Min
                 } else {
@@ -1433,7 +1413,7 @@ impl Lowerer {
         if ops.len() == 1 {
             let r = operands.pop().expect("two operands");
             let l = operands.pop().expect("two operands");
-            return compare2(ops[0].0, l, r, span);
+            return self.compare_any(ops[0].0, l, r, span);
         }
         // A chain `a < b < c` evaluates each operand once, left to right, and stops at the
         // first false comparison: bind non-trivial operands to temporaries, each just before
@@ -1458,7 +1438,8 @@ impl Lowerer {
         }
         let mut acc: Option<Expr> = None;
         for i in (0..ops.len()).rev() {
-            let cmp = compare2(ops[i].0, operands[i].clone(), operands[i + 1].clone(), span)?;
+            let cmp =
+                self.compare_any(ops[i].0, operands[i].clone(), operands[i + 1].clone(), span)?;
             let mut e = match acc {
                 None => cmp,
                 Some(rest) => fold_boolop(ast::BoolOp::And, vec![cmp, rest], span),
@@ -1499,7 +1480,7 @@ fn math_call(name: &str, mut args: Vec<Expr>, span: Span, name_span: Span) -> CR
             match a.ty {
                 Type::Int => a,
                 Type::Bool => to_int(a),
-                Type::Float => {
+                Type::Float | Type::Num => {
                     let c = match name {
                         "floor" => Cast::FloatFloor,
                         "ceil" => Cast::FloatCeil,
@@ -1586,6 +1567,8 @@ fn cast(c: Cast, e: Expr, ty: Type) -> Expr {
     mk(ExprKind::Cast(c, Box::new(e)), ty, span)
 }
 
+/// `e` as an int; bools convert. (A `Num` is dispatched on before: left as it is, the
+/// verifier reports it.)
 fn to_int(e: Expr) -> Expr {
     match e.ty {
         Type::Bool => cast(Cast::BoolToInt, e, Type::Int),
@@ -1593,11 +1576,12 @@ fn to_int(e: Expr) -> Expr {
     }
 }
 
+/// `e` as a float: correctly rounded from an int. (A `Num` is dispatched on before.)
 fn to_float(e: Expr) -> Expr {
     match e.ty {
         Type::Bool => cast(Cast::BoolToFloat, e, Type::Float),
         Type::Int => cast(Cast::IntToFloat, e, Type::Float),
-        Type::Float => e,
+        Type::Float | Type::Num => e,
     }
 }
 
@@ -1607,6 +1591,7 @@ pub fn truth(e: Expr) -> Expr {
         Type::Bool => e,
         Type::Int => cast(Cast::IntTruth, e, Type::Bool),
         Type::Float => cast(Cast::FloatTruth, e, Type::Bool),
+        Type::Num => cast(Cast::NumTruth, e, Type::Bool),
     }
 }
 
@@ -2238,7 +2223,7 @@ impl Lowerer {
             ast::StmtKind::AugAssign { target, op, value } => {
                 let l = self.name(&target.name, target.span)?;
                 let r = self.expr(value)?;
-                let v = binary(*op, l, r, s.span)?;
+                let v = self.binary_any(*op, l, r, s.span)?;
                 self.bind(&target.name, v, out);
             }
             ast::StmtKind::Return(value) => {
@@ -2642,5 +2627,14 @@ fn range_int(v: Expr, span: Span) -> CResult<Expr> {
             span,
             "'float' object cannot be interpreted as an integer",
         )),
+        Type::Num => Err(num_range_bound(span)),
     }
+}
+
+fn num_range_bound(span: Span) -> CompileError {
+    unsupported(
+        span,
+        "a range bound that is an int or a float depending on the data is not supported",
+    )
+    .with_help("convert it with int(...)")
 }

@@ -17,6 +17,10 @@ pub enum Type {
     Int,
     Float,
     Bool,
+    /// A number whose type the data decides: an int, float or bool tagged at run time.
+    /// Lowering introduces it only where differently typed paths join, and every operation
+    /// on it is an `ExprKind::Case` over the typed operations.
+    Num,
 }
 
 impl Type {
@@ -25,9 +29,29 @@ impl Type {
             Type::Int => "int",
             Type::Float => "float",
             Type::Bool => "bool",
+            Type::Num => "num",
         }
     }
+
+    /// The tag a `Num` carries for a value of this type (`Num` has none).
+    pub fn tag(self) -> u64 {
+        match self {
+            Type::Int => TAG_INT,
+            Type::Float => TAG_FLOAT,
+            Type::Bool => TAG_BOOL,
+            Type::Num => u64::MAX,
+        }
+    }
+
+    /// The typed types a `Num` may hold, in the order of `ExprKind::Case`'s arms.
+    pub const TAGGED: [Type; 3] = [Type::Int, Type::Float, Type::Bool];
 }
+
+/// A `Num` is 16 bytes (an i128 in kernels): the payload's 8-byte slot (i64, f64 bits, 0/1)
+/// in the low half, the tag in the high half. Buffers of such pairs are `Dtype::Num`.
+pub const TAG_INT: u64 = 0;
+pub const TAG_FLOAT: u64 = 1;
+pub const TAG_BOOL: u64 = 2;
 
 /// A local variable (a lambda parameter, a `let` temporary). Indexes `Pipeline::vars`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -82,6 +106,12 @@ pub enum ExprKind {
     /// The current element's position in the source, after `Pipeline::view` (Int): what
     /// `enumerate()` counts and what `zip()` pairs by.
     Index,
+    /// Tag a typed value (Int, Float or Bool, the operand's type) as a `Num`.
+    Tag(Box<Expr>),
+    /// Dispatch on a `Num`'s tag: bind its payload to the arm's variable and evaluate that
+    /// arm. The arms are for int, float and bool payloads (`Type::TAGGED`), and all have the
+    /// `Case`'s type.
+    Case(Box<Expr>, Box<[(VarId, Expr); 3]>),
 }
 
 /// A statement of an inlined function body. `Break`/`Continue` refer to the innermost loop,
@@ -140,6 +170,9 @@ pub enum BinOp {
     IMod,
     /// int ** constant non-negative int (the right operand is a `ConstInt`).
     IPow,
+    /// int ** int whose exponent is not a constant; lowering only reaches it when the
+    /// exponent is >= 0 (a negative one gives a float).
+    IPowVar,
     /// int / int → float, correctly rounded.
     ITrueDiv,
     IBitAnd,
@@ -222,6 +255,8 @@ pub enum Cast {
     /// Python truthiness of an int / float: `x != 0`.
     IntTruth,
     FloatTruth,
+    /// Python truthiness of a `Num`: its payload is not zero (`-0.0` is false, NaN true).
+    NumTruth,
     /// `int(f)`: truncation; ValueError on NaN, OverflowError on inf.
     FloatToInt,
     /// `round(f)`: half to even.
@@ -289,10 +324,12 @@ pub enum Dtype {
     F32,
     F64,
     Bool,
+    /// 16-byte tagged numbers (`TAG_*`): a list that mixes ints, floats and bools.
+    Num,
 }
 
 impl Dtype {
-    pub const ALL: [Dtype; 10] = [
+    pub const ALL: [Dtype; 11] = [
         Dtype::I8,
         Dtype::I16,
         Dtype::I32,
@@ -303,6 +340,7 @@ impl Dtype {
         Dtype::F32,
         Dtype::F64,
         Dtype::Bool,
+        Dtype::Num,
     ];
 
     /// The pipeline type of an element: ints as Python ints, floats widened exactly to f64.
@@ -310,6 +348,7 @@ impl Dtype {
         match self {
             Dtype::F32 | Dtype::F64 => Type::Float,
             Dtype::Bool => Type::Bool,
+            Dtype::Num => Type::Num,
             _ => Type::Int,
         }
     }
@@ -320,6 +359,7 @@ impl Dtype {
             Dtype::I16 | Dtype::U16 => 2,
             Dtype::I32 | Dtype::U32 | Dtype::F32 => 4,
             Dtype::I64 | Dtype::F64 => 8,
+            Dtype::Num => 16,
         }
     }
 
@@ -335,6 +375,7 @@ impl Dtype {
             Dtype::F32 => "f32",
             Dtype::F64 => "f64",
             Dtype::Bool => "bool",
+            Dtype::Num => "num",
         }
     }
 
@@ -407,7 +448,8 @@ pub enum Consumer {
     /// Stops at the first false element.
     All(Option<Lambda1>),
     /// Each chunk folds from `identity` with `op(acc, item)`; chunk results are then folded in
-    /// order with `op`. `identity` and `op` have the element's type.
+    /// order with `op`. `identity`, `acc` and `op` have one type: the element's, or `Num`
+    /// when the identity or the operator would give another type.
     Reduce {
         identity: Expr,
         acc: VarId,
@@ -481,7 +523,11 @@ impl Expr {
     /// The expressions directly inside this one, statements of an inlined body included.
     pub fn children<'e>(&'e self, out: &mut Vec<&'e Expr>) {
         match &self.kind {
-            ExprKind::Unary(_, a) | ExprKind::Cast(_, a) => out.push(a),
+            ExprKind::Unary(_, a) | ExprKind::Cast(_, a) | ExprKind::Tag(a) => out.push(a),
+            ExprKind::Case(a, arms) => {
+                out.push(a);
+                out.extend(arms.iter().map(|(_, e)| e));
+            }
             ExprKind::Binary(_, a, b)
             | ExprKind::Compare(_, _, a, b)
             | ExprKind::And(a, b)

@@ -134,8 +134,8 @@ impl Verifier<'_> {
             ExprKind::Binary(op, a, b) => {
                 use BinOp::*;
                 let (operand, result) = match op {
-                    IAdd | ISub | IMul | IFloorDiv | IMod | IPow | IBitAnd | IBitOr | IBitXor
-                    | IShl | IShr => (Int, Int),
+                    IAdd | ISub | IMul | IFloorDiv | IMod | IPow | IPowVar | IBitAnd | IBitOr
+                    | IBitXor | IShl | IShr => (Int, Int),
                     ITrueDiv => (Int, Float),
                     BBitAnd | BBitOr | BBitXor => (Bool, Bool),
                     FAdd | FSub | FMul | FDiv | FFloorDiv | FMod | FPow => (Float, Float),
@@ -180,6 +180,7 @@ impl Verifier<'_> {
                     Cast::IntToFloat => (Int, Float),
                     Cast::IntTruth => (Int, Bool),
                     Cast::FloatTruth => (Float, Bool),
+                    Cast::NumTruth => (Num, Bool),
                     Cast::FloatToInt | Cast::FloatRound | Cast::FloatFloor | Cast::FloatCeil => {
                         (Float, Int)
                     }
@@ -202,6 +203,21 @@ impl Verifier<'_> {
                 self.result(e, result)
             }
             ExprKind::Block(stmts) => self.stmts(stmts, e.ty),
+            ExprKind::Tag(a) => {
+                if a.ty == Num {
+                    return Err("tag of a value that is already a num".into());
+                }
+                self.expr(a)?;
+                self.result(e, Num)
+            }
+            ExprKind::Case(a, arms) => {
+                same(a, Num)?;
+                for ((v, body), t) in arms.iter().zip(Type::TAGGED) {
+                    self.var(*v, t)?;
+                    same(body, e.ty)?;
+                }
+                Ok(())
+            }
         }
     }
 
