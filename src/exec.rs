@@ -429,7 +429,7 @@ struct Env {
     _items: Vec<u64>,
 }
 
-fn build_env(params: &[Value], src: &SourceData) -> Option<Env> {
+fn build_env(params: &[Value], src: &SourceData, tagged: bool) -> Option<Env> {
     let mut slots = Vec::with_capacity(params.len() + 2);
     for v in params {
         slots.push(v.to_slot()?);
@@ -445,7 +445,13 @@ fn build_env(params: &[Value], src: &SourceData) -> Option<Env> {
         }
         SourceData::List(values) => {
             for v in values {
-                items.push(v.to_slot()?);
+                // A list of tagged numbers (items of several types) has two slots an item.
+                if tagged {
+                    let (lo, hi) = v.to_tagged()?;
+                    items.extend([lo, hi]);
+                } else {
+                    items.push(v.to_slot()?);
+                }
             }
             slots.push(items.as_ptr() as u64);
         }
@@ -481,7 +487,7 @@ pub fn run(
     let src = eval_source(p, params, buffer)?;
     let len = src.len();
     let env = if opts.jit {
-        build_env(params, &src)
+        build_env(params, &src, p.source.elem_type() == Type::Num)
     } else {
         None
     };

@@ -267,7 +267,7 @@ impl Gen<'_, '_> {
             Consumer::Reduce { identity, .. } => {
                 self.idx = lo;
                 let v = self.expr(identity);
-                accs.acc = Some(new_var(self, clif_type(elem_ty), v));
+                accs.acc = Some(new_var(self, clif_type(identity.ty), v));
             }
             Consumer::Product => {
                 let one = self.b.ins().iconst(types::I64, 1);
@@ -455,7 +455,8 @@ impl Gen<'_, '_> {
                 }
             }
             Source::List { ty, .. } => {
-                let off = self.b.ins().ishl_imm_s(i, 3);
+                let shift = if *ty == Type::Num { 4 } else { 3 };
+                let off = self.b.ins().ishl_imm_s(i, shift);
                 let addr = self.b.ins().iadd(src.items.expect("list items"), off);
                 self.b.ins().load(clif_type(*ty), mem(), addr, 0)
             }
@@ -961,6 +962,7 @@ impl Gen<'_, '_> {
                 let v = accs.acc.expect("acc");
                 let a = self.b.use_var(v);
                 self.set_var(*acc, a);
+                let x = self.tag_as(x, elem_ty, self.p.vars[item.0 as usize].ty);
                 self.set_var(*item, x);
                 let r = self.expr(op);
                 self.b.def_var(v, r);
@@ -1351,6 +1353,15 @@ impl Gen<'_, '_> {
         };
         let t = self.b.ins().iconst(types::I64, ty.tag() as i64);
         self.b.ins().iconcat(payload, t)
+    }
+
+    /// `x` of type `from` as a value of type `to` (itself, or a `Num`).
+    fn tag_as(&mut self, x: Value, from: Type, to: Type) -> Value {
+        if to == Type::Num {
+            self.tag(x, from)
+        } else {
+            x
+        }
     }
 
     /// The payload of a `Num` whose tag is `ty`'s, from its low half.

@@ -59,6 +59,9 @@ struct Lowerer {
     cur_tuple: Option<Vec<VarId>>,
     /// Lambda parameters bound to a tuple element (their `scopes` entry is `TUPLE_VAR`).
     tuples: Vec<(String, Vec<VarId>)>,
+    /// A local read where its type differs by path: (depth of `fns`, name). The inlined
+    /// call is lowered again with that name held as a tagged number throughout.
+    retag: std::cell::RefCell<Option<(usize, String)>>,
 }
 
 /// The `scopes` entry of a name bound to a tuple: look it up in `Lowerer::tuples`.
@@ -76,6 +79,7 @@ impl Lowerer {
             work: 0,
             cur_tuple: None,
             tuples: Vec::new(),
+            retag: Default::default(),
         }
     }
 }
@@ -409,28 +413,14 @@ impl Lowerer {
                 let mut ty = None;
                 for it in items {
                     let v = fold::fold_expr(self.expr(it)?);
-                    match ty {
-                        None => ty = Some(v.ty),
-                        Some(t) if t != v.ty => {
-                            return Err(unsupported(
-                                it.span,
-                                format!(
-                                    "list items of different types ({} and {})",
-                                    t.name(),
-                                    v.ty.name()
-                                ),
-                            )
-                            .with_help(
-                                "write every item with the same type, e.g. 1.0 instead of 1",
-                            ))
-                        }
-                        _ => {}
-                    }
+                    ty = Some(ty.map_or(v.ty, |t| join(t, v.ty)));
                     out.push(v);
                 }
+                // Items of different types are tagged numbers, each keeping its own type.
+                let ty = ty.unwrap_or(Type::Int);
                 Ok(Source::List {
-                    items: out,
-                    ty: ty.unwrap_or(Type::Int),
+                    items: out.into_iter().map(|v| coerce(v, ty)).collect(),
+                    ty,
                 })
             }
             _ => Err(self.not_a_source(e)),
@@ -608,27 +598,32 @@ impl Lowerer {
             _ => ident,
         };
         let identity = fold::fold_expr(self.expr(ident_body)?);
-        if identity.ty != elem {
-            return Err(unsupported(
-                identity.span,
-                format!(
-                    "the identity is {} but the elements are {}",
-                    identity.ty.name(),
-                    elem.name()
-                ),
-            )
-            .with_help(format!("write an identity of type {}", elem.name())));
+        // The accumulator holds the identity, then what the operator returns, and the
+        // operator also combines chunk results: when these types differ (an int 0 folding
+        // floats) all of them are tagged numbers, and the operator is typed again for them.
+        let mut ty = join(identity.ty, elem);
+        loop {
+            let (acc, item, body) = self.reduce_fn(op, ty)?;
+            let t = join(ty, body.ty);
+            if t == ty {
+                return self.reduce_op(coerce(identity, ty), acc, item, coerce(body, ty), ty);
+            }
+            ty = t;
         }
+    }
+
+    /// The reduce operator typed for an accumulator and items of type `ty`.
+    fn reduce_fn(&mut self, op: &ast::Expr, ty: Type) -> CResult<(VarId, VarId, Expr)> {
         if let ast::ExprKind::Name(n) = &op.kind {
             if let Some(d) = self.def_named(n).filter(|_| !self.is_local(n)) {
-                let acc = self.new_var("a", elem);
-                let item = self.new_var("b", elem);
+                let acc = self.new_var("a", ty);
+                let item = self.new_var("b", ty);
                 let args = vec![
-                    mk(ExprKind::Var(acc), elem, op.span),
-                    mk(ExprKind::Var(item), elem, op.span),
+                    mk(ExprKind::Var(acc), ty, op.span),
+                    mk(ExprKind::Var(item), ty, op.span),
                 ];
                 let body = self.inline_call(d, args, op.span)?;
-                return self.reduce_op(identity, acc, item, body, elem);
+                return Ok((acc, item, body));
             }
         }
         let ast::ExprKind::Lambda { params, body } = &op.kind else {
@@ -644,14 +639,13 @@ impl Lowerer {
                 "the reduce operator takes two arguments",
             ));
         };
-        let acc = self.new_var(&pa.name, elem);
-        let item = self.new_var(&pb.name, elem);
+        let acc = self.new_var(&pa.name, ty);
+        let item = self.new_var(&pb.name, ty);
         self.scopes.push((pa.name.clone(), acc));
         self.scopes.push((pb.name.clone(), item));
         let res = self.expr(body);
         self.scopes.truncate(self.scopes.len() - 2);
-        let op = res?;
-        self.reduce_op(identity, acc, item, op, elem)
+        Ok((acc, item, res?))
     }
 
     fn reduce_op(
@@ -660,19 +654,9 @@ impl Lowerer {
         acc: VarId,
         item: VarId,
         op: Expr,
-        elem: Type,
+        ty: Type,
     ) -> CResult<Consumer> {
-        if op.ty != elem {
-            return Err(unsupported(
-                op.span,
-                format!(
-                    "the reduce operator returns {} but the elements are {}",
-                    op.ty.name(),
-                    elem.name()
-                ),
-            )
-            .with_help("the operator must return the element type, as Rayon's reduce requires"));
-        }
+        debug_assert_eq!(op.ty, ty);
         Ok(Consumer::Reduce {
             identity,
             acc,
@@ -930,7 +914,7 @@ impl Lowerer {
         match name {
             "sum" | "count" | "product" => {
                 self.no_args(last)?;
-                if elem == Type::Float && name != "count" {
+                if matches!(elem, Type::Float | Type::Num) && name != "count" {
                     return Err(unsupported(
                         last.name.span,
                         format!("a {name} of floats inside a stage is not compiled yet"),
@@ -991,7 +975,7 @@ impl Lowerer {
                 let total = self.new_var("acc", ty);
                 pre.push(Stmt::Assign(total, identity));
                 body.push(Stmt::Assign(acc, mk(ExprKind::Var(total), ty, span)));
-                body.push(Stmt::Assign(item, cur));
+                body.push(Stmt::Assign(item, coerce(cur, ty)));
                 body.push(Stmt::Assign(total, op));
                 after = mk(ExprKind::Var(total), ty, span);
             }
@@ -1207,6 +1191,9 @@ impl Lowerer {
         }
         if let Some(f) = self.fns.last() {
             if f.locals.contains(n) {
+                if let Some(Slot::Conflict(..)) = f.env.as_ref().and_then(|e| e.get(n)) {
+                    *self.retag.borrow_mut() = Some((self.fns.len(), n.to_string()));
+                }
                 return f.read(n, span);
             }
         }
@@ -1839,8 +1826,10 @@ struct FnCtx {
     env: Option<Env>,
     /// One IR variable per (name, type), for this inlined copy.
     var_of: std::collections::HashMap<(String, Type), VarId>,
-    /// The type of the first `return` and where it is.
+    /// The type of the `return`s so far (their join), and where the first is.
     ret: Option<(Type, Span)>,
+    /// Locals held as tagged numbers everywhere in this copy: their type differs by path.
+    nums: std::collections::HashSet<String>,
     loops: Vec<LoopFrame>,
 }
 
@@ -1867,6 +1856,36 @@ impl FnCtx {
                 format!("`{n}` may be used before it is assigned"),
             )
             .with_help(format!("assign `{n}` on every path before this use"))),
+        }
+    }
+}
+
+/// Tag the values of a body's `return`s (those of this body: an inlined call inside is an
+/// expression, with returns of its own).
+fn tag_returns(stmts: &mut [Stmt]) {
+    for s in stmts {
+        match s {
+            Stmt::Return(e) => {
+                let v = std::mem::replace(e, mk(ExprKind::ConstBool(false), Type::Bool, e.span));
+                *e = tag(v);
+            }
+            Stmt::If(_, a, b) => {
+                tag_returns(a);
+                tag_returns(b);
+            }
+            Stmt::While { first, body, .. } => {
+                if let Some((_, b)) = first {
+                    tag_returns(b);
+                }
+                tag_returns(body);
+            }
+            Stmt::ForRange { first, body, .. } => {
+                if let Some(b) = first {
+                    tag_returns(b);
+                }
+                tag_returns(body);
+            }
+            Stmt::Assign(..) | Stmt::Eval(_) | Stmt::Break | Stmt::Continue => {}
         }
     }
 }
@@ -1947,6 +1966,11 @@ impl Lowerer {
 
     /// Store `value` into the local `name`, which takes the value's type from here on.
     fn bind(&mut self, name: &str, value: Expr, out: &mut Vec<Stmt>) {
+        let value = if self.f().nums.contains(name) {
+            tag(value)
+        } else {
+            value
+        };
         let ty = value.ty;
         let v = self.local_var(name, ty);
         out.push(Stmt::Assign(v, value));
@@ -2151,18 +2175,49 @@ impl Lowerer {
         let mut locals = std::collections::HashSet::new();
         locals.extend(d.params.iter().map(|p| p.name.clone()));
         assigned_names(&d.body, &mut locals);
+        let mut nums = std::collections::HashSet::new();
+        loop {
+            let res = self.inline_body(&d, &args, span, tuple.as_ref(), &locals, &nums);
+            if res.is_err() {
+                // A local whose type differs by path: hold it as a tagged number and lower
+                // the body again (once per name).
+                let retag = self.retag.borrow_mut().take();
+                if let Some((depth, n)) = retag {
+                    if depth == self.fns.len() + 1 && nums.insert(n) {
+                        continue;
+                    }
+                }
+            }
+            return res;
+        }
+    }
+
+    /// One lowering of a `def`'s body for `inline_call_with`, with the locals in `nums`
+    /// held as tagged numbers.
+    fn inline_body(
+        &mut self,
+        d: &ast::FuncDef,
+        args: &[(usize, Expr)],
+        span: Span,
+        tuple: Option<&Vec<VarId>>,
+        locals: &std::collections::HashSet<String>,
+        nums: &std::collections::HashSet<String>,
+    ) -> CResult<Expr> {
+        let name = &d.name.name;
+        let args = args.to_vec();
         self.fns.push(FnCtx {
             name: name.clone(),
-            locals,
+            locals: locals.clone(),
             env: Some(Env::new()),
             var_of: Default::default(),
             ret: None,
+            nums: nums.clone(),
             loops: Vec::new(),
         });
         // The function does not see the caller's lambda parameters.
         let scopes = std::mem::take(&mut self.scopes);
         let tuples = std::mem::take(&mut self.tuples);
-        if let Some(parts) = &tuple {
+        if let Some(parts) = tuple {
             self.scopes.push((d.params[0].name.clone(), TUPLE_VAR));
             self.tuples.push((d.params[0].name.clone(), parts.clone()));
         }
@@ -2190,6 +2245,9 @@ impl Lowerer {
         let Some((ty, _)) = f.ret else {
             return Err(unsupported(d.span, format!("`{name}` never returns")));
         };
+        if ty == Type::Num {
+            tag_returns(&mut out);
+        }
         Ok(mk(ExprKind::Block(out), ty, span))
     }
 
@@ -2235,21 +2293,13 @@ impl Lowerer {
                     .with_help("return a number"));
                 };
                 let v = self.expr(value)?;
-                match self.f().ret {
-                    Some((t, _)) if t != v.ty => {
-                        return Err(unsupported(
-                            value.span,
-                            format!(
-                                "this returns {} but an earlier `return` gives {}: the result's type would depend on the path taken",
-                                v.ty.name(),
-                                t.name()
-                            ),
-                        )
-                        .with_help("return one type on every path, e.g. float(...)"))
-                    }
-                    Some(_) => {}
-                    None => self.f().ret = Some((v.ty, value.span)),
-                }
+                // Returns of different types make the call a tagged number (see
+                // `inline_call_with`).
+                let f = self.f();
+                f.ret = Some(match f.ret {
+                    Some((t, at)) => (join(t, v.ty), at),
+                    None => (v.ty, value.span),
+                });
                 out.push(Stmt::Return(v));
                 self.f().env = None;
             }

@@ -57,10 +57,19 @@ pub fn verify(p: &Pipeline) -> Result<(), String> {
             item,
             op,
         } => {
-            v.expect(identity, ty)?;
-            v.var(*acc, ty)?;
-            v.var(*item, ty)?;
-            v.expect(op, ty)?;
+            // The accumulator's type: the element's, or tagged numbers.
+            let t = identity.ty;
+            if t != ty && t != Type::Num {
+                return Err(format!(
+                    "reduce of {} elements into {}",
+                    ty.name(),
+                    t.name()
+                ));
+            }
+            v.expr(identity)?;
+            v.var(*acc, t)?;
+            v.var(*item, t)?;
+            v.expect(op, t)?;
         }
         Consumer::Find { pred, .. } => {
             v.var(pred.var, ty)?;
@@ -70,7 +79,7 @@ pub fn verify(p: &Pipeline) -> Result<(), String> {
             v.var(key.var, ty)?;
             v.expr(&key.body)?;
         }
-        Consumer::Product if ty == Type::Float => {
+        Consumer::Product if matches!(ty, Type::Float | Type::Num) => {
             return Err("a float product is not exact in chunks".into());
         }
         _ => {}
