@@ -50,6 +50,85 @@ C("expensive_2m", EXPENSIVE + "\nrange(0, 2000000).map(expensive_computation).su
 C("expensive_small", EXPENSIVE + "\nrange(0, 3000).map(expensive_computation).sum()")
 C("expensive_lambda", EXPENSIVE + "\nrange(0, 3000).map(lambda x: expensive_computation(x) + 1).sum()")
 
+# ---- types that differ by path: tagged numbers ----
+C("tagged_loop_zero_or_more", """
+def f(x):
+    r = x
+    for i in range(x):
+        r = r * 0.5
+    return r
+range(0, 12).map(f).collect()
+""")
+C("tagged_if_local", """
+def f(x):
+    if x > 1:
+        y = 1
+    else:
+        y = 0.5
+    return y
+range(-2, 4).map(f).collect()
+""")
+C("tagged_while", """
+def f(x):
+    r = x
+    while r > 10:
+        r = r / 3
+    return r
+range(0, 40, 3).map(f).collect()
+""")
+C("tagged_continue_first", """
+def f(x):
+    r = x
+    for i in range(6):
+        if i == 0:
+            continue
+        r = r * 1.5
+    return r
+range(-3, 3).map(f).collect()
+""")
+C("tagged_returns", """
+def sign(v):
+    if v > 0:
+        return 1.0
+    elif v < 0:
+        return -1
+    return 0
+range(-3, 4).map(sign).collect()
+""")
+C("tagged_returns_sum", """
+def f(x):
+    if x % 3 == 0:
+        return x // 3
+    return x / 3
+range(0, 3000).map(f).sum()
+""")
+C("tagged_returns_int_sum", """
+def f(x):
+    if x > 100:
+        return 0.5
+    return x
+range(0, 50).map(f).sum()
+""")
+C("tagged_accumulator", """
+def f(n):
+    acc = 0
+    for i in range(n):
+        acc += (-1) ** i / (2 * i + 1)
+    return acc
+range(0, 30).map(f).collect()
+""")
+C("tagged_relu_then_int", """
+def relu(v):
+    return v if v > 0 else 0
+range(-5, 5).map(lambda x: int(relu(x * 0.75)) + relu(x)).collect()
+""")
+C("tagged_error_in_arm", """
+def f(x):
+    y = x if x % 2 else x * 0.5
+    return 1 // y
+range(-3, 3).map(f).collect()
+""")
+
 # ---- assignment, types changing by assignment ----
 C("assign_int_to_float", """
 def f(x):

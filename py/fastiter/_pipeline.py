@@ -165,10 +165,37 @@ def _sequence_buffer(data: Any) -> tuple[Any, str]:
         return array.array("d", data), "f64"
     if types == {bool}:
         return bytes(data), "bool"
+    if types <= {int, float, bool}:
+        return _tagged_buffer(data), "num"
     names = ", ".join(sorted(t.__name__ for t in types))
     raise Unsupported(
         f"the input holds {names} values (compiled inputs hold one of int, float, bool)"
     )
+
+
+def _tagged_buffer(data: Any) -> array.array:
+    """A list mixing ints, floats and bools as tagged numbers: per item its 8-byte slot (the
+    int, the float's bits, 0/1) and its tag (0 int, 1 float, 2 bool), each item keeping the
+    type it has in Python."""
+    n = len(data)
+    floats = array.array("d", [v if type(v) is float else 0.0 for v in data])
+    bits = array.array("q")
+    bits.frombytes(floats.tobytes())
+    out = array.array("q", bytes(16 * n))
+    for i, v in enumerate(data):
+        t = type(v)
+        if t is float:
+            out[2 * i] = bits[i]
+            out[2 * i + 1] = 1
+        elif t is bool:
+            out[2 * i] = int(v)
+            out[2 * i + 1] = 2
+        else:
+            try:
+                out[2 * i] = v
+            except OverflowError:
+                raise Unsupported("the list holds ints beyond 64 bits") from None
+    return out
 
 
 # --- Plans (compiled kernels and how to feed them) -----------------------------------------

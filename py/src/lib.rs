@@ -188,6 +188,7 @@ fn to_value(obj: &Bound<'_, PyAny>, ty: ir::Type) -> PyResult<Value> {
         ir::Type::Bool => Value::Bool(obj.cast::<PyBool>()?.is_true()),
         ir::Type::Int => Value::Int(obj.cast::<PyInt>()?.extract::<BigInt>()?),
         ir::Type::Float => Value::Float(obj.cast::<PyFloat>()?.value()),
+        ir::Type::Num => return Err(PyTypeError::new_err("a parameter has one type")),
     })
 }
 
@@ -221,7 +222,8 @@ fn packed_list(py: Python<'_>, slots: &[u64], ty: Type) -> PyResult<Py<PyAny>> {
     let per_item = match ty {
         Type::Int => arenas::INT_BYTES,
         Type::Float => arenas::FLOAT_BYTES,
-        Type::Bool => 0,
+        // `exec` never packs tagged numbers: they come back as a list of values.
+        Type::Bool | Type::Num => 0,
     };
     arenas::with_room(py, slots.len().saturating_mul(per_item), || {
         // SAFETY: `PyList_New` returns a new list (owned by `list` from here) whose items are
@@ -232,7 +234,7 @@ fn packed_list(py: Python<'_>, slots: &[u64], ty: Type) -> PyResult<Py<PyAny>> {
             let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))?;
             for (i, &s) in slots.iter().enumerate() {
                 let item = match ty {
-                    Type::Int => ffi::PyLong_FromLongLong(s as i64),
+                    Type::Int | Type::Num => ffi::PyLong_FromLongLong(s as i64),
                     Type::Float => ffi::PyFloat_FromDouble(f64::from_bits(s)),
                     Type::Bool => {
                         // `Py_NewRef` is 3.10+; the list takes this new reference.
@@ -273,7 +275,8 @@ fn inline_to_py(py: Python<'_>, v: InlineValue, items: &[u64]) -> PyResult<Py<Py
 /// A kernel slot of type `ty` as a Python object (as `Value::from_slot`, then `to_py`).
 fn slot_to_py(py: Python<'_>, bits: u64, ty: ir::Type) -> Py<PyAny> {
     match ty {
-        ir::Type::Int => PyInt::new(py, bits as i64).into_any().unbind(),
+        // `Inline` decodes a tagged number's type before it comes here.
+        ir::Type::Int | ir::Type::Num => PyInt::new(py, bits as i64).into_any().unbind(),
         ir::Type::Float => PyFloat::new(py, f64::from_bits(bits)).into_any().unbind(),
         ir::Type::Bool => PyBool::new(py, bits & 0xff != 0)
             .to_owned()
@@ -332,7 +335,7 @@ fn probe(code: ErrCode) -> Option<&'static CStr> {
         IntTooLargeForFloat => c"float(10 ** 400)",
         IntDivTooLargeForFloat => c"10 ** 400 / 1",
         RangeStepZero => c"range(0, 1, 0)",
-        ComplexResult | NegativeCount | StepByZero => return None,
+        ComplexResult | NegativeCount | StepByZero | ResultTooLarge => return None,
     })
 }
 
@@ -512,6 +515,8 @@ impl Kernel {
                     }
                     *slot = u64::from(obj.is(PyBool::new(py, true)));
                 }
+                // No parameter is a tagged number: each has the type of its value.
+                ir::Type::Num => return Ok(py.NotImplemented()),
             }
         }
         if exact {
@@ -544,8 +549,12 @@ impl Kernel {
                 let buf = PyUntypedBuffer::get(obj)?;
                 let dt = buffer_dtype(&buf);
                 // Bytes of 0/1 (a `bytes` built from a list of bools) read as bools.
-                let ok =
-                    dt == Some(decl.dtype) || (decl.dtype == Dtype::Bool && dt == Some(Dtype::U8));
+                // Tagged numbers come as pairs of int64 (`_pipeline._tagged_buffer`).
+                let ok = dt == Some(decl.dtype)
+                    || (decl.dtype == Dtype::Bool && dt == Some(Dtype::U8))
+                    || (decl.dtype == Dtype::Num
+                        && dt == Some(Dtype::I64)
+                        && buf.item_count() % 2 == 0);
                 if !buf.is_c_contiguous() || !ok {
                     return Err(PyTypeError::new_err(format!(
                         "expected a C-contiguous buffer of {}",
@@ -567,7 +576,11 @@ impl Kernel {
             // reads it. Python code could write to a writable buffer from another thread
             // meanwhile: the reads would see some mix of values, as a Python loop would.
             (Some(decl), Some(v)) => Some(unsafe {
-                BufferArg::new(v.buf_ptr() as *const u8, v.item_count(), decl.dtype)
+                let n = match decl.dtype {
+                    Dtype::Num => v.item_count() / 2,
+                    _ => v.item_count(),
+                };
+                BufferArg::new(v.buf_ptr() as *const u8, n, decl.dtype)
             }),
             _ => None,
         };
@@ -609,7 +622,7 @@ impl Kernel {
         if array {
             if let Value::Packed(ty, slots) = &value {
                 let (width, code) = match ty {
-                    Type::Int => (8, "q"),
+                    Type::Int | Type::Num => (8, "q"),
                     Type::Float => (8, "d"),
                     Type::Bool => (1, "?"),
                 };
