@@ -17,6 +17,28 @@ pub fn fold_expr(e: Expr) -> Expr {
 }
 
 fn fold_node(e: Expr) -> Expr {
+    // A dispatch on a value whose tag is known here is that tag's arm.
+    let e = match e.kind {
+        ExprKind::Case(n, arms) => match n.kind {
+            ExprKind::Tag(v) => {
+                let k = crate::ir::Type::TAGGED
+                    .iter()
+                    .position(|t| *t == v.ty)
+                    .expect("a tagged value is int, float or bool");
+                let [a0, a1, a2] = *arms;
+                let (var, body) = [a0, a1, a2].into_iter().nth(k).expect("three arms");
+                return Expr {
+                    kind: ExprKind::Let(var, v, Box::new(body)),
+                    ..e
+                };
+            }
+            kind => Expr {
+                kind: ExprKind::Case(Box::new(Expr { kind, ..*n }), arms),
+                ..e
+            },
+        },
+        _ => e,
+    };
     let folded = match &e.kind {
         ExprKind::Unary(op, a) => match (op, &a.kind) {
             (UnOp::INeg, ExprKind::ConstInt(v)) => Some(ExprKind::ConstInt(-v)),

@@ -147,6 +147,16 @@ pub fn rewrite(
         Cast(c, a) => Cast(c, r(a)),
         Call(b, args) => Call(b, args.into_iter().map(|a| rewrite(a, f)).collect()),
         Block(stmts) => Block(rewrite_stmts(stmts, f)),
+        Tag(a) => Tag(r(a)),
+        Case(a, arms) => {
+            let [(v0, e0), (v1, e1), (v2, e2)] = *arms;
+            let arms = [
+                (v0, rewrite(e0, f)),
+                (v1, rewrite(e1, f)),
+                (v2, rewrite(e2, f)),
+            ];
+            Case(r(a), Box::new(arms))
+        }
         k => k,
     };
     f(crate::ir::Expr { kind, ..e })
