@@ -548,11 +548,12 @@ impl Lowerer {
             "reduce" => self.reduce(link, elem)?,
             "product" => {
                 self.no_args(link)?;
-                if elem == Type::Float {
+                if matches!(elem, Type::Float | Type::Num) {
                     return Err(unsupported(
                         link.name.span,
-                        "a product of floats is not compiled: its rounding depends on the order \
-                         of the multiplications, which chunks would change",
+                        "a product of floats (or of values that may be floats) is not compiled: \
+                         its rounding depends on the order of the multiplications, which chunks \
+                         would change",
                     )
                     .with_help("multiply ints, or use reduce with an identity if the order does not matter to you"));
                 }
