@@ -56,10 +56,13 @@ pub enum ErrCode {
     /// An int result too large to build (`a ** n` past 2**24 bits): refused at run time,
     /// so the pipeline runs as Python, which builds it or raises `MemoryError`.
     ResultTooLarge = 20,
+    /// `min()` / `max()` of an empty generator without `default=`.
+    MinEmpty = 21,
+    MaxEmpty = 22,
 }
 
 impl ErrCode {
-    pub const ALL: [ErrCode; 20] = [
+    pub const ALL: [ErrCode; 22] = [
         ErrCode::IntFloorDivZero,
         ErrCode::IntModZero,
         ErrCode::IntTrueDivZero,
@@ -80,6 +83,8 @@ impl ErrCode {
         ErrCode::NegativeCount,
         ErrCode::StepByZero,
         ErrCode::ResultTooLarge,
+        ErrCode::MinEmpty,
+        ErrCode::MaxEmpty,
     ];
 
     pub fn from_u32(code: u32) -> Option<ErrCode> {
@@ -92,7 +97,7 @@ impl ErrCode {
             IntFloorDivZero | IntModZero | IntTrueDivZero | FloatDivZero | FloatFloorDivZero
             | FloatModZero | ZeroToNegativePower => PyExcType::ZeroDivisionError,
             MathDomain | FloatNanToInt | NegativeShift | RangeStepZero | NegativeCount
-            | StepByZero => PyExcType::ValueError,
+            | StepByZero | MinEmpty | MaxEmpty => PyExcType::ValueError,
             MathRange
             | FloatInfToInt
             | FloatPowOverflow
@@ -125,6 +130,8 @@ impl ErrCode {
             NegativeCount => "skip() and take() need a count >= 0",
             StepByZero => "step_by() needs a step >= 1",
             ResultTooLarge => "the exact int result is too large for fastiter to compute",
+            MinEmpty => "min() arg is an empty sequence",
+            MaxEmpty => "max() arg is an empty sequence",
         }
     }
 

@@ -162,6 +162,18 @@ fn check_spans(src: &str, e: &Expr) {
             inside(body);
         }
         ExprKind::List(items) | ExprKind::Tuple(items) => items.iter().for_each(inside),
+        ExprKind::Comprehension { elt, clauses, .. } => {
+            inside(elt);
+            for c in clauses {
+                assert_eq!(text(c.target.span), c.target.name);
+                inside(&c.iter);
+                c.ifs.iter().for_each(inside);
+            }
+        }
+        ExprKind::NamedExpr { target, value } => {
+            assert_eq!(text(target.span), target.name);
+            inside(value);
+        }
     }
 }
 

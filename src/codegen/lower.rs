@@ -1399,6 +1399,18 @@ impl Gen<'_, '_> {
 
     fn stmt(&mut self, s: &Stmt) {
         match s {
+            Stmt::Raise(code) => {
+                // In the batched loop the interpreter redoes the chunk, in order.
+                if self.batched {
+                    let args = [BlockArg::Value(self.idx)];
+                    self.b.ins().jump(self.inexact_block, &args);
+                } else {
+                    let c = self.b.ins().iconst(types::I32, *code as i64);
+                    let args = [BlockArg::Value(c), BlockArg::Value(self.idx)];
+                    self.b.ins().jump(self.err_block, &args);
+                }
+                self.dead();
+            }
             Stmt::Assign(v, e) => {
                 let x = self.expr(e);
                 self.set_var(*v, x);
@@ -1928,7 +1940,8 @@ impl Gen<'_, '_> {
 /// Whether a `return` is among the statements (at any depth of statements).
 fn returns(s: &Stmt) -> bool {
     match s {
-        Stmt::Return(_) => true,
+        // Raising leaves like a return does.
+        Stmt::Return(_) | Stmt::Raise(_) => true,
         Stmt::If(_, a, b) => a.iter().any(returns) || b.iter().any(returns),
         Stmt::While { first, body, .. } => {
             first.as_ref().is_some_and(|(_, b)| b.iter().any(returns)) || body.iter().any(returns)

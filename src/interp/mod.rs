@@ -370,6 +370,7 @@ impl<'a> Interp<'a> {
 
     fn exec1(&mut self, s: &Stmt) -> EResult<Flow> {
         Ok(match s {
+            Stmt::Raise(code) => return Err(*code),
             Stmt::Assign(v, e) => {
                 let x = self.eval(e)?;
                 self.vars[v.0 as usize] = x;

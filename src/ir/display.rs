@@ -256,6 +256,7 @@ pub fn stmt(p: &Pipeline, s: &Stmt) -> String {
         Stmt::Break => "(break)".into(),
         Stmt::Continue => "(continue)".into(),
         Stmt::Return(e) => format!("(return {})", expr(p, e)),
+        Stmt::Raise(code) => format!("(raise {code:?})"),
     }
 }
 

@@ -9,6 +9,7 @@ use crate::diagnostics::{CResult, CompileError, ErrorKind};
 use crate::passes::fold;
 use crate::syntax::ast;
 
+mod comprehension;
 mod tagged;
 use tagged::{coerce, join, tag};
 
@@ -62,6 +63,9 @@ struct Lowerer {
     /// A local read where its type differs by path: (depth of `fns`, name). The inlined
     /// call is lowered again with that name held as a tagged number throughout.
     retag: std::cell::RefCell<Option<(usize, String)>>,
+    /// How many enclosing constructs may skip the expression being lowered (a conditional's
+    /// branch, `and`/`or`, a comprehension): `:=` is compiled only where it certainly runs.
+    cond_depth: usize,
 }
 
 /// The `scopes` entry of a name bound to a tuple: look it up in `Lowerer::tuples`.
@@ -80,6 +84,7 @@ impl Lowerer {
             cur_tuple: None,
             tuples: Vec::new(),
             retag: Default::default(),
+            cond_depth: 0,
         }
     }
 }
@@ -473,6 +478,8 @@ impl Lowerer {
             _ => ("x".to_string(), f, false),
         };
         let var = self.new_var(&name, elem);
+        // Truncated back to this mark: `:=` in the body binds names after the parameter.
+        let mark = self.scopes.len();
         self.scopes.push((name, var));
         let res = if call_it {
             let arg = mk(ExprKind::Var(var), elem, f.span);
@@ -483,7 +490,7 @@ impl Lowerer {
         } else {
             self.expr(body)
         };
-        self.scopes.pop();
+        self.scopes.truncate(mark);
         Ok((var, res?))
     }
 
@@ -642,10 +649,11 @@ impl Lowerer {
         };
         let acc = self.new_var(&pa.name, ty);
         let item = self.new_var(&pb.name, ty);
+        let mark = self.scopes.len();
         self.scopes.push((pa.name.clone(), acc));
         self.scopes.push((pb.name.clone(), item));
         let res = self.expr(body);
-        self.scopes.truncate(self.scopes.len() - 2);
+        self.scopes.truncate(mark);
         Ok((acc, item, res?))
     }
 
@@ -768,13 +776,14 @@ impl Lowerer {
             _ => ("x".to_string(), f),
         };
         let var = self.new_var("_elem", elem);
+        let mark = self.scopes.len();
         self.scopes.push((name.clone(), TUPLE_VAR));
         self.tuples.push((name, parts));
         let saved = self.cur_tuple.take();
         let res = lower(self, body);
         self.cur_tuple = saved;
         self.tuples.pop();
-        self.scopes.pop();
+        self.scopes.truncate(mark);
         Ok((var, res?))
     }
 
@@ -823,9 +832,10 @@ impl Lowerer {
                     var,
                     body: mk(ExprKind::Var(var), elem, f.span),
                 });
+                let mark = self.scopes.len();
                 self.scopes.push((pname, var));
                 let res = lower_items(self, body);
-                self.scopes.pop();
+                self.scopes.truncate(mark);
                 res?
             }
         };
@@ -1023,9 +1033,14 @@ impl Lowerer {
         match &e.kind {
             ast::ExprKind::BoolOp { op, values } => {
                 let mut parts = Vec::new();
-                for v in values {
-                    parts.push(self.cond(v)?);
+                for (i, v) in values.iter().enumerate() {
+                    // Operands after the first may not run.
+                    self.cond_depth += usize::from(i == 1);
+                    let p = self.cond(v);
+                    parts.push(p);
                 }
+                self.cond_depth -= usize::from(values.len() > 1);
+                let parts = parts.into_iter().collect::<CResult<Vec<_>>>()?;
                 Ok(fold_boolop(*op, parts, e.span))
             }
             ast::ExprKind::Unary {
@@ -1058,33 +1073,21 @@ impl Lowerer {
             ast::ExprKind::Name(n) => self.name(n, span)?,
             ast::ExprKind::Attribute { value, attr } => self.attribute(value, attr, span)?,
             ast::ExprKind::Call { .. } if is_nested_pipeline(e) => self.nested(e)?,
-            ast::ExprKind::Call { func, args, kwargs } => {
-                let def = match &func.kind {
-                    ast::ExprKind::Name(n) if !self.is_local(n) => self.def_named(n),
-                    _ => None,
+            ast::ExprKind::Call { func, args, kwargs }
+                if matches!(&func.kind, ast::ExprKind::Name(n)
+                    if !self.is_local(n) && self.def_named(n).is_none()
+                        && matches!(n.as_str(), "sum" | "any" | "all" | "min" | "max")) =>
+            {
+                let ast::ExprKind::Name(n) = &func.kind else {
+                    unreachable!("matched above")
                 };
-                if def.is_none() {
-                    if let Some((k, _)) = kwargs.first() {
-                        return Err(unsupported(
-                            k.span,
-                            format!("keyword argument `{}` is not supported here", k.name),
-                        ));
-                    }
+                match self.reducer_call(n, args, kwargs, span)? {
+                    Some(e) => e,
+                    None => self.plain_call(func, args, kwargs, span)?,
                 }
-                let mut vals = Vec::new();
-                for a in args {
-                    vals.push(self.expr(a)?);
-                }
-                match def {
-                    Some(d) => {
-                        let mut kws = Vec::new();
-                        for (k, v) in kwargs {
-                            kws.push((k.clone(), self.expr(v)?));
-                        }
-                        self.inline_call_kw(d, vals, kws, span)?
-                    }
-                    None => self.call_builtin(func, vals, span)?,
-                }
+            }
+            ast::ExprKind::Call { func, args, kwargs } => {
+                self.plain_call(func, args, kwargs, span)?
             }
             ast::ExprKind::Subscript { value, index } => self.subscript(value, index, span)?,
             ast::ExprKind::Unary { op, operand } => {
@@ -1101,17 +1104,23 @@ impl Lowerer {
             }
             ast::ExprKind::BoolOp { op, values } => {
                 let mut parts = Vec::new();
-                for v in values {
-                    parts.push(self.expr(v)?);
+                for (i, v) in values.iter().enumerate() {
+                    self.cond_depth += usize::from(i == 1);
+                    let p = self.expr(v);
+                    parts.push(p);
                 }
+                self.cond_depth -= usize::from(values.len() > 1);
+                let parts = parts.into_iter().collect::<CResult<Vec<_>>>()?;
                 self.boolop_any(*op, parts, span)
             }
             ast::ExprKind::Compare { left, ops } => self.compare(left, ops, span)?,
             ast::ExprKind::IfExp { test, body, orelse } => {
                 let c = self.cond(test)?;
-                let a = self.expr(body)?;
-                let b = self.expr(orelse)?;
-                self.if_any(c, a, b, span)
+                self.cond_depth += 1;
+                let a = self.expr(body);
+                let b = self.expr(orelse);
+                self.cond_depth -= 1;
+                self.if_any(c, a?, b?, span)
             }
             ast::ExprKind::Lambda { .. } => {
                 return Err(unsupported(
@@ -1125,7 +1134,55 @@ impl Lowerer {
                     "lists and tuples are only supported as a pipeline source",
                 ))
             }
+            ast::ExprKind::Comprehension { list, .. } => {
+                let what = if *list {
+                    "a list comprehension"
+                } else {
+                    "a generator expression"
+                };
+                return Err(unsupported(
+                    span,
+                    format!("{what} is compiled only as the argument of sum, any, all, min or max"),
+                ));
+            }
+            ast::ExprKind::NamedExpr { target, value } => self.named_expr(target, value, span)?,
         })
+    }
+
+    /// A call of a `def` (inlined) or of a builtin.
+    fn plain_call(
+        &mut self,
+        func: &ast::Expr,
+        args: &[ast::Expr],
+        kwargs: &[(ast::Ident, ast::Expr)],
+        span: Span,
+    ) -> CResult<Expr> {
+        let def = match &func.kind {
+            ast::ExprKind::Name(n) if !self.is_local(n) => self.def_named(n),
+            _ => None,
+        };
+        if def.is_none() {
+            if let Some((k, _)) = kwargs.first() {
+                return Err(unsupported(
+                    k.span,
+                    format!("keyword argument `{}` is not supported here", k.name),
+                ));
+            }
+        }
+        let mut vals = Vec::new();
+        for a in args {
+            vals.push(self.expr(a)?);
+        }
+        match def {
+            Some(d) => {
+                let mut kws = Vec::new();
+                for (k, v) in kwargs {
+                    kws.push((k.clone(), self.expr(v)?));
+                }
+                self.inline_call_kw(d, vals, kws, span)
+            }
+            None => self.call_builtin(func, vals, span),
+        }
     }
 
     /// The variables of the tuple a name is bound to (its scope entry is `TUPLE_VAR`).
@@ -1395,8 +1452,12 @@ impl Lowerer {
         span: Span,
     ) -> CResult<Expr> {
         let mut operands = vec![self.expr(left)?];
-        for (_, e) in ops {
-            operands.push(self.expr(e)?);
+        for (i, (_, e)) in ops.iter().enumerate() {
+            // A chain stops at its first false comparison: later operands may not run.
+            self.cond_depth += usize::from(i > 0);
+            let v = self.expr(e);
+            self.cond_depth -= usize::from(i > 0);
+            operands.push(v?);
         }
         if ops.len() == 1 {
             let r = operands.pop().expect("two operands");
@@ -1886,7 +1947,7 @@ fn tag_returns(stmts: &mut [Stmt]) {
                 }
                 tag_returns(body);
             }
-            Stmt::Assign(..) | Stmt::Eval(_) | Stmt::Break | Stmt::Continue => {}
+            Stmt::Assign(..) | Stmt::Eval(_) | Stmt::Break | Stmt::Continue | Stmt::Raise(_) => {}
         }
     }
 }

@@ -146,6 +146,8 @@ pub enum Stmt {
     Break,
     Continue,
     Return(Expr),
+    /// Raise the exception `ErrCode` stands for (`min()` of an empty generator).
+    Raise(crate::errors::ErrCode),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -586,7 +588,7 @@ impl Stmt {
                 first.iter().flatten().for_each(|s| s.exprs(out));
                 body.iter().for_each(|s| s.exprs(out));
             }
-            Stmt::Break | Stmt::Continue => {}
+            Stmt::Break | Stmt::Continue | Stmt::Raise(_) => {}
         }
     }
 }

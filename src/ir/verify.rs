@@ -234,6 +234,7 @@ impl Verifier<'_> {
     fn stmts(&self, stmts: &[Stmt], ret: Type) -> Result<(), String> {
         for s in stmts {
             match s {
+                Stmt::Raise(_) => {}
                 Stmt::Assign(v, e) => {
                     self.var(*v, e.ty)?;
                     self.expr(e)?;

@@ -196,7 +196,7 @@ pub fn rewrite_stmts(
                 body: rewrite_stmts(body, f),
             },
             Stmt::Return(e) => Stmt::Return(r(e)),
-            s @ (Stmt::Break | Stmt::Continue) => s,
+            s @ (Stmt::Break | Stmt::Continue | Stmt::Raise(_)) => s,
         })
         .collect()
 }

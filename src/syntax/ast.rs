@@ -66,6 +66,26 @@ pub enum ExprKind {
     },
     List(Vec<Expr>),
     Tuple(Vec<Expr>),
+    /// A generator expression `(elt for t in it if c ...)` (`list: false`) or a list
+    /// comprehension `[elt for ...]` (`list: true`).
+    Comprehension {
+        elt: Box<Expr>,
+        clauses: Vec<CompClause>,
+        list: bool,
+    },
+    /// `target := value`
+    NamedExpr {
+        target: Ident,
+        value: Box<Expr>,
+    },
+}
+
+/// One `for target in iter if cond ...` clause of a comprehension.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompClause {
+    pub target: Ident,
+    pub iter: Expr,
+    pub ifs: Vec<Expr>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

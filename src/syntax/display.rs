@@ -5,7 +5,8 @@
 //! `(none)`, `(name x)`, `(attr VALUE name)`, `(call FUNC ARGS... (kw name VALUE)...)`,
 //! `(index VALUE INDEX)`, `(unary - X)`, `(binop + L R)`, `(and A B ...)`, `(or A B ...)`,
 //! `(compare A < B <= C)`, `(if TEST then BODY else ORELSE)`, `(lambda [x y] BODY)`,
-//! `(list ...)`, `(tuple ...)`. Spans are not shown.
+//! `(list ...)`, `(tuple ...)`, `(genexpr ELT (for x ITER (if COND)...)...)`, `(listcomp ...)`,
+//! `(walrus x VALUE)`. Spans are not shown.
 //!
 //! A node that fits in [`WIDTH`] columns is printed on one line; a longer one prints its head
 //! (and any leading plain fields) on the first line and each further part on its own line,
@@ -167,6 +168,24 @@ fn sexp(e: &Expr) -> Sx {
         }
         ExprKind::List(items) => list("list", items.iter().map(sexp)),
         ExprKind::Tuple(items) => list("tuple", items.iter().map(sexp)),
+        ExprKind::Comprehension {
+            elt,
+            clauses,
+            list: l,
+        } => {
+            let mut items = vec![sexp(elt)];
+            for c in clauses {
+                let mut parts = vec![atom(c.target.name.clone()), sexp(&c.iter)];
+                for cond in &c.ifs {
+                    parts.push(list("if", [sexp(cond)]));
+                }
+                items.push(list("for", parts));
+            }
+            list(if *l { "listcomp" } else { "genexpr" }, items)
+        }
+        ExprKind::NamedExpr { target, value } => {
+            list("walrus", [atom(target.name.clone()), sexp(value)])
+        }
     }
 }
 

@@ -17,7 +17,7 @@ use pest::error::{ErrorVariant, InputLocation};
 use pest::iterators::{Pair, Pairs};
 use pest::Parser as _;
 
-use super::ast::{BinOp, BoolOp, CmpOp, Expr, ExprKind, Ident, UnaryOp};
+use super::ast::{BinOp, BoolOp, CmpOp, CompClause, Expr, ExprKind, Ident, UnaryOp};
 use crate::diagnostics::{line_col, CompileError, ErrorKind, Span};
 
 /// The most brackets (`(`, `[`, `{`) that may be open at once. Deeper input is refused
@@ -748,10 +748,7 @@ impl Builder {
                     span,
                     "starred expressions ('*x') are not supported",
                 )),
-                Rule::walrus => Err(unsupported(
-                    span,
-                    "assignment expressions (':=') are not supported",
-                )),
+                Rule::walrus => self.walrus(pair),
                 _ => Err(internal(span, "unexpected rule in an expression")),
             };
         }
@@ -1052,10 +1049,16 @@ impl Builder {
         let mut depth = func.depth;
         let mut args: Vec<Expr> = Vec::new();
         let mut kwargs: Vec<(Ident, Expr)> = Vec::new();
+        let nargs = pair
+            .clone()
+            .into_inner()
+            .filter(|p| p.as_rule() == Rule::arg)
+            .count();
         for arg in pair.into_inner().filter(|p| p.as_rule() == Rule::arg) {
             let aspan = span_of(&arg);
             let mut inner = arg.into_inner();
             let first = next(&mut inner, aspan)?;
+            let comp = inner.next();
             match first.as_rule() {
                 Rule::kwarg => {
                     let kspan = span_of(&first);
@@ -1081,12 +1084,36 @@ impl Builder {
                         "argument unpacking ('*args', '**kwargs') is not supported",
                     ))
                 }
-                _ if inner.next().is_some() => {
-                    return Err(
-                        unsupported(aspan, "generator expressions are not supported").with_help(
-                            "write the loop as a pipeline: range(...).map(...).filter(...)",
-                        ),
-                    )
+                _ if comp.is_some() => {
+                    if nargs > 1 {
+                        return Err(CompileError::new(
+                            ErrorKind::Syntax,
+                            aspan,
+                            "Generator expression must be parenthesized",
+                        ));
+                    }
+                    let elt = self.build(first)?;
+                    let comp = comp.ok_or_else(|| internal(aspan, "a generator without `for`"))?;
+                    // From the element to the last clause (the argument's pair also holds
+                    // the whitespace after it).
+                    let (clauses, d) = self.comp_for(comp)?;
+                    let end = clauses
+                        .last()
+                        .map(|c| c.ifs.last().unwrap_or(&c.iter).span.end)
+                        .unwrap_or(aspan.end);
+                    let gspan = Span {
+                        start: aspan.start,
+                        end,
+                    };
+                    depth = depth.max(elt.depth.max(d) + 1);
+                    args.push(Expr {
+                        kind: ExprKind::Comprehension {
+                            elt: Box::new(elt.expr),
+                            clauses,
+                            list: false,
+                        },
+                        span: gspan,
+                    });
                 }
                 _ => {
                     if let Some((k, _)) = kwargs.first() {
@@ -1148,6 +1175,9 @@ impl Builder {
     /// `(x)` keeps the inner span; `()`, `(x,)`, `(x, y)` are tuples spanning the brackets.
     fn paren(&self, pair: Pair<'_, Rule>) -> PResult<Node> {
         let span = span_of(&pair);
+        if pair_has(&pair, Rule::comp_for) {
+            return self.comprehension(pair, false);
+        }
         let (items, comma) = self.display_items(pair, "generator expressions are not supported")?;
         if !comma && items.len() == 1 {
             let mut only = items
@@ -1162,10 +1192,136 @@ impl Builder {
 
     fn list(&self, pair: Pair<'_, Rule>) -> PResult<Node> {
         let span = span_of(&pair);
+        if pair_has(&pair, Rule::comp_for) {
+            return self.comprehension(pair, true);
+        }
         let (items, _) = self.display_items(pair, "list comprehensions are not supported")?;
         let depth = 1 + items.iter().map(|i| i.depth).max().unwrap_or(0);
         node(
             ExprKind::List(items.into_iter().map(|i| i.expr).collect()),
+            span,
+            depth,
+        )
+    }
+
+    /// `(elt for ...)` or `[elt for ...]`: the element, then its clauses.
+    fn comprehension(&self, pair: Pair<'_, Rule>, list: bool) -> PResult<Node> {
+        let span = span_of(&pair);
+        let mut elt = None;
+        let mut clauses = None;
+        for p in pair.into_inner() {
+            match p.as_rule() {
+                Rule::comp_for => clauses = Some(self.comp_for(p)?),
+                Rule::rparen | Rule::rbracket => {}
+                _ => elt = Some(self.build(p)?),
+            }
+        }
+        let elt = elt.ok_or_else(|| internal(span, "a comprehension without its element"))?;
+        let (clauses, depth) =
+            clauses.ok_or_else(|| internal(span, "a comprehension without `for`"))?;
+        node(
+            ExprKind::Comprehension {
+                elt: Box::new(elt.expr),
+                clauses,
+                list,
+            },
+            span,
+            1 + elt.depth.max(depth),
+        )
+    }
+
+    /// The `for ... in ... if ...` clauses of a comprehension, and their nesting depth.
+    fn comp_for(&self, pair: Pair<'_, Rule>) -> PResult<(Vec<CompClause>, usize)> {
+        let mut clauses: Vec<CompClause> = Vec::new();
+        let mut depth = 0;
+        for p in pair.into_inner() {
+            let pspan = span_of(&p);
+            match p.as_rule() {
+                Rule::comp_clause => {
+                    let mut targets = Vec::new();
+                    let mut iter = None;
+                    for q in p.into_inner() {
+                        match q.as_rule() {
+                            Rule::kw_async => {
+                                return Err(unsupported(
+                                    span_of(&q),
+                                    "asynchronous comprehensions are not supported",
+                                ))
+                            }
+                            Rule::comp_target => targets.push(q),
+                            Rule::or_test => iter = Some(self.build(q)?),
+                            _ => {}
+                        }
+                    }
+                    let iter = iter.ok_or_else(|| internal(pspan, "`for` without `in`"))?;
+                    depth = depth.max(iter.depth);
+                    let target =
+                        match targets.as_slice() {
+                            [t] => {
+                                let t = self.build(t.clone().into_inner().next().ok_or_else(
+                                    || internal(pspan, "an empty comprehension target"),
+                                )?)?;
+                                match t.expr.kind {
+                                    ExprKind::Name(n) => Ident {
+                                        name: n,
+                                        span: t.expr.span,
+                                    },
+                                    _ => return Err(unsupported(
+                                        t.expr.span,
+                                        "a comprehension target other than a name is not supported",
+                                    )),
+                                }
+                            }
+                            _ => return Err(unsupported(
+                                pspan,
+                                "unpacking in a comprehension (`for a, b in ...`) is not supported",
+                            )),
+                        };
+                    clauses.push(CompClause {
+                        target,
+                        iter: iter.expr,
+                        ifs: Vec::new(),
+                    });
+                }
+                Rule::comp_if => {
+                    let cond = p
+                        .into_inner()
+                        .find(|q| q.as_rule() != Rule::kw_if)
+                        .ok_or_else(|| internal(pspan, "`if` without a condition"))?;
+                    let cond = self.build(cond)?;
+                    depth = depth.max(cond.depth);
+                    clauses
+                        .last_mut()
+                        .ok_or_else(|| internal(pspan, "`if` before `for`"))?
+                        .ifs
+                        .push(cond.expr);
+                }
+                _ => {}
+            }
+        }
+        Ok((clauses, depth + 1))
+    }
+
+    /// `name := value`
+    fn walrus(&self, pair: Pair<'_, Rule>) -> PResult<Node> {
+        let span = span_of(&pair);
+        let mut inner = pair.into_inner();
+        let target = ident(&next(&mut inner, span)?);
+        let value = inner
+            .find(|p| p.as_rule() == Rule::expr)
+            .ok_or_else(|| internal(span, "`:=` without a value"))?;
+        let value = self.build(value)?;
+        let depth = value.depth + 1;
+        // The pair also holds the whitespace after the value.
+        let span = Span {
+            start: span.start,
+            end: value.expr.span.end.max(value.outer.end),
+        };
+        node(
+            ExprKind::NamedExpr {
+                target,
+                value: Box::new(value.expr),
+            },
             span,
             depth,
         )

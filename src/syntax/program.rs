@@ -133,6 +133,18 @@ pub(super) fn shift_expr(e: &mut Expr, off: usize) {
         ExprKind::List(items) | ExprKind::Tuple(items) => {
             items.iter_mut().for_each(|v| shift_expr(v, off))
         }
+        ExprKind::Comprehension { elt, clauses, .. } => {
+            shift_expr(elt, off);
+            for c in clauses {
+                shift_ident(&mut c.target, off);
+                shift_expr(&mut c.iter, off);
+                c.ifs.iter_mut().for_each(|v| shift_expr(v, off));
+            }
+        }
+        ExprKind::NamedExpr { target, value } => {
+            shift_ident(target, off);
+            shift_expr(value, off);
+        }
     }
 }
 

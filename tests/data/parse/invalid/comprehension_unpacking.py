@@ -1,0 +1,1 @@
+range(4).map(lambda i: sum(a for a, b in range(i))).sum()
