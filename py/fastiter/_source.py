@@ -23,7 +23,21 @@ import types
 from typing import Any, Callable
 
 # The builtins the pipeline language knows, by name.
-BUILTIN_NAMES = ("abs", "min", "max", "int", "float", "bool", "round", "range")
+BUILTIN_NAMES = (
+    "abs",
+    "min",
+    "max",
+    "int",
+    "float",
+    "bool",
+    "round",
+    "range",
+    "sum",
+    "any",
+    "all",
+    "divmod",
+    "pow",
+)
 _BUILTINS = {name: getattr(builtins, name) for name in BUILTIN_NAMES}
 _BUILTIN_IDS = {id(v): k for k, v in _BUILTINS.items()}
 
@@ -337,9 +351,51 @@ class _FreeNames(ast.NodeVisitor):
     def visit_Lambda(self, node: ast.Lambda) -> None:
         for d in node.args.defaults:
             self.visit(d)
-        self.bound.append(set(_arg_names(node.args)))
+        self.bound.append(set(_arg_names(node.args)) | _walrus_targets(node.body))
         self.visit(node.body)
         self.bound.pop()
+
+    def _comprehension(self, node: Any, parts: list[ast.expr]) -> None:
+        # The first iterable is evaluated outside the comprehension's scope; its targets
+        # bind the rest.
+        gens = node.generators
+        self.visit(gens[0].iter)
+        self.bound.append(_comp_targets(node))
+        for i, g in enumerate(gens):
+            if i:
+                self.visit(g.iter)
+            for c in g.ifs:
+                self.visit(c)
+        for p in parts:
+            self.visit(p)
+        self.bound.pop()
+
+    def visit_GeneratorExp(self, node: ast.GeneratorExp) -> None:
+        self._comprehension(node, [node.elt])
+
+    def visit_ListComp(self, node: ast.ListComp) -> None:
+        self._comprehension(node, [node.elt])
+
+    def visit_SetComp(self, node: ast.SetComp) -> None:
+        self._comprehension(node, [node.elt])
+
+    def visit_DictComp(self, node: ast.DictComp) -> None:
+        self._comprehension(node, [node.key, node.value])
+
+
+def _comp_targets(node: Any) -> set[str]:
+    """The names a comprehension's `for` clauses bind."""
+    return {n.id for g in node.generators for n in ast.walk(g.target) if isinstance(n, ast.Name)}
+
+
+def _walrus_targets(body: ast.AST) -> set[str]:
+    """The names `:=` binds in a lambda's body (comprehensions included: their `:=` binds in
+    the enclosing scope)."""
+    return {
+        n.target.id
+        for n in ast.walk(body)
+        if isinstance(n, ast.NamedExpr) and isinstance(n.target, ast.Name)
+    }
 
 
 _template_lock = threading.Lock()
@@ -437,7 +493,7 @@ def _make_template(fn: Callable[..., Any], arity: int) -> Template:
         raise Unsupported(
             f"the callable takes {len(args)} arguments, the stage passes {arity}", where
         )
-    visitor = _FreeNames(args)
+    visitor = _FreeNames(args + sorted(_walrus_targets(body)))
     visitor.visit(body)
     visitor.check()
     free = []
@@ -584,10 +640,29 @@ class _Rename(ast.NodeTransformer):
 
     def visit_Lambda(self, node: ast.Lambda) -> ast.AST:
         node.args.defaults = [self.visit(d) for d in node.args.defaults]
-        self.bound.append(set(_arg_names(node.args)))
+        self.bound.append(set(_arg_names(node.args)) | _walrus_targets(node.body))
         node.body = self.visit(node.body)
         self.bound.pop()
         return node
+
+    def _comprehension(self, node: Any) -> ast.AST:
+        gens = node.generators
+        gens[0].iter = self.visit(gens[0].iter)
+        self.bound.append(_comp_targets(node))
+        for i, g in enumerate(gens):
+            if i:
+                g.iter = self.visit(g.iter)
+            g.ifs = [self.visit(c) for c in g.ifs]
+        for field in ("elt", "key", "value"):
+            if hasattr(node, field):
+                setattr(node, field, self.visit(getattr(node, field)))
+        self.bound.pop()
+        return node
+
+    visit_GeneratorExp = _comprehension
+    visit_ListComp = _comprehension
+    visit_SetComp = _comprehension
+    visit_DictComp = _comprehension
 
 
 class StageText:
@@ -672,7 +747,7 @@ def stage_text(
             out.raw = len(head) + 1
             out.segment_origin = (tpl.body.lineno, tpl.body.col_offset)
             return out
-    body = _Rename(rename, tpl.args).visit(_copy(tpl.body))
+    body = _Rename(rename, tpl.args + sorted(_walrus_targets(tpl.body))).visit(_copy(tpl.body))
     ast.fix_missing_locations(body)
     out.text = head + ast.unparse(body)
     return out

@@ -335,6 +335,8 @@ fn probe(code: ErrCode) -> Option<&'static CStr> {
         IntTooLargeForFloat => c"float(10 ** 400)",
         IntDivTooLargeForFloat => c"10 ** 400 / 1",
         RangeStepZero => c"range(0, 1, 0)",
+        MinEmpty => c"min(())",
+        MaxEmpty => c"max(())",
         ComplexResult | NegativeCount | StepByZero | ResultTooLarge => return None,
     })
 }
