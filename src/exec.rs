@@ -516,12 +516,17 @@ pub fn run(
         Interp::new(p, params).run_chunk(&src, lo, hi)
     };
 
-    let outs = fastiter_runtime::execute(len, opts.threads.max(1), opts.cancel, |_, lo, hi| {
-        let out = run_range(lo, hi);
-        let decisive = out.decisive();
-        (out, decisive)
-    })
-    .map_err(|_| ExecError::Cancelled)?;
+    let outs = if p.consumer.is_fold() {
+        // A fold is sequential: its operator never combines two partial results.
+        vec![run_range(0, len as i64)]
+    } else {
+        fastiter_runtime::execute(len, opts.threads.max(1), opts.cancel, |_, lo, hi| {
+            let out = run_range(lo, hi);
+            let decisive = out.decisive();
+            (out, decisive)
+        })
+        .map_err(|_| ExecError::Cancelled)?
+    };
 
     let nan_seen = outs.iter().any(|o| {
         matches!(
@@ -730,12 +735,21 @@ fn combine(
             acc,
             item,
             op,
+            fold,
         } => {
             let mut it = Interp::new(p, params);
             let mut parts = accs.into_iter().map(|a| match a {
                 Acc::Reduce(v) => v,
                 _ => unreachable!(),
             });
+            if let Some(then) = fold {
+                // One sequential chunk (`run`): its accumulator is the fold's one result.
+                let v = match parts.next() {
+                    Some(v) => v,
+                    None => it.eval(identity).map_err(ExecError::Python)?,
+                };
+                return Ok(fold_then(*then, v));
+            }
             match parts.next() {
                 None => it.eval(identity).map_err(ExecError::Python)?,
                 Some(first) => {
@@ -920,7 +934,7 @@ impl Inline {
         // element; the other consumers of them take `run`.
         let tagged = p.elem_type() == Type::Num
             || matches!(&p.consumer, Consumer::Reduce { acc, .. } if p.vars[acc.0 as usize].ty == Type::Num);
-        if tagged && consumer != InlineConsumer::Extreme {
+        if tagged && consumer != InlineConsumer::Extreme || p.consumer.is_fold() {
             return None;
         }
         Some(Inline {
@@ -1127,6 +1141,24 @@ fn mixed_sum_needs_scan(outs: &[ChunkOut]) -> bool {
         }
     }
     false
+}
+
+/// What the consumer after `fold` gives for the fold's one result `v`, as Python's
+/// `sum([v])`, `min([v])`, `[v]`, `any([v])` ... do.
+fn fold_then(then: crate::ir::FoldThen, v: Value) -> Value {
+    use crate::ir::FoldThen as T;
+    match then {
+        // `0 + v`: a bool counts as an int, and `0 + -0.0` is `0.0`.
+        T::Sum => match v {
+            Value::Bool(b) => Value::int(i64::from(b)),
+            Value::Float(f) => Value::Float(0.0 + f),
+            v => v,
+        },
+        T::Count => Value::int(1),
+        T::Min | T::Max => v,
+        T::Collect => Value::List(vec![v]),
+        T::Any | T::All => Value::Bool(crate::interp::truthy(&v)),
+    }
 }
 
 /// A value from its slot (a tagged number: its two halves).

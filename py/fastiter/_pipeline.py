@@ -35,6 +35,8 @@ from fastiter._source import (
 
 # Stage operations the compiler fuses; the others run on the Python fallback.
 COMPILED_STAGES = ("map", "filter")
+# The consumers a compiled `fold` may end in.
+_FOLD_CONSUMERS = ("sum", "count", "min", "max", "collect", "any", "all")
 
 _GIL_DISABLED = hasattr(sys, "_is_gil_enabled") and not sys._is_gil_enabled()
 
@@ -254,7 +256,7 @@ def _compile_plan(
     offsets: list[tuple[int, StageText]] = []
     pos = len(prefix) + len(src_text)
     for op, st in stages:
-        head = f".{op}("
+        head = ".fold(_fi_identity, " if op == "fold" else f".{op}("
         offsets.append((pos + len(head), st))
         parts.append(head + st.text + ")")
         pos += len(head) + len(st.text) + 1
@@ -551,7 +553,22 @@ class ParallelIterator:
         values: list[Any] = []
         src_key, src_text, src_params, src_values, buf = self._src.compiled_input()
         values.extend(src_values)
+        fold_ident: list[Any] = []
         for i, (op, fn, extra) in enumerate(self._stages):
+            if op == "fold":
+                # `fold(identity, op)` then the consumer: one sequential fold, compiled when
+                # it is the last stage and the consumer takes no function.
+                if i != len(self._stages) - 1:
+                    raise Unsupported("stages after `.fold()` are not compiled")
+                if carg is not None or consumer not in _FOLD_CONSUMERS:
+                    raise Unsupported(f"`.{consumer}()` after `.fold()` is not compiled")
+                fold_ident.append(extra())
+                tpl, vals, kinds = stage_free(fn, 2)
+                key_parts.append((op, tpl, kinds))
+                stage_inputs.append((op, tpl, fn, kinds))
+                if not as_def(tpl, fn):
+                    values.extend(v for v, k in zip(vals, kinds) if k[0] == "param")
+                continue
             if op in _adaptors.TEXT_STAGES:
                 kpart, fixed, vals = _adaptors.text_stage(op, extra, i)
                 key_parts.append(kpart)
@@ -586,6 +603,14 @@ class ParallelIterator:
             values.append(ident)
         elif consumer not in ("sum", "count", "collect"):
             raise Unsupported(f"`.{consumer}()` is not compiled yet")
+        if fold_ident:
+            kind = classify(fold_ident[0])
+            if kind[0] != "param":
+                raise Unsupported(
+                    f"the identity of fold is {type(fold_ident[0]).__name__}, not a number"
+                )
+            extra_params = [("_fi_identity", kind[1])]
+            values.append(fold_ident[0])
         ctpl = None
         ckinds: tuple[Any, ...] = ()
         cvals: list[Any] = []
@@ -691,6 +716,8 @@ _fast: dict[Any, tuple[_Plan, list[tuple[int, str, int | None, Any, bool]], bool
 
 
 def _fast_key(p: ParallelIterator, consumer: str, carg: Any) -> Any:
+    if any(op == "fold" for op, _, _ in p._stages):
+        return None  # its identity is called at every run: the general path does that
     try:
         return (
             p._src.data.step == 1,

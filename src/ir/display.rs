@@ -93,9 +93,14 @@ pub fn pipeline(p: &Pipeline) -> String {
             acc,
             item,
             op,
+            fold,
         } => writeln!(
             out,
-            "  reduce identity={} {}, {} -> {}",
+            "  {} identity={} {}, {} -> {}",
+            match fold {
+                Some(t) => format!("fold then {}", t.name()),
+                None => "reduce".into(),
+            },
             expr(p, identity),
             var_decl(p, *acc),
             var_decl(p, *item),
@@ -120,7 +125,17 @@ fn result_type(p: &Pipeline) -> String {
         Consumer::Sum | Consumer::Count => "int".into(),
         Consumer::Min | Consumer::Max => format!("{elem} | None"),
         Consumer::Any(_) | Consumer::All(_) => "bool".into(),
-        Consumer::Reduce { .. } => elem.into(),
+        Consumer::Reduce {
+            fold: Some(t),
+            identity,
+            ..
+        } => match t {
+            FoldThen::Count => "int".into(),
+            FoldThen::Any | FoldThen::All => "bool".into(),
+            FoldThen::Collect => format!("list[{}]", identity.ty.name()),
+            _ => identity.ty.name().into(),
+        },
+        Consumer::Reduce { identity, .. } => identity.ty.name().into(),
         Consumer::Collect => format!("list[{elem}]"),
         Consumer::Product => "int".into(),
         Consumer::Find {

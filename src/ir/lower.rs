@@ -269,6 +269,14 @@ impl Lowerer {
                     let (var, pred) = self.stage_fn(arg, elem_ty, true)?;
                     stages.push(Stage::Filter { var, pred });
                 }
+                "fold" => {
+                    let k = links
+                        .iter()
+                        .position(|l| std::ptr::eq(l, link))
+                        .expect("in links");
+                    consumer = Some(self.fold(link, elem_ty, links.get(k + 1))?);
+                    break;
+                }
                 "flat_map" => {
                     let k = links
                         .iter()
@@ -620,6 +628,104 @@ impl Lowerer {
         }
     }
 
+    /// `.fold(identity, lambda acc, x: ...)` and the consumer after it (`then`): one sequential
+    /// fold from the identity, whose result the consumer takes.
+    fn fold(&mut self, link: &Link, elem: Type, then: Option<&Link>) -> CResult<Consumer> {
+        let [ident, op] = link.args else {
+            return Err(err(
+                ErrorKind::Type,
+                link.span,
+                "`.fold()` takes two arguments: an identity and `lambda acc, x: ...`",
+            ));
+        };
+        let Some(then) = then else {
+            return Err(
+                err(ErrorKind::Syntax, link.span, "the pipeline has no consumer")
+                    .with_help("fold gives an iterator: end it with a consumer, e.g. `.sum()`"),
+            );
+        };
+        let Some(t) = FoldThen::from_name(&then.name.name) else {
+            return Err(unsupported(
+                then.name.span,
+                format!("`.{}()` after `.fold()` is not compiled", then.name.name),
+            )
+            .with_help("end the fold with sum, count, min, max, collect, any or all"));
+        };
+        if !then.args.is_empty() || !then.kwargs.is_empty() {
+            return Err(unsupported(
+                then.span,
+                format!(
+                    "`.{}()` after `.fold()` takes no arguments here",
+                    then.name.name
+                ),
+            ));
+        }
+        let ident_body = match &ident.kind {
+            ast::ExprKind::Lambda { params, body } if params.is_empty() => &**body,
+            _ => ident,
+        };
+        let identity = fold::fold_expr(self.expr(ident_body)?);
+        // The accumulator starts as the identity and then holds what the operator returns:
+        // a tagged number when those types differ.
+        let mut ty = identity.ty;
+        loop {
+            let (acc, item, body) = self.fold_fn(op, ty, elem)?;
+            let t2 = join(ty, body.ty);
+            if t2 == ty {
+                return Ok(Consumer::Reduce {
+                    identity: coerce(identity, ty),
+                    acc,
+                    item,
+                    op: coerce(body, ty),
+                    fold: Some(t),
+                });
+            }
+            ty = t2;
+        }
+    }
+
+    /// The fold operator for an accumulator of type `acc_ty` and items of type `elem`.
+    fn fold_fn(
+        &mut self,
+        op: &ast::Expr,
+        acc_ty: Type,
+        elem: Type,
+    ) -> CResult<(VarId, VarId, Expr)> {
+        if let ast::ExprKind::Name(n) = &op.kind {
+            if let Some(d) = self.def_named(n).filter(|_| !self.is_local(n)) {
+                let acc = self.new_var("acc", acc_ty);
+                let item = self.new_var("x", elem);
+                let args = vec![
+                    mk(ExprKind::Var(acc), acc_ty, op.span),
+                    mk(ExprKind::Var(item), elem, op.span),
+                ];
+                let body = self.inline_call(d, args, op.span)?;
+                return Ok((acc, item, body));
+            }
+        }
+        let ast::ExprKind::Lambda { params, body } = &op.kind else {
+            return Err(unsupported(
+                op.span,
+                "the fold operator must be `lambda acc, x: ...` or a function's name",
+            ));
+        };
+        let [pa, pb] = params.as_slice() else {
+            return Err(err(
+                ErrorKind::Type,
+                op.span,
+                "the fold operator takes two arguments",
+            ));
+        };
+        let acc = self.new_var(&pa.name, acc_ty);
+        let item = self.new_var(&pb.name, elem);
+        let mark = self.scopes.len();
+        self.scopes.push((pa.name.clone(), acc));
+        self.scopes.push((pb.name.clone(), item));
+        let res = self.expr(body);
+        self.scopes.truncate(mark);
+        Ok((acc, item, res?))
+    }
+
     /// The reduce operator typed for an accumulator and items of type `ty`.
     fn reduce_fn(&mut self, op: &ast::Expr, ty: Type) -> CResult<(VarId, VarId, Expr)> {
         if let ast::ExprKind::Name(n) = &op.kind {
@@ -671,6 +777,7 @@ impl Lowerer {
             acc,
             item,
             op,
+            fold: None,
         })
     }
 
@@ -978,6 +1085,7 @@ impl Lowerer {
                     acc,
                     item,
                     op,
+                    ..
                 } = self.reduce(last, elem)?
                 else {
                     unreachable!("reduce lowers to Consumer::Reduce")

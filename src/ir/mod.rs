@@ -452,11 +452,16 @@ pub enum Consumer {
     /// Each chunk folds from `identity` with `op(acc, item)`; chunk results are then folded in
     /// order with `op`. `identity`, `acc` and `op` have one type: the element's, or `Num`
     /// when the identity or the operator would give another type.
+    ///
+    /// With `fold`, this is `fold(identity, op)` then `fold`'s consumer: one sequential fold
+    /// over every element (`op(acc, item)`, `item` of the element's type), whose single result
+    /// the consumer then takes, as fastiter 0.1's Python `fold` does ("one chunk here").
     Reduce {
         identity: Expr,
         acc: VarId,
         item: VarId,
         op: Expr,
+        fold: Option<FoldThen>,
     },
     Collect,
     /// `math.prod` of int (or bool) elements: exact, 1 when empty.
@@ -477,7 +482,51 @@ pub enum Consumer {
     },
 }
 
+/// The consumer after `fold(...)`, which sees the fold's one result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FoldThen {
+    Sum,
+    Count,
+    Min,
+    Max,
+    Collect,
+    Any,
+    All,
+}
+
+impl FoldThen {
+    pub fn from_name(name: &str) -> Option<FoldThen> {
+        Some(match name {
+            "sum" => FoldThen::Sum,
+            "count" => FoldThen::Count,
+            "min" => FoldThen::Min,
+            "max" => FoldThen::Max,
+            "collect" => FoldThen::Collect,
+            "any" => FoldThen::Any,
+            "all" => FoldThen::All,
+            _ => return None,
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FoldThen::Sum => "sum",
+            FoldThen::Count => "count",
+            FoldThen::Min => "min",
+            FoldThen::Max => "max",
+            FoldThen::Collect => "collect",
+            FoldThen::Any => "any",
+            FoldThen::All => "all",
+        }
+    }
+}
+
 impl Consumer {
+    /// Whether this is `fold(...)` and a consumer: one sequential chunk.
+    pub fn is_fold(&self) -> bool {
+        matches!(self, Consumer::Reduce { fold: Some(_), .. })
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             Consumer::Sum => "sum",

@@ -56,10 +56,12 @@ pub fn verify(p: &Pipeline) -> Result<(), String> {
             acc,
             item,
             op,
+            fold,
         } => {
-            // The accumulator's type: the element's, or tagged numbers.
+            // The accumulator's type: the element's, or tagged numbers. A fold's items keep
+            // the element's type (its operator never combines two accumulators).
             let t = identity.ty;
-            if t != ty && t != Type::Num {
+            if fold.is_none() && t != ty && t != Type::Num {
                 return Err(format!(
                     "reduce of {} elements into {}",
                     ty.name(),
@@ -68,7 +70,7 @@ pub fn verify(p: &Pipeline) -> Result<(), String> {
             }
             v.expr(identity)?;
             v.var(*acc, t)?;
-            v.var(*item, t)?;
+            v.var(*item, if fold.is_some() { ty } else { t })?;
             v.expect(op, t)?;
         }
         Consumer::Find { pred, .. } => {

@@ -104,11 +104,13 @@ pub fn map_exprs(mut p: Pipeline, f: &dyn Fn(crate::ir::Expr) -> crate::ir::Expr
             acc,
             item,
             op,
+            fold,
         } => Consumer::Reduce {
             identity: g(identity),
             acc,
             item,
             op: g(op),
+            fold,
         },
         Consumer::Find { pred, position } => Consumer::Find {
             pred: crate::ir::Lambda1 {
