@@ -129,6 +129,59 @@ def f(x):
 range(-3, 3).map(f).collect()
 """)
 
+# ---- generator expressions and comprehensions inside stages ----
+C("genexpr_primes", """
+def is_prime(k):
+    return k > 1 and all(k % d for d in range(2, k))
+range(0, 120).filter(is_prime).collect()
+""")
+C("genexpr_sum_if", """
+range(0, 40).map(lambda i: sum(j * j for j in range(i) if j % 3 == 0)).collect()
+""")
+C("genexpr_nested_for", """
+range(0, 12).map(lambda i: sum(a * b for a in range(i) for b in range(a) if (a + b) % 2)).collect()
+""")
+C("genexpr_not_any_tuple", """
+range(2, 60).filter(lambda k: not any(k % d == 0 for d in (2, 3, 5, 7))).collect()
+""")
+C("genexpr_max_default", """
+range(0, 10).map(lambda i: max((j * (i - j) for j in range(i)), default=-1)).collect()
+""")
+C("genexpr_min_floats", """
+range(1, 10).map(lambda i: min(j / i for j in range(-i, i))).collect()
+""")
+C("genexpr_max_empty_raises", """
+range(0, 5).map(lambda i: max(j for j in range(i))).collect()
+""")
+C("genexpr_min_empty_later_raises", """
+range(3, -1, -1).map(lambda i: min(j for j in range(i))).collect()
+""")
+C("genexpr_any_stops_before_error", """
+range(0, 6).map(lambda i: any(10 // (j - 3) for j in range(i, 10))).collect()
+""")
+C("genexpr_all_error_first", """
+range(0, 6).map(lambda i: all(10 // (j - 3) for j in range(i, 10))).collect()
+""")
+C("sum_range_and_display", """
+range(-3, 8).map(lambda i: sum(range(i)) + sum([i, 2 * i, 3]) - min([i, 2.5, 3]) + max((i, -i))).collect()
+""")
+C("listcomp_in_def", """
+def score(n):
+    total = sum([k * k for k in range(n) if k % 2])
+    best = max(k % 7 for k in range(n + 1))
+    return total - best
+range(0, 30).map(score).collect()
+""")
+C("genexpr_mixed_types", """
+range(0, 8).map(lambda i: max(j if j % 2 else j * 0.5 for j in range(i + 1))).collect()
+""")
+C("genexpr_overflow_exact", """
+range(0, 6).map(lambda i: sum(j ** 20 for j in range(i * 3))).collect()
+""")
+C("walrus_in_lambda", """
+range(-5, 6).map(lambda x: (y := x * x - 3) * y + y).collect()
+""")
+
 # ---- assignment, types changing by assignment ----
 C("assign_int_to_float", """
 def f(x):
@@ -572,8 +625,11 @@ range(-50, 50).enumerate().map(f).sum()
 
 def run(program, params):
     lines = program.split("\n")
-    split = next(i for i, l in enumerate(lines) if l and not l[0].isspace() and not l.startswith("def ") and i > 0
-                 and not lines[i - 1].rstrip().endswith((",", "(")))
+    if not lines[0].startswith("def "):
+        split = 0  # a pipeline alone
+    else:
+        split = next(i for i, l in enumerate(lines) if l and not l[0].isspace() and not l.startswith("def ") and i > 0
+                     and not lines[i - 1].rstrip().endswith((",", "(")))
     defs = "\n".join(lines[:split])
     pipeline = "\n".join(lines[split:])
     env = {"Pipeline": core.Pipeline, "math": math}

@@ -52,6 +52,8 @@ pub struct BufferArg {
     dtype: Dtype,
     /// Elements from one position to the next (`step_by`); 1 as passed in.
     stride: usize,
+    /// A second buffer this one is zipped with (`zip`): its address, length and dtype.
+    zip: Option<(*const u8, usize, Dtype)>,
 }
 
 // SAFETY: a BufferArg is only read, and `BufferArg::new`'s contract keeps the memory alive and
@@ -70,7 +72,26 @@ impl BufferArg {
             len,
             dtype,
             stride: 1,
+            zip: None,
         }
+    }
+
+    /// This buffer zipped with a second one (`.zip(...)` of two inputs).
+    ///
+    /// # Safety
+    /// As `new`, for `ptr`, `len` and `dtype`.
+    pub unsafe fn with_zip(self, ptr: *const u8, len: usize, dtype: Dtype) -> BufferArg {
+        BufferArg {
+            zip: Some((ptr, len, dtype)),
+            ..self
+        }
+    }
+
+    /// The buffer this one is zipped with, as a buffer of its own.
+    pub fn zipped(&self) -> Option<BufferArg> {
+        // SAFETY: `with_zip`'s contract.
+        self.zip
+            .map(|(ptr, len, dtype)| unsafe { BufferArg::new(ptr, len, dtype) })
     }
 
     /// Positions `off, off + mul, ...` (`len` of them) of this buffer's positions.
@@ -88,6 +109,7 @@ impl BufferArg {
             len,
             dtype: self.dtype,
             stride: self.stride * mul,
+            zip: self.zip,
         }
     }
 
@@ -310,6 +332,16 @@ pub fn eval_source(
             ViewOp::ZipRange { start, stop, step } => {
                 len = len.min(eval_range(&mut Interp::new(p, params), start, stop, step)?.2);
             }
+            ViewOp::ZipBuffer(_) => {
+                let other = match &src {
+                    SourceData::Buffer(b) => b.zipped(),
+                    _ => None,
+                };
+                let other = other.ok_or_else(|| {
+                    ExecError::Unsupported("the pipeline zips a second buffer: pass it".into())
+                })?;
+                len = len.min(BigInt::from(other.len()));
+            }
         }
     }
     let small = |v: &BigInt| v.to_u64().filter(|v| *v <= i64::MAX as u64);
@@ -458,6 +490,8 @@ fn build_env(params: &[Value], src: &SourceData, tagged: bool) -> Option<Env> {
         SourceData::Buffer(b) => {
             slots.push(b.ptr as u64);
             slots.push((b.stride * b.dtype.size()) as u64);
+            // The zipped buffer's address (0 when none), read at the element's position.
+            slots.push(b.zip.map_or(0, |z| z.0 as u64));
         }
         SourceData::Chain(parts) => {
             for (start, step, len) in parts {

@@ -9,6 +9,7 @@ fn run(src: &str, dtype: Dtype, bytes: &[u8], len: usize, jit: bool, threads: us
     let decl = BufferDecl {
         name: "data".into(),
         dtype,
+        zip: None,
     };
     let c = fastiter::compile_with(src, &[], Some(&decl), true, CodegenOptions::default())
         .expect("compiles");

@@ -187,7 +187,7 @@ def _describe_other(other: Any) -> str:
     return type(other).__name__
 
 
-def _other_range(other: Any) -> range | None:
+def other_range(other: Any) -> range | None:
     """The range that ``zip``/``chain``'s argument is, when it is one (a ``range`` or a bare
     ``par_range``), else None."""
     if isinstance(other, range):
@@ -210,7 +210,7 @@ def text_stage(op: str, extra: Any, index: int) -> tuple[Any, StageText, list[An
         st.text = name
         st.params = [(name, "int")]
         return (op,), st, [extra]
-    r = _other_range(extra)
+    r = other_range(extra)
     if r is None:
         what = "the iterator" if hasattr(extra, "_stages") else f"a {type(extra).__name__}"
         raise Unsupported(f"`.{op}()` compiles with a range or a bare par_range only, not {what}")

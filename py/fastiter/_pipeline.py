@@ -155,6 +155,26 @@ def _buffer_format(obj: Any) -> str:
         return "?"
 
 
+def _zip_input(other: Any) -> tuple[Any, str]:
+    """The buffer and dtype of what a chain is zipped with: an iterator straight from a list,
+    tuple or buffer (no stages), or such an object itself."""
+    src = getattr(other, "_src", None)
+    if src is not None:
+        if other._stages or src.kind not in ("seq", "buf"):
+            raise Unsupported(
+                "`.zip()` compiles with a range, a list, a buffer, or an iterator straight from "
+                "one of them (no stages)"
+            )
+        _, _, _, _, zbuf = src.compiled_input()
+        return zbuf
+    if isinstance(other, (list, tuple)):
+        return _sequence_buffer(other)
+    dtype = _native.buffer_dtype_of(other)
+    if dtype is None:
+        raise Unsupported(f"`.zip()` does not compile with a {type(other).__name__}")
+    return other, dtype
+
+
 def _sequence_buffer(data: Any) -> tuple[Any, str]:
     """A list/tuple of numbers as a buffer, converted once (exact types only)."""
     types = set(map(type, data))
@@ -279,7 +299,10 @@ def _compile_plan(
     if program is not None:
         params += program.params
     plan.params = params
-    buffer = ("_fi_data", buffer_dtype) if buffer_dtype else None
+    if isinstance(buffer_dtype, tuple):  # zipped with a second buffer
+        buffer: Any = ("_fi_data", buffer_dtype[0], "_fi_zip", buffer_dtype[1])
+    else:
+        buffer = ("_fi_data", buffer_dtype) if buffer_dtype else None
     try:
         plan.kernel = _native.compile(plan.text, params, buffer)
     except _native.CompileError as e:
@@ -568,6 +591,19 @@ class ParallelIterator:
                 stage_inputs.append((op, tpl, fn, kinds))
                 if not as_def(tpl, fn):
                     values.extend(v for v, k in zip(vals, kinds) if k[0] == "param")
+                continue
+            if op == "zip" and _adaptors.other_range(extra) is None:
+                # Two inputs paired by position: the second is a buffer of its own.
+                if buf is None or i != 0:
+                    raise Unsupported(
+                        "`.zip()` of two inputs compiles right after a list or buffer source"
+                    )
+                zbuf, zdtype = _zip_input(extra)
+                buf = ((buf[0], zbuf), (buf[1], zdtype))
+                st = StageText()
+                st.text = "_fi_zip"
+                key_parts.append(("zip", "buf", zdtype))
+                stage_inputs.append((op, None, st, ()))  # type: ignore[arg-type]
                 continue
             if op in _adaptors.TEXT_STAGES:
                 kpart, fixed, vals = _adaptors.text_stage(op, extra, i)

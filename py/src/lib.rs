@@ -105,7 +105,7 @@ fn compile(
     py: Python<'_>,
     src: &str,
     params: Vec<(String, String)>,
-    buffer: Option<(String, String)>,
+    buffer: Option<Vec<String>>,
 ) -> PyResult<Kernel> {
     let params = params
         .into_iter()
@@ -116,12 +116,26 @@ fn compile(
             })
         })
         .collect::<PyResult<Vec<_>>>()?;
-    let buffer = match buffer {
-        Some((name, dt)) => Some(BufferDecl {
-            name,
-            dtype: Dtype::from_name(&dt)
-                .ok_or_else(|| PyValueError::new_err(format!("unknown dtype {dt:?}")))?,
+    let dtype = |dt: &str| {
+        Dtype::from_name(dt).ok_or_else(|| PyValueError::new_err(format!("unknown dtype {dt:?}")))
+    };
+    // `(name, dtype)`, or `(name, dtype, zipped name, zipped dtype)`.
+    let buffer = match buffer.as_deref() {
+        Some([name, dt]) => Some(BufferDecl {
+            name: name.clone(),
+            dtype: dtype(dt)?,
+            zip: None,
         }),
+        Some([name, dt, zname, zdt]) => Some(BufferDecl {
+            name: name.clone(),
+            dtype: dtype(dt)?,
+            zip: Some((zname.clone(), dtype(zdt)?)),
+        }),
+        Some(_) => {
+            return Err(PyValueError::new_err(
+                "buffer is (name, dtype) or (name, dtype, zipped name, zipped dtype)",
+            ))
+        }
         None => None,
     };
     let src_owned = src.to_string();
@@ -170,6 +184,32 @@ fn buffer_dtype(buf: &PyUntypedBuffer) -> Option<Dtype> {
         ("?", 1) => Dtype::Bool,
         _ => return None,
     })
+}
+
+/// `obj`'s buffer, checked to be C-contiguous elements of `dtype`.
+fn checked_buffer(obj: &Bound<'_, PyAny>, dtype: Dtype) -> PyResult<PyUntypedBuffer> {
+    let buf = PyUntypedBuffer::get(obj)?;
+    let dt = buffer_dtype(&buf);
+    // Bytes of 0/1 (a `bytes` built from a list of bools) read as bools. Tagged numbers come
+    // as pairs of int64 (`_pipeline._tagged_buffer`).
+    let ok = dt == Some(dtype)
+        || (dtype == Dtype::Bool && dt == Some(Dtype::U8))
+        || (dtype == Dtype::Num && dt == Some(Dtype::I64) && buf.item_count() % 2 == 0);
+    if !buf.is_c_contiguous() || !ok {
+        return Err(PyTypeError::new_err(format!(
+            "expected a C-contiguous buffer of {}",
+            dtype.name()
+        )));
+    }
+    Ok(buf)
+}
+
+/// How many elements of `dtype` a checked buffer holds.
+fn items_of(buf: &PyUntypedBuffer, dtype: Dtype) -> usize {
+    match dtype {
+        Dtype::Num => buf.item_count() / 2,
+        _ => buf.item_count(),
+    }
 }
 
 /// The dtype name of an object's buffer, or None when fastiter cannot read it in place (no
@@ -544,27 +584,30 @@ impl Kernel {
         jit: bool,
         array: bool,
     ) -> PyResult<Py<PyAny>> {
-        // The buffer view stays alive (and the exporter keeps its memory) until this function
-        // returns, after the run.
-        let view = match (&self.buffer, &buffer) {
-            (Some(decl), Some(obj)) => {
-                let buf = PyUntypedBuffer::get(obj)?;
-                let dt = buffer_dtype(&buf);
-                // Bytes of 0/1 (a `bytes` built from a list of bools) read as bools.
-                // Tagged numbers come as pairs of int64 (`_pipeline._tagged_buffer`).
-                let ok = dt == Some(decl.dtype)
-                    || (decl.dtype == Dtype::Bool && dt == Some(Dtype::U8))
-                    || (decl.dtype == Dtype::Num
-                        && dt == Some(Dtype::I64)
-                        && buf.item_count() % 2 == 0);
-                if !buf.is_c_contiguous() || !ok {
-                    return Err(PyTypeError::new_err(format!(
-                        "expected a C-contiguous buffer of {}",
-                        decl.dtype.name()
-                    )));
+        // A zipped pipeline takes `(buffer, second buffer)`.
+        let (buffer, zip_obj) = match buffer {
+            Some(b) if b.is_instance_of::<PyTuple>() => {
+                let t = b.cast::<PyTuple>()?;
+                if t.len() != 2 {
+                    return Err(PyTypeError::new_err("expected (buffer, zipped buffer)"));
                 }
-                Some(buf)
+                (Some(t.get_item(0)?), Some(t.get_item(1)?))
             }
+            b => (b, None),
+        };
+        // The buffer views stay alive (and the exporters keep their memory) until this
+        // function returns, after the run.
+        let zview = match (self.buffer.as_ref().and_then(|d| d.zip.as_ref()), &zip_obj) {
+            (Some((_, dt)), Some(obj)) => Some(checked_buffer(obj, *dt)?),
+            (Some(_), None) => {
+                return Err(PyTypeError::new_err(
+                    "this pipeline zips two buffers: pass buffer=(first, second)",
+                ))
+            }
+            (None, _) => None,
+        };
+        let view = match (&self.buffer, &buffer) {
+            (Some(decl), Some(obj)) => Some(checked_buffer(obj, decl.dtype)?),
             (Some(_), None) => {
                 return Err(PyTypeError::new_err(
                     "this pipeline reads a buffer: pass buffer=",
@@ -578,11 +621,14 @@ impl Kernel {
             // reads it. Python code could write to a writable buffer from another thread
             // meanwhile: the reads would see some mix of values, as a Python loop would.
             (Some(decl), Some(v)) => Some(unsafe {
-                let n = match decl.dtype {
-                    Dtype::Num => v.item_count() / 2,
-                    _ => v.item_count(),
-                };
-                BufferArg::new(v.buf_ptr() as *const u8, n, decl.dtype)
+                let n = items_of(v, decl.dtype);
+                let arg = BufferArg::new(v.buf_ptr() as *const u8, n, decl.dtype);
+                match (&zview, &decl.zip) {
+                    (Some(z), Some((_, zdt))) => {
+                        arg.with_zip(z.buf_ptr() as *const u8, items_of(z, *zdt), *zdt)
+                    }
+                    _ => arg,
+                }
             }),
             _ => None,
         };
@@ -620,6 +666,7 @@ impl Kernel {
             })
         };
         drop(view);
+        drop(zview);
         let (value, _) = result.map_err(|e| exec_error(py, e))?;
         if array {
             if let Value::Packed(ty, slots) = &value {

@@ -72,6 +72,8 @@ struct Gen<'a, 'f> {
     /// Values of loop-invariant expressions, computed once before the loop, by the address
     /// of the expression in the pipeline (which stays borrowed, so addresses are stable).
     hoisted: std::collections::HashMap<usize, Value>,
+    /// Address of the buffer a buffer source is zipped with (`ExprKind::ZipItem`).
+    zip_items: Option<Value>,
 }
 
 /// The most expression nodes the batched loop's lanes may copy in all.
@@ -158,6 +160,7 @@ pub fn build(
         nonneg: Vec::new(),
         fma,
         hoisted: std::collections::HashMap::new(),
+        zip_items: None,
         b,
         p,
         vars,
@@ -432,6 +435,9 @@ impl Gen<'_, '_> {
         }
         if matches!(p.source, Source::Buffer { .. }) && p.strided() {
             src.stride = Some(l(self, 8));
+        }
+        if p.view.iter().any(|v| matches!(v, ViewOp::ZipBuffer(_))) {
+            self.zip_items = Some(l(self, 16));
         }
         src
     }
@@ -1166,6 +1172,14 @@ impl Gen<'_, '_> {
         }
         match &e.kind {
             ExprKind::Index => self.idx,
+            ExprKind::ZipItem(d) => {
+                let base = self
+                    .zip_items
+                    .expect("a zipped pipeline loads its second buffer");
+                let off = self.b.ins().imul_imm_s(self.idx, d.size() as i64);
+                let addr = self.b.ins().iadd(base, off);
+                self.load_elem(*d, addr)
+            }
             ExprKind::ConstInt(v) => match v.to_i64() {
                 Some(v) => self.b.ins().iconst(types::I64, v),
                 None => {
@@ -2024,6 +2038,7 @@ fn harmless_invariant(e: &Expr) -> bool {
         ),
         ExprKind::Var(_)
         | ExprKind::Index
+        | ExprKind::ZipItem(_)
         | ExprKind::Let(..)
         | ExprKind::Call(..)
         | ExprKind::Block(_)
@@ -2043,7 +2058,7 @@ fn lane_invariant(e: &Expr) -> bool {
     !e.any(&|e| {
         matches!(
             e.kind,
-            ExprKind::Var(_) | ExprKind::Index | ExprKind::Block(_)
+            ExprKind::Var(_) | ExprKind::Index | ExprKind::ZipItem(_) | ExprKind::Block(_)
         )
     })
 }

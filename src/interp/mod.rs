@@ -32,6 +32,8 @@ pub struct Interp<'a> {
     found: Value,
     /// The position of the element being computed (`ExprKind::Index`).
     index: i64,
+    /// The buffer a buffer source is zipped with (`ExprKind::ZipItem`).
+    zip: Option<crate::exec::BufferArg>,
 }
 
 impl<'a> Interp<'a> {
@@ -42,12 +44,16 @@ impl<'a> Interp<'a> {
             vars: vec![Value::None; p.vars.len()],
             found: Value::None,
             index: 0,
+            zip: None,
         }
     }
 
     /// Run elements `[lo, hi)` of the pipeline and return the chunk's result, as a kernel would.
     pub fn run_chunk(&mut self, src: &SourceData, lo: i64, hi: i64) -> ChunkOut {
         let p = self.p;
+        if let SourceData::Buffer(b) = src {
+            self.zip = b.zipped();
+        }
         let mut acc = match &p.consumer {
             Consumer::Sum if p.elem_type() == Type::Float => Acc::FloatSum {
                 s: 0.0,
@@ -260,6 +266,10 @@ impl<'a> Interp<'a> {
             ExprKind::ConstBool(v) => Value::Bool(*v),
             ExprKind::Var(v) => self.vars[v.0 as usize].clone(),
             ExprKind::Index => Value::int(self.index),
+            ExprKind::ZipItem(_) => match &self.zip {
+                Some(b) => b.get(self.index as usize),
+                None => unreachable!("a zipped pipeline runs with its second buffer"),
+            },
             ExprKind::Param(i) => self.params[*i as usize].clone(),
             ExprKind::Unary(op, a) => match op {
                 UnOp::INeg => Value::Int(-self.eval_int(a)?),

@@ -40,6 +40,7 @@ pub fn pipeline(p: &Pipeline) -> String {
     for v in &p.view {
         let _ = match v {
             ViewOp::Skip(n) => writeln!(out, "  skip {}", expr(p, n)),
+            ViewOp::ZipBuffer(d) => writeln!(out, "  zip buffer[{}]", d.name()),
             ViewOp::Take(n) => writeln!(out, "  take {}", expr(p, n)),
             ViewOp::StepBy(n) => writeln!(out, "  step_by {}", expr(p, n)),
             ViewOp::ZipRange { start, stop, step } => writeln!(
@@ -166,6 +167,7 @@ pub fn expr(p: &Pipeline, e: &Expr) -> String {
         ExprKind::ConstBool(v) => if *v { "True" } else { "False" }.to_string(),
         ExprKind::Var(v) => var_name(p, *v),
         ExprKind::Index => "index".to_string(),
+        ExprKind::ZipItem(d) => format!("zip_item[{}]", d.name()),
         ExprKind::Param(i) => format!(
             "${}",
             p.params.get(*i as usize).map_or("?", |q| q.name.as_str())

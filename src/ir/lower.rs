@@ -169,11 +169,34 @@ impl Lowerer {
                         .with_help("zip right after the source, then map the pairs"));
                     }
                     let other = self.one_arg(link)?;
+                    let zipped = match (&other.kind, &self.buffer, &source) {
+                        (ast::ExprKind::Name(n), Some(b), Source::Buffer { .. }) => {
+                            b.zip.as_ref().filter(|(z, _)| z == n).map(|(_, d)| *d)
+                        }
+                        _ => None,
+                    };
+                    if let Some(d) = zipped {
+                        // Two input buffers, paired by position.
+                        view.push(ViewOp::ZipBuffer(d));
+                        let s = other.span;
+                        let x = self.new_var("_x", elem_ty);
+                        stages.push(Stage::Map {
+                            var: x,
+                            body: mk(ExprKind::Var(x), elem_ty, s),
+                        });
+                        let y = self.new_var("_y", d.elem_type());
+                        stages.push(Stage::Let {
+                            var: y,
+                            value: mk(ExprKind::ZipItem(d), d.elem_type(), s),
+                        });
+                        self.cur_tuple = Some(vec![x, y]);
+                        continue;
+                    }
                     let is_range = is_range_call(other);
                     if !is_range {
                         return Err(unsupported(
                             other.span,
-                            "`.zip()` is compiled with a range(...) only",
+                            "`.zip()` is compiled with a range(...) or a second input buffer only",
                         ));
                     }
                     let Source::Range { start, stop, step } = self.source(other)? else {

@@ -106,6 +106,9 @@ pub enum ExprKind {
     /// The current element's position in the source, after `Pipeline::view` (Int): what
     /// `enumerate()` counts and what `zip()` pairs by.
     Index,
+    /// The zipped buffer's element at the current position (`Index`), of the pipeline type of
+    /// its dtype (`ViewOp::ZipBuffer`).
+    ZipItem(Dtype),
     /// Tag a typed value (Int, Float or Bool, the operand's type) as a `Num`.
     Tag(Box<Expr>),
     /// Dispatch on a `Num`'s tag: bind its payload to the arm's variable and evaluate that
@@ -391,6 +394,8 @@ impl Dtype {
 pub struct BufferDecl {
     pub name: String,
     pub dtype: Dtype,
+    /// A second buffer the first may be zipped with (`.zip(NAME)`), by name and dtype.
+    pub zip: Option<(String, Dtype)>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -427,6 +432,9 @@ pub enum ViewOp {
     StepBy(Expr),
     /// `zip(range(start, stop, step))`: at most as many as that range has.
     ZipRange { start: Expr, stop: Expr, step: Expr },
+    /// `zip(NAME)` of a buffer source with the second input buffer (`BufferDecl::zip`): at
+    /// most as many as it has; its element at the position is `ExprKind::ZipItem`.
+    ZipBuffer(Dtype),
     /// `chain(range(start, stop, step))` of a range source (the only view op then): that
     /// range's elements follow the source's.
     Chain { start: Expr, stop: Expr, step: Expr },
@@ -592,7 +600,8 @@ impl Expr {
             | ExprKind::ConstBool(_)
             | ExprKind::Var(_)
             | ExprKind::Param(_)
-            | ExprKind::Index => {}
+            | ExprKind::Index
+            | ExprKind::ZipItem(_) => {}
         }
     }
 

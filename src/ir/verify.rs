@@ -22,6 +22,7 @@ pub fn verify(p: &Pipeline) -> Result<(), String> {
     for op in &p.view {
         match op {
             ViewOp::Skip(n) | ViewOp::Take(n) | ViewOp::StepBy(n) => v.expect(n, Type::Int)?,
+            ViewOp::ZipBuffer(_) => {}
             ViewOp::ZipRange { start, stop, step } | ViewOp::Chain { start, stop, step } => {
                 v.expect(start, Type::Int)?;
                 v.expect(stop, Type::Int)?;
@@ -129,6 +130,7 @@ impl Verifier<'_> {
             ExprKind::ConstBool(_) => self.result(e, Bool),
             ExprKind::Var(v) => self.var(*v, e.ty),
             ExprKind::Index => self.result(e, Int),
+            ExprKind::ZipItem(d) => self.result(e, d.elem_type()),
             ExprKind::Param(i) => match self.p.params.get(*i as usize) {
                 Some(p) if p.ty == e.ty => Ok(()),
                 _ => Err(format!("parameter {i} missing or mistyped")),

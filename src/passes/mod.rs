@@ -76,6 +76,7 @@ pub fn map_exprs(mut p: Pipeline, f: &dyn Fn(crate::ir::Expr) -> crate::ir::Expr
         .into_iter()
         .map(|v| match v {
             ViewOp::Skip(e) => ViewOp::Skip(g(e)),
+            ViewOp::ZipBuffer(d) => ViewOp::ZipBuffer(d),
             ViewOp::Take(e) => ViewOp::Take(g(e)),
             ViewOp::StepBy(e) => ViewOp::StepBy(g(e)),
             ViewOp::ZipRange { start, stop, step } => ViewOp::ZipRange {
