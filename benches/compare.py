@@ -1,6 +1,6 @@
 """fastiter against CPython, NumPy, Numba, numexpr and hand-written Rust, in one run.
 
-    python benches/compare.py              # the full matrix (~10 minutes on 2 cores)
+    python benches/compare.py              # the full matrix (~12 minutes on 2 cores)
     python benches/compare.py --quick      # small sizes, 3 runs: a smoke test (< 1 minute)
 
 Installs its optional peers (numpy, numba, numexpr, matplotlib) into the running interpreter's
@@ -17,6 +17,10 @@ them alike. Each tool is called once before the runs (its first call, which is w
 Numba compile, is reported separately); a run that would last under a few milliseconds repeats
 the call and reports the time per call. Every tool's result is checked against CPython's.
 """
+
+# The workloads spell ReLU as the issue does, `v if v > 0 else 0`: `max(0, v)` is another
+# pipeline (a call), and the int-or-float result of the conditional is what W7 measures.
+# ruff: noqa: FURB136
 
 from __future__ import annotations
 
@@ -81,6 +85,8 @@ WORKLOAD_TITLES = {
     "W4": "float64 array (default_rng(0).random(N)): map(v*v+1).filter(v > 0.5).sum()",
     "W5": "collect of range(N).filter(x % 3 == 0).map(x * 2)",
     "W6": "any(x == target) over range(N), the hit at the start or at the end",
+    "W7": "ReLU over a float64 array (default_rng(0).standard_normal(N)): "
+    "map(v if v > 0 else 0).sum(), an int or a float per element, against else 0.0",
 }
 
 # (wid, variant, kind, native name, full sizes, quick sizes)
@@ -94,6 +100,8 @@ VARIANTS = [
     ("W5-ndarray", "as an ndarray", "seq", "w5", [10**7], [10**6]),
     ("W6-start", "hit at start", "bool", "w6-start", [10**3], [10**3]),
     ("W6-end", "hit at end", "bool", "w6-end", [10**3], [10**3]),
+    ("W7-int", "else 0 (tagged)", "float", None, [10**7], [10**6]),
+    ("W7-float", "else 0.0", "float", None, [10**7], [10**6]),
 ]
 
 # Pipeline-language texts of the chains, for the compile-time column: what fastiter._native
@@ -114,6 +122,8 @@ PIPELINE_TEXTS: dict[str, tuple[str, list[tuple[str, str]], bool]] = {
     "W5-list": ("range(0, N).filter(x % 3 == 0).map(x * 2).collect()", [("N", "int")], False),
     "W6-start": ("range(0, N).any(lambda x: x == 0)", [("N", "int")], False),
     "W6-end": ("range(0, N).any(lambda x: x == N - 1)", [("N", "int")], False),
+    "W7-int": ("_fi_data.map(lambda v: v if v > 0 else 0).sum()", [], True),
+    "W7-float": ("_fi_data.map(lambda v: v if v > 0 else 0.0).sum()", [], True),
 }
 
 
@@ -129,6 +139,10 @@ VARIANT_NOTES = {
     "int64 ndarray (Rust: a Vec<i64>).",
     "W6-end": "The Rust reference keeps one compare per element (`black_box`): LLVM would "
     "otherwise fold the scan into `0 <= target < n`.",
+    "W7-int": "`v if v > 0 else 0` is a float where v > 0 and the int 0 elsewhere (half the "
+    "elements): fastiter carries a tagged number (issue #11); the `else 0.0` variant below is the "
+    "same loop on plain floats, so the pair measures what the tag costs. NumPy, numexpr and Numba "
+    "type both as float64. The CPython rows iterate `arr.tolist()`, made before timing.",
 }
 
 
@@ -227,6 +241,17 @@ def w4_list(n: int) -> list[float]:
     return w4_data(n).tolist()
 
 
+@functools.lru_cache(maxsize=1)
+def w7_data(n: int) -> Any:
+    """The W7 input: standard normal float64, about half of it negative."""
+    return np.random.default_rng(0).standard_normal(n)
+
+
+@functools.lru_cache(maxsize=1)
+def w7_list(n: int) -> list[float]:
+    return w7_data(n).tolist()
+
+
 # CPython
 
 
@@ -290,6 +315,31 @@ def _(c: Case, t: Tool) -> Callable[[], Any]:
 def _(c: Case, t: Tool) -> Callable[[], Any]:
     data = w4_list(c.n)
     return lambda: sum(filter(lambda v: v > 0.5, map(lambda v: v * v + 1, data)))  # noqa: C417
+
+
+# W7: the same list of floats, for the same reason as W4.
+@impl("W7-int", "genexpr")
+def _(c: Case, t: Tool) -> Callable[[], Any]:
+    data = w7_list(c.n)
+    return lambda: sum(v if v > 0 else 0 for v in data)
+
+
+@impl("W7-int", "lambdas")
+def _(c: Case, t: Tool) -> Callable[[], Any]:
+    data = w7_list(c.n)
+    return lambda: sum(map(lambda v: v if v > 0 else 0, data))  # noqa: C417
+
+
+@impl("W7-float", "genexpr")
+def _(c: Case, t: Tool) -> Callable[[], Any]:
+    data = w7_list(c.n)
+    return lambda: sum(v if v > 0 else 0.0 for v in data)
+
+
+@impl("W7-float", "lambdas")
+def _(c: Case, t: Tool) -> Callable[[], Any]:
+    data = w7_list(c.n)
+    return lambda: sum(map(lambda v: v if v > 0 else 0.0, data))  # noqa: C417
 
 
 @impl("W5-list W5-ndarray", "genexpr")
@@ -385,7 +435,20 @@ def _(c: Case, t: Tool) -> Callable[[], Any]:
     return lambda: par_range(0, n).any(lambda x: x == n - 1)
 
 
+@impl("W7-int", "fastiter-1 fastiter-N")
+def _(c: Case, t: Tool) -> Callable[[], Any]:
+    data, into_par_iter = w7_data(c.n), fastiter.into_par_iter
+    return lambda: into_par_iter(data).map(lambda v: v if v > 0 else 0).sum()
+
+
+@impl("W7-float", "fastiter-1 fastiter-N")
+def _(c: Case, t: Tool) -> Callable[[], Any]:
+    data, into_par_iter = w7_data(c.n), fastiter.into_par_iter
+    return lambda: into_par_iter(data).map(lambda v: v if v > 0 else 0.0).sum()
+
+
 # fastiter, @fastiter.compile: a function whose body returns the pipeline, called with N
+# (W4, W7: with the array)
 
 
 def compiled_functions() -> dict[str, Callable[..., Any]]:
@@ -431,6 +494,14 @@ def compiled_functions() -> dict[str, Callable[..., Any]]:
     def w6_end(n):
         return par_range(0, n).any(lambda x: x == n - 1)
 
+    @compile_
+    def w7_int(data):
+        return into_par_iter(data).map(lambda v: v if v > 0 else 0).sum()
+
+    @compile_
+    def w7_float(data):
+        return into_par_iter(data).map(lambda v: v if v > 0 else 0.0).sum()
+
     return {
         "W1": w1,
         "W2": w2,
@@ -441,13 +512,15 @@ def compiled_functions() -> dict[str, Callable[..., Any]]:
         "W5-ndarray": w5_ndarray,
         "W6-start": w6_start,
         "W6-end": w6_end,
+        "W7-int": w7_int,
+        "W7-float": w7_float,
     }
 
 
 @impl(" ".join(PIPELINE_TEXTS) + " W5-ndarray", "fastiter-compile")
 def _(c: Case, t: Tool) -> Callable[[], Any]:
     fn = compiled_functions()[c.wid]
-    arg = w4_data(c.n) if c.wid == "W4" else c.n
+    arg = w4_data(c.n) if c.wid == "W4" else w7_data(c.n) if c.workload == "W7" else c.n
     return lambda: fn(arg)
 
 
@@ -509,6 +582,13 @@ def _(c: Case, t: Tool) -> Callable[[], Any]:
     return run
 
 
+@impl("W7-int W7-float", "numpy")
+def _(c: Case, t: Tool) -> Callable[[], Any]:
+    data = w7_data(c.n)
+    zero = 0 if c.wid == "W7-int" else 0.0  # float64 either way: NumPy has no tagged numbers
+    return lambda: float(np.maximum(data, zero).sum())
+
+
 @impl("W5-list W5-ndarray", "numpy")
 def _(c: Case, t: Tool) -> Callable[[], Any]:
     n, as_list = c.n, c.wid == "W5-list"
@@ -535,6 +615,14 @@ def _(c: Case, t: Tool) -> Callable[[], Any]:
 def _(c: Case, t: Tool) -> Callable[[], Any]:
     data = w4_data(c.n)
     expr = "sum(where(v * v + 1 > 0.5, v * v + 1, 0.0))"
+    return lambda: float(numexpr.evaluate(expr, local_dict={"v": data}))
+
+
+@impl("W7-int W7-float", "numexpr")
+def _(c: Case, t: Tool) -> Callable[[], Any]:
+    data = w7_data(c.n)
+    zero = "0" if c.wid == "W7-int" else "0.0"
+    expr = f"sum(where(v > 0, v, {zero}))"
     return lambda: float(numexpr.evaluate(expr, local_dict={"v": data}))
 
 
@@ -606,6 +694,22 @@ def nb_w6(n, target):
     return False
 
 
+def nb_w7_int(a):
+    s = 0.0
+    for i in numba.prange(a.size):
+        v = a[i]
+        s += v if v > 0 else 0  # typed float64 as a whole: Numba unifies the branches
+    return s
+
+
+def nb_w7_float(a):
+    s = 0.0
+    for i in numba.prange(a.size):
+        v = a[i]
+        s += v if v > 0 else 0.0
+    return s
+
+
 NUMBA_KERNELS = {
     "W1": nb_w1,
     "W2": nb_w2,
@@ -616,14 +720,16 @@ NUMBA_KERNELS = {
     "W5-ndarray": nb_w5,
     "W6-start": nb_w6,
     "W6-end": nb_w6,
+    "W7-int": nb_w7_int,
+    "W7-float": nb_w7_float,
 }
 
 
 @impl(" ".join(NUMBA_KERNELS), "numba numba-parallel")
 def _(c: Case, t: Tool) -> Callable[[], Any]:
     fn = numba.njit(parallel=t.key == "numba-parallel")(NUMBA_KERNELS[c.wid])
-    if c.wid == "W4":
-        data = w4_data(c.n)
+    if c.wid == "W4" or c.workload == "W7":
+        data = w4_data(c.n) if c.wid == "W4" else w7_data(c.n)
         return lambda: fn(data)
     if c.wid == "W5-list":
         return lambda: fn(c.n).tolist()
@@ -644,6 +750,7 @@ not_applicable("W6-start W6-end", "numba-parallel", "prange has no early exit fo
 # The Rust reference runs in its own process (NativeRunner), for the variants with a
 # `Case.native` name.
 not_applicable("W5-list", "rust-1 rust-N", "a Rust Vec is no Python list: see the ndarray row")
+not_applicable("W7-int W7-float", "rust-1 rust-N", "benches/native has no W7 (Rust has one type)")
 
 
 # --- Measuring ---------------------------------------------------------------------------
@@ -1138,6 +1245,16 @@ def targets(all_results: list[list[Result]], compile_s: dict[str, float | None],
             continue
         x = one.median / many.median
         rows.append((what, ">= 1.85x", f"{x:.2f}x ({one.case.label})", met(x >= 1.85)))
+    for key, where in (("fastiter-N", f"{threads} threads"), ("fastiter-1", "1 thread")):
+        tagged, _ = find(all_results, "W7-int", key)
+        plain, _ = find(all_results, "W7-float", key)
+        what = f"W7 tagged (else 0) within 1.5x of untagged (else 0.0), {where}"
+        ok = tagged is not None and plain is not None
+        if not ok or tagged.status != "ok" or plain.status != "ok" or not tagged.times:
+            rows.append((what, "<= 1.5x", "not measured", "-"))
+            continue
+        x = statistics.median(tagged.times) / statistics.median(plain.times)
+        rows.append((what, "<= 1.5x", f"{x:.2f}x ({tagged.case.label})", met(x <= 1.5)))
     return rows
 
 
@@ -1190,8 +1307,9 @@ def write_markdown(
             "order differs). A mismatch is marked WRONG and left out of ratios and the chart."
         ),
         (
-            "- W4's CPython rows iterate `arr.tolist()` (made before timing): iterating the ndarray "
-            "itself boxes a NumPy scalar per element, a slower baseline than plain Python needs."
+            "- W4's and W7's CPython rows iterate `arr.tolist()` (made before timing): iterating "
+            "the ndarray itself boxes a NumPy scalar per element, a slower baseline than plain "
+            "Python needs."
         ),
         "",
         "![speedup over CPython](latest.png)",
