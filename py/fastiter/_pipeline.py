@@ -160,7 +160,7 @@ def _zip_input(other: Any) -> tuple[Any, str]:
     tuple or buffer (no stages), or such an object itself."""
     src = getattr(other, "_src", None)
     if src is not None:
-        if other._stages or src.kind not in ("seq", "buf"):
+        if other._stages or src.kind not in ("seq", "buffer"):
             raise Unsupported(
                 "`.zip()` compiles with a range, a list, a buffer, or an iterator straight from "
                 "one of them (no stages)"
