@@ -13,6 +13,8 @@ out here (SEMANTICS.md):
 
   * float sums are compensated (Neumaier), as `sum()` is in CPython 3.12+, over chunks of
     max(16384, ceil(len / 1024)) source elements whose (s, c) pairs are combined in order;
+    a sum whose elements mix ints (or bools) and floats keeps each chunk's ints before its
+    first float exact, then goes on in floats (`Pipeline.sum` spells it out);
   * `reduce(identity, op)` folds each chunk from the identity, then folds the chunk results
     left to right with `op`;
   * `min()`/`max()` of nothing is None.
@@ -150,24 +152,33 @@ class Pipeline:
     # ---- consumers ----
 
     def sum(self):
-        total = 0
-        big_s, big_c, floats = 0.0, 0.0, 0
+        """fastiter's sum (SEMANTICS.md). Ints and bools add exactly until the first float; from
+        a chunk's first float on, its elements go through float() into a Neumaier pair. Chunks
+        combine in order: the int sum before the pipeline's first float becomes one float (which
+        may raise OverflowError, as CPython's would), and after that each chunk's int prefix is
+        one float added before the chunk's pair. No float at all: the exact int. Only floats:
+        the same as combining the chunks' pairs in order."""
+        total_pre, seen, fs, fc = 0, False, 0.0, 0.0
         for chunk in self._chunks():
-            s, c, k = 0.0, 0.0, 0
+            pre, s, c, has = 0, 0.0, 0.0, False
             for v in chunk:
-                if isinstance(v, float):
-                    s, c = neumaier_add(s, c, v)
-                    k += 1
+                if has or isinstance(v, float):
+                    has = True
+                    s, c = neumaier_add(s, c, float(v))
                 else:
-                    total += v
-            if k:
-                big_s, big_c = neumaier_add(big_s, big_c, s)
-                big_c += c
-                floats += k
-        if floats:
-            assert total == 0, "a pipeline's elements have one type"
-            return neumaier_result(big_s, big_c)
-        return total
+                    pre += v
+            if not seen:
+                total_pre += pre
+                if has:
+                    seen = True
+                    fs, fc = neumaier_add(0.0, 0.0, float(total_pre))
+                    fs, fc = neumaier_add(fs, fc, s)
+                    fc += c
+            else:
+                fs, fc = neumaier_add(fs, fc, float(pre))
+                fs, fc = neumaier_add(fs, fc, s)
+                fc += c
+        return neumaier_result(fs, fc) if seen else total_pre
 
     def count(self):
         return sum(1 for _ in self._elements())
@@ -1239,6 +1250,208 @@ CASES = [
     C("range(0, 5).map(lambda x: x // (n - n)).sum()", n="3"),
     C("range(0, 40000).map(lambda x: x * (n + 1) - (n * 2 if n > 0 else -n)).max()", n="-7"),
     C("range(0, 6).map(lambda x: x * 0.5 + f * 2.0).collect()", f="1e308"),
+    # ---- mixed ints and floats: a number whose type the data decides (issue #11) ----
+    # `x if x % 2 else x * 0.5` is an int for odd x and a float for even x; every operator,
+    # builtin and consumer below sees such values, and each result keeps CPython's type.
+    C("range(-5, 5).map(x if x % 2 else x * 0.5).collect()"),
+    C("range(-5, 5).map(x if x % 2 else x * 0.5).map(x + 1).collect()"),
+    C("range(-4, 4).map(x if x % 2 else x * 0.5).map(3 - x).collect()"),
+    C("range(-4, 4).map(x if x % 2 else x * 0.5).map(x / 2).collect()"),
+    C("range(-4, 4).map(x if x % 2 else x * 0.5).map(x // 2).collect()"),
+    C("range(-4, 4).map(x if x % 2 else x * 0.5).map(x % 3).collect()"),
+    C("range(-4, 4).map(x if x % 2 else x * 0.5).map(x % -3).collect()"),
+    C("range(-4, 4).map(x if x % 2 else x * 0.5).map(7 // x).collect()"),
+    C("range(-3, 4).map(x if x % 2 else x * 0.5).map(1 / x).collect()"),
+    C("range(-3, 4).filter(x != 0).map(x if x % 2 else x * 0.5).map(7 % x).collect()"),
+    C("range(-4, 4).map(x if x % 2 else x * 0.5).map(x ** 2).collect()"),
+    C("range(-3, 4).map(x if x % 2 else x * 0.5).map(x ** -1).collect()"),
+    C("range(-3, 4).filter(x != 0).map(x if x % 2 else x * 0.5).map(x ** -1).collect()"),
+    C("range(0, 4).map(x if x % 2 else x * 0.5).map(x ** 0.5).collect()"),
+    C("range(-2, 2).map(x if x % 2 else x * 0.5).map(x ** 0.5).collect()"),
+    C("range(-3, 4).map(x if x % 2 else x * 0.5).map(2 ** x).collect()"),
+    C("range(-3, 4).map(x if x % 2 else x * 0.5).map(x ** x).collect()"),
+    C(
+        "range(-3, 4).map(lambda v: (v if v % 2 else v * 0.5) + (v * 0.25 if v % 3 else v)).collect()"
+    ),
+    C(
+        "range(-3, 4).map(lambda v: (v if v % 2 else v * 0.5) // (v * 0.25 if v % 3 else v - 1)).collect()"
+    ),
+    # unary operators and builtins
+    C("range(-2, 3).map(x if x % 2 else x * 0.5).map(-x).collect()"),
+    C("range(-3, 4).map(x if x % 2 else x * 0.5).map(abs).collect()"),
+    C("range(-3, 4).map(x if x % 2 else x * 1.5).map(int).collect()"),
+    C("range(-3, 4).map(x if x % 2 else x * 1.5).map(round).collect()"),
+    C("range(-2, 3).map(x if x % 2 else x * 0.5).map(bool).collect()"),
+    C("range(-3, 4).map(x if x % 2 else x * 1.5).map(math.floor).collect()"),
+    C("range(-3, 4).map(x if x % 2 else x * 1.5).map(math.fabs).collect()"),
+    C("range(-2, 3).map(x if x % 2 else x * 0.5).map(math.sqrt).collect()"),
+    C("range(0, 3).map(x if x % 2 else x * 0.5).map(math.log).collect()"),
+    C("range(1, 6).map(x if x % 2 else x * 2.0).map(math.log(x, 2)).collect()"),
+    C("range(0, 3).map(x if x % 2 else math.inf).map(math.isinf).collect()"),
+    # comparisons, chained and against ints, floats and other mixed values
+    C("range(-3, 4).map(x if x % 2 else x * 0.5).map(x == 1).collect()"),
+    C("range(-3, 4).map(x if x % 2 else x * 0.5).map(-1 < x <= 1.0).collect()"),
+    C(
+        "range(-3, 4).map(lambda v: (v if v % 2 else v * 0.5) < (v * 0.25 if v % 3 else v)).collect()"
+    ),
+    C(
+        "range(-3, 4).map(lambda v: (v if v % 2 else v * 1.0) == (v * 1.0 if v % 3 else v)).collect()"
+    ),
+    # and / or of different types
+    C("range(-2, 3).map(x or 0.5).collect()"),
+    C("range(-2, 3).map(x and x * 0.5).collect()"),
+    C("range(-2, 3).map(x * 0.5 or x).collect()"),
+    C("range(0, 4).map(x % 2 == 0 or 2.5).collect()"),
+    C("range(0, 4).map(x > 1 and x * 1.5).sum()"),
+    C("[0.0, 1.5, -0.0].map(x and 3).collect()"),
+    # conditionals with differently typed branches; reprs that show the type
+    C("range(0, 6).map(x if x < 3 else 1.5).sum()"),
+    C("range(0, 6).map(True if x < 2 else x * 0.5).collect()"),
+    C("range(0, 6).map(x > 2 if x % 2 else x).collect()"),
+    C("range(0, 6).map(x > 2 if x % 2 else x * 0.5).sum()"),
+    C("range(0, 2).map(1 if x else 1.0).collect()"),
+    C("range(0, 3).map(True if x == 0 else 1 if x == 1 else 1.0).collect()"),
+    C("range(0, 3).map(True if x == 0 else 1 if x == 1 else 1.0).sum()"),
+    C("range(0, 3).map(1.0 if x == 0 else 1 if x == 1 else True).min()"),
+    C("range(0, 9).map(0 if x < 3 else 1.5 if x < 6 else False).collect()"),
+    C("range(0, 4).map(x if x % 2 else f).collect()", f="-0.0"),
+    C("range(0, 3).map(flag if x else x * 0.5).collect()", flag="True"),
+    C("range(0, 5).map(x if x % 2 else x * 0.5).any(x >= 3)"),
+    C("range(-1, 2).map(x if x else -0.0).all()"),
+    # min / max of an int and a float
+    C("range(-3, 4).map(max(0, x * 0.5)).collect()"),
+    C("range(-3, 4).map(max(x * 0.5, 0)).collect()"),
+    C("range(-3, 4).map(max(0, x * 0.5)).sum()"),
+    C("range(0, 5).map(max(x, 1.5)).collect()"),
+    C("range(-2, 3).map(min(x, 0.5, -x)).collect()"),
+    C("range(-1, 2).map(max(x, -0.0)).collect()"),
+    C("range(-1, 2).map(max(-0.0, x)).collect()"),
+    C("range(0, 3).map(max(x, math.nan)).collect()"),
+    C("range(0, 3).map(max(math.nan, x)).collect()"),
+    C("range(0, 3).map(max(x * 1.0, 2**63)).collect()"),
+    C("range(0, 3).map(min(x * 0.5, -(10**20))).collect()"),
+    C("range(0, 3).map(max(f, x)).collect()", f="1.0"),
+    # int ** int with an exponent the data decides
+    C("range(0, 10).map((-1) ** x / (2 * x + 1)).sum()"),
+    C("range(0, 5).map((-1) ** x).sum()"),
+    C("range(-3, 3).map((-1) ** x).collect()"),
+    C("range(-3, 3).map(2 ** x).collect()"),
+    C("range(-3, 3).map(2 ** x).sum()"),
+    C("range(-3, 3).map((-2) ** x).collect()"),
+    C("range(0, 7).map(2 ** (x - 3)).collect()"),
+    C("range(-2, 2).map(0 ** x).collect()"),
+    C("range(-2, 3).map(x ** x).collect()"),
+    C("range(0, 5).map(x ** (3 - x)).collect()"),
+    C("range(60, 66).map(2 ** x).collect()"),
+    C("range(38, 42).map(3 ** x).sum()"),
+    C("range(-3, 3).map(x ** k).collect()", k="3"),
+    C("range(1, 4).map(x ** k).collect()", k="-1"),
+    C("range(-3, 3).map(x ** k).collect()", k="-1"),
+    C("range(-3, 3).map(k ** x).collect()", k="10"),
+    C("range(-3, 3).map(2 ** x).map(int).collect()"),
+    C("range(-3, 3).map(2 ** x).max()"),
+    # list sources that mix ints, floats and bools
+    C("[1, 2.5, True, -0.0].collect()"),
+    C("[1, 2.5, True, -0.0].sum()"),
+    C("[1, 2.5, True, -0.0].min()"),
+    C("[1, 2.5, True, -0.0].max()"),
+    C("[1, 2.5, True, -0.0].all()"),
+    C("[1, 2.5, True, -0.0].map(x + 0.5).collect()"),
+    C("[1, 2.5, True, -0.0].map(x // 1).collect()"),
+    C("[1, 2.5, True, -0.0].map(int).collect()"),
+    C("[1, 2.5, True, -0.0].map(abs).collect()"),
+    C("[1, 2.5, True, -0.0].filter(x > 0.5).collect()"),
+    C("[1, 2.5, True, -0.0].find_first(x > 1)"),
+    C("[1, 2.5, True, -0.0].position_first(x < 1)"),
+    C("[-3, 1.5, True].min_by_key(abs)"),
+    C("[1, 2.5, True].enumerate().map(lambda t: t[0] + t[1]).collect()"),
+    C("[1, 2, 3.0].sum()"),
+    C("[True, 1.0, 1].max()"),
+    C("[1.0, True, 1].min()"),
+    C("[0, 0.0, False].max()"),
+    C("[False, 0, 0.0].min()"),
+    C("[-0.0, 0].max()"),
+    C("[-0.0, 0].sum()"),
+    C("[1, f].sum()", f="0.5"),
+    C("[1, math.inf, -math.inf].sum()"),
+    C("[math.nan, 1].max()"),
+    C("[1, 2.5, 3].reduce(0, lambda a, b: a + b)"),
+    # huge ints next to floats: exact comparisons, float() that overflows
+    C("[2**53 + 1, 9007199254740992.0].max()"),
+    C("[9007199254740992.0, 2**53 + 1].min()"),
+    C("[2**53 + 1, 9007199254740992.0].map(x == 9007199254740992.0).collect()"),
+    C("[2**53 + 1, 0.5].sum()"),
+    C("[10**20, 0.5].sum()"),
+    C("[1e20, 10**20].max()"),
+    C("[10**20, 1e20].min()"),
+    C("[10**20 + 1, 1e20].max()"),
+    C("[2**64, 0.5].collect()"),
+    C("[2**1024, 0.5].sum()"),
+    C("[0.5, 2**1024].sum()"),
+    C("[2**1024, -2**1024, 0.5].sum()"),
+    C("[2**1024, 0.5].map(x + 0.5).collect()"),
+    C("[2**1024, 0.5].min()"),
+    C("range(0, 3).map(x + 2**63 if x % 2 else x * 0.5).collect()"),
+    C("range(0, 3).map(x + 2**1024 if x else 0.5).map(x + 0.5).collect()"),
+    C("range(0, 3).map(x + 2**1024 if x else 0.5).map(x > 1e308).collect()"),
+    C("range(0, 3).map(big if x else x * 0.5).map(x + 0.5).collect()", big="2**1024"),
+    C("range(0, 3).map(big if x else x * 0.5).map(x * 2).collect()", big="2**63"),
+    C("range(0, 3).map(2**1024 if x == 2 else x * 0.5).sum()"),
+    C("range(0, 3).map(2**1024 if x == 0 else x * 0.5).sum()"),
+    C("range(0, 3).map(2**1024 if x == 0 else -2**1024 if x == 1 else 0.5).sum()"),
+    C("range(0, 4).map(x * 2**62 if x < 3 else 0.5).sum()"),
+    C(
+        "range(0, 2).map(2**53 + 1 if x else 9007199254740992.0).map(x == 9007199254740992.0).collect()"
+    ),
+    C("range(2**53, 2**53 + 3).map(x if x % 2 else x * 1.0).collect()"),
+    C("range(2**53, 2**53 + 3).map(x if x % 2 else x * 1.0).max()"),
+    C("range(2**53, 2**53 + 3).map(x if x % 2 else x * 1.0).sum()"),
+    # -0.0, inf and nan among ints
+    C("range(-1, 2).map(x if x else -0.0).collect()"),
+    C("range(-1, 2).map(x if x else -0.0).sum()"),
+    C("range(0, 3).map(x if x else math.inf).sum()"),
+    C("range(0, 3).map(x if x else math.inf).map(int).collect()"),
+    C("range(0, 3).map(x if x else math.nan).max()"),
+    C("range(0, 3).map(math.nan if x == 1 else x).max()"),
+    C("range(0, 3).map(x if x else math.nan).map(x == x).collect()"),
+    # reduce: an int identity folded with floats, an operator whose type the data decides
+    C("range(0, 5).map(x * 0.5).reduce(0, lambda a, b: a + b)"),
+    C("range(0, 0).map(x * 0.5).reduce(0, lambda a, b: a + b)"),
+    C("range(0, 5).map(x * 0.5).reduce(0, lambda a, b: max(a, b))"),
+    C("range(-5, 0).map(x * 0.5).reduce(0, lambda a, b: max(a, b))"),
+    C("range(0, 3).map(x - 1.5).reduce(0, lambda a, b: max(a, b))"),
+    C("range(1, 5).map(x * 0.5).reduce(lambda: 1, lambda a, b: a * b)"),
+    C("[0.5, 1.5].reduce(True, lambda a, b: a and b)"),
+    C("[0.0, 1.5].reduce(False, lambda a, b: a or b)"),
+    C("range(0, 5).reduce(0.5, lambda a, b: a + b)"),
+    C("range(0, 5).reduce(0, lambda a, b: a + b * 0.5)"),
+    C("range(0, 40000).map(x * 0.5).reduce(0, lambda a, b: max(a, b))"),
+    C("range(0, 40000).map(x * 0.5).reduce(0, lambda a, b: a + b)"),
+    # nested pipelines, flat_map, find and keys over mixed values
+    C(
+        "range(0, 4).map(lambda i: range(0, i).map(x if x % 2 else x * 0.5).reduce(0, lambda a, b: a + b)).collect()"
+    ),
+    C("range(0, 5).flat_map(lambda i: range(0, i)).map(x if x % 2 else x * 0.5).any()"),
+    C("range(0, 10).map(x if x % 2 else x * 0.5).find_first(x > 2)"),
+    C("range(0, 10).map(x if x % 2 else x * 1.5).find_first(x > 4)"),
+    C("range(-3, 4).max_by_key(lambda v: abs(v) if v % 2 else v * 1.5)"),
+    # mixed sums over several chunks (40000 elements: 16384, 16384, 7232)
+    C("range(0, 40000).map(x if x % 3 else x * 0.5).sum()"),
+    C("range(0, 40000).map(0.5 if x == 20000 else x).sum()"),
+    C("range(0, 40000).map(0.5 if x == 39999 else x * 2**50).sum()"),
+    C("range(0, 40000).map(1e16 if x == 16384 else 1).sum()"),
+    C("range(0, 40000).filter(x % 10000 == 0).map(x if x else 0.5).sum()"),
+    C(
+        "range(0, 40000).map(2**70 if x == 0 else -(2**70) if x == 39999 else 0.5 if x == 20000 else 0).sum()"
+    ),
+    C("range(0, 40000).map(x % 2 == 0 if x < 20000 else x * 0.5).sum()"),
+    C("range(0, 40000).map(x % 2 == 0 if x < 20000 else x).sum()"),
+    C("range(0, 40000).map(2**1024 if x == 30000 else 0.5 if x == 20000 else 0).sum()"),
+    C("range(0, 40000).map(x if x % 2 else x * 1.0).max()"),
+    C("range(0, 40000).map(20000.0 if x == 30000 else x % 20000).max()"),
+    C("range(0, 40000).map(5.0 if x == 30000 else 5 if x == 20000 else 0).max()"),
+    C("range(0, 40000).map(5 if x == 30000 else 5.0 if x == 20000 else 0).max()"),
+    C("range(0, 40000).map(x if x % 2 else x * 0.5).filter(x > 39997).collect()"),
 ]
 
 

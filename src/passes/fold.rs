@@ -4,7 +4,7 @@
 use num_bigint::BigInt;
 use num_traits::ToPrimitive;
 
-use crate::ir::{BinOp, Cast, Expr, ExprKind, Pipeline, UnOp};
+use crate::ir::{BinOp, Cast, CmpKind, Expr, ExprKind, Pipeline, UnOp};
 use crate::pyops;
 
 pub fn run(p: Pipeline) -> Pipeline {
@@ -16,7 +16,47 @@ pub fn fold_expr(e: Expr) -> Expr {
     super::rewrite(e, &fold_node)
 }
 
+/// An int constant that a float compares with as with `float(k)`: exactly representable.
+fn exact_float(e: &Expr) -> Option<f64> {
+    match &e.kind {
+        ExprKind::ConstInt(v) => v
+            .to_i64()
+            .filter(|k| k.unsigned_abs() <= 1 << 53)
+            .map(|k| k as f64),
+        _ => None,
+    }
+}
+
 fn fold_node(e: Expr) -> Expr {
+    // `x > 0` for a float `x`: comparing with an int that a float represents exactly is
+    // comparing with that float, NaN and infinities included.
+    let e = match e.kind {
+        ExprKind::Compare(op, CmpKind::FloatInt, a, b) if exact_float(&b).is_some() => {
+            let f = exact_float(&b).expect("checked");
+            let b = Box::new(Expr {
+                kind: ExprKind::ConstFloat(f),
+                ty: crate::ir::Type::Float,
+                span: b.span,
+            });
+            Expr {
+                kind: ExprKind::Compare(op, CmpKind::Float, a, b),
+                ..e
+            }
+        }
+        ExprKind::Compare(op, CmpKind::IntFloat, a, b) if exact_float(&a).is_some() => {
+            let f = exact_float(&a).expect("checked");
+            let a = Box::new(Expr {
+                kind: ExprKind::ConstFloat(f),
+                ty: crate::ir::Type::Float,
+                span: a.span,
+            });
+            Expr {
+                kind: ExprKind::Compare(op, CmpKind::Float, a, b),
+                ..e
+            }
+        }
+        kind => Expr { kind, ..e },
+    };
     // A dispatch on a value whose tag is known here is that tag's arm.
     let e = match e.kind {
         ExprKind::Case(n, arms) => match n.kind {
