@@ -174,11 +174,26 @@ def _matching(
     imports = _module_imports(tree)
     found = [n for n in cands if _compiles_to(n, code, filename, imports)]
     if not found:
+        # IPython/Jupyter and CPython 3.13's prompt compile each top-level statement of a cell
+        # (or of one input) on its own: then only the imports of the candidate's own statement
+        # were module-level imports when its code was compiled.
+        for n in cands:
+            own = _module_imports(ast.Module(body=_top_statement(tree, n), type_ignores=[]))
+            # `own` is a subset of `imports`: the same list when it is as long.
+            if len(own) != len(imports) and _compiles_to(n, code, filename, own):
+                found.append(n)
+    if not found:
         raise Unsupported(
             f"the source at line {line} of {filename} does not compile to this function's code "
             "(was the file edited after it was imported, or the code compiled from a string?)"
         )
     return found
+
+
+def _top_statement(tree: ast.Module, node: ast.AST) -> list[ast.stmt]:
+    """The module-level statement that holds ``node`` (a list of one, or empty)."""
+    span = _span(node)
+    return [s for s in tree.body if _contains(_span(s), span)][:1]
 
 
 _FUTURE_FLAGS = 0
