@@ -368,7 +368,11 @@ _templates: dict[Any, Any] = {}
 def template_for(fn: Callable[..., Any], arity: int) -> Template:
     """The template of ``fn`` as a function of ``arity`` arguments (cached per code object)."""
     if isinstance(fn, types.FunctionType):
-        key: Any = (fn.__code__, arity)
+        # Code objects compare equal across files (the same line, columns and bytecode): a
+        # lambda typed in a cell or at the prompt, where every input starts at line 1, must
+        # not take the template, or the refusal, of one compiled from another file or a string.
+        code = fn.__code__
+        key: Any = (code, code.co_filename, arity)
     else:
         key = (id(fn), arity)
     hit = _templates.get(key)  # a dict read is atomic (and locked per dict when free-threaded)
