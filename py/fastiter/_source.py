@@ -64,9 +64,15 @@ class Unsupported(Exception):
         return text
 
 
-def caret_snippet(filename: str, line: int, col: int) -> str:
-    """The source line and a caret under column ``col`` (0-based)."""
-    src = linecache.getline(filename, line).rstrip("\n")
+def caret_snippet(filename: str, line: int, col: int, text: str | None = None) -> str:
+    """The source line and a caret under column ``col`` (0-based), from ``text`` when given
+    (the source a template was made from: a cell's pseudo-file may hold newer text since)."""
+    if text is not None:
+        lines = text.split("\n")
+        src = lines[line - 1] if 1 <= line <= len(lines) else ""
+    else:
+        src = linecache.getline(filename, line)
+    src = src.rstrip("\n")
     if not src:
         return ""
     return f"    {src}\n    {' ' * col}^"
@@ -75,18 +81,50 @@ def caret_snippet(filename: str, line: int, col: int) -> str:
 # --- Parsing source files -------------------------------------------------------------------
 
 _tree_lock = threading.Lock()
-_trees: dict[tuple[str, int], tuple[str, ast.Module]] = {}
+# Keyed by the file's whole text, not only its name: the source of an IPython/Jupyter cell or
+# of an input at CPython's prompt lives in `linecache` under a pseudo-file name whose entry a
+# front end may replace (a cell edited and run again under the same name), and a stale tree
+# must never be searched for a function compiled from the new text.
+_trees: dict[tuple[str, str], tuple[str, ast.Module]] = {}
 
 
-def _module_tree(filename: str, module_globals: dict | None) -> tuple[str, ast.Module]:
-    lines = linecache.getlines(filename, module_globals)
+def _source_lines(code: types.CodeType, module_globals: dict | None) -> list[str]:
+    """The lines of the file ``code`` was compiled from, as :mod:`linecache` has them.
+
+    Files on disk, and the pseudo-files IPython/Jupyter cells and CPython 3.13's prompt register
+    by name (``<ipython-input-3-...>``, ``/tmp/ipykernel_.../123.py``, ``<python-input-4>``,
+    ``<stdin>-2``); CPython 3.14's prompt registers its inputs by code object instead."""
+    lines = linecache.getlines(code.co_filename, module_globals)
     if not lines:
+        by_code = getattr(linecache, "_getlines_from_code", None)
+        if by_code is not None:
+            try:
+                lines = by_code(code)
+            except Exception:  # noqa: BLE001 - a private helper: no source is the answer
+                lines = []
+    return lines
+
+
+# The pseudo-files IPython's timing magics compile their statement under, keeping no source.
+_IPYTHON_TIMING_FILES = ("<magic-timeit>", "<timed exec>", "<timed eval>")
+
+
+def _module_tree(code: types.CodeType, module_globals: dict | None) -> tuple[str, ast.Module]:
+    filename = code.co_filename
+    lines = _source_lines(code, module_globals)
+    if not lines:
+        if filename in _IPYTHON_TIMING_FILES:
+            raise Unsupported(
+                "its source code is not available: IPython's %time and %timeit compile their "
+                "statement without keeping its source; build the pipeline in the cell "
+                "(`p = par_range(...)...`) and time its consumer (`%timeit p.sum()`)"
+            )
         raise Unsupported(
             "its source code is not available (defined in a string passed to exec/eval, "
             "or in an interactive session without source)"
         )
     text = "".join(lines)
-    key = (filename, hash(text))
+    key = (filename, text)
     with _tree_lock:
         hit = _trees.get(key)
     if hit is not None:
@@ -150,7 +188,7 @@ def _find_node(fn: types.FunctionType) -> tuple[str, str, ast.AST]:
     a string under an existing file's name, must not compile some other expression."""
     code = fn.__code__
     filename = code.co_filename
-    text, tree = _module_tree(filename, fn.__globals__)
+    text, tree = _module_tree(code, fn.__globals__)
     first = code.co_firstlineno
     if code.co_name == "<lambda>":
         cands: list[ast.AST] = [
@@ -188,11 +226,26 @@ def _matching(
     imports = _module_imports(tree)
     found = [n for n in cands if _compiles_to(n, code, filename, imports)]
     if not found:
+        # IPython/Jupyter and CPython 3.13's prompt compile each top-level statement of a cell
+        # (or of one input) on its own: then only the imports of the candidate's own statement
+        # were module-level imports when its code was compiled.
+        for n in cands:
+            own = _module_imports(ast.Module(body=_top_statement(tree, n), type_ignores=[]))
+            # `own` is a subset of `imports`: the same list when it is as long.
+            if len(own) != len(imports) and _compiles_to(n, code, filename, own):
+                found.append(n)
+    if not found:
         raise Unsupported(
             f"the source at line {line} of {filename} does not compile to this function's code "
             "(was the file edited after it was imported, or the code compiled from a string?)"
         )
     return found
+
+
+def _top_statement(tree: ast.Module, node: ast.AST) -> list[ast.stmt]:
+    """The module-level statement that holds ``node`` (a list of one, or empty)."""
+    span = _span(node)
+    return [s for s in tree.body if _contains(_span(s), span)][:1]
 
 
 _FUTURE_FLAGS = 0
@@ -409,7 +462,11 @@ _templates: dict[Any, Any] = {}
 def template_for(fn: Callable[..., Any], arity: int) -> Template:
     """The template of ``fn`` as a function of ``arity`` arguments (cached per code object)."""
     if isinstance(fn, types.FunctionType):
-        key: Any = (fn.__code__, arity)
+        # Code objects compare equal across files (the same line, columns and bytecode): a
+        # lambda typed in a cell or at the prompt, where every input starts at line 1, must
+        # not take the template, or the refusal, of one compiled from another file or a string.
+        code = fn.__code__
+        key: Any = (code, code.co_filename, arity)
     else:
         key = (id(fn), arity)
     hit = _templates.get(key)  # a dict read is atomic (and locked per dict when free-threaded)
@@ -714,7 +771,7 @@ def stage_text(
             raise Unsupported(
                 f"`{name}` {detail}",
                 f"{tpl.filename}:{pos[0]}:{pos[1] + 1}",
-                caret_snippet(tpl.filename, pos[0], pos[1]),
+                caret_snippet(tpl.filename, pos[0], pos[1], tpl.text),
             )
         if kind == "param":
             # Never shared, even with a parameter bound to the same variable: whether two
@@ -944,7 +1001,7 @@ class Program:
             value = resolve(fn, fname, cell)
             kind, detail = classify(value)
             at = f"{short_path(tpl.filename)}:{pos[0]}:{pos[1] + 1}"
-            snippet = caret_snippet(tpl.filename, pos[0], pos[1])
+            snippet = caret_snippet(tpl.filename, pos[0], pos[1], tpl.text)
             if kind == "bad":
                 raise Unsupported(f"`{fname}` {detail}", at, snippet)
             if kind == "param":

@@ -542,7 +542,7 @@ def test_cached_refusal_does_not_keep_callers_frames():
     q = par_range(0, 3).map(_star_args)
     for _ in range(50):
         q.collect()
-    cached = _source._templates[(_star_args.__code__, 1)]
+    cached = _source._templates[(_star_args.__code__, _star_args.__code__.co_filename, 1)]
     depth, tb = 0, cached.__traceback__
     while tb is not None:
         depth, tb = depth + 1, tb.tb_next
