@@ -43,7 +43,7 @@ for py in $PYTHONS; do
     tag="cp${ver/./}"
     wheel="$(ls target/wheels-test/fastiter-*-"$tag"-*.whl | head -1)"
     "$env/bin/pip" install -q --force-reinstall --no-deps "$wheel"
-    "$env/bin/pip" install -q "pytest>=7" "hypothesis>=6" "numpy>=1.21"
+    "$env/bin/pip" install -q "pytest>=7" "hypothesis>=6" "numpy>=1.21" "ipython>=8"
     examples="${FASTITER_HYPOTHESIS_EXAMPLES:-}"
     if [ -z "$examples" ] && [ "$ver" != "$main_ver" ]; then examples=100; fi
     if ! (cd tests/python && FASTITER_HYPOTHESIS_EXAMPLES="${examples:-500}" ../../"$env"/bin/python -m pytest -q -p no:cacheprovider \
