@@ -505,6 +505,12 @@ def _describe(fn: Any) -> str:
 
 
 def _make_template(fn: Callable[..., Any], arity: int) -> Template:
+    pair = _BUILTIN_IDS.get(id(fn))
+    if pair in ("min", "max") and arity == 2:
+        # `reduce(identity, max)`: the builtin of two values.
+        args = ["_fi_a", "_fi_b"]
+        text = f"lambda _fi_a, _fi_b: {pair}(_fi_a, _fi_b)"
+        return Template(args, None, "<builtin>", text, [], (0, 0))
     text = _builtin_text(fn)
     if text is not None:
         if arity != 1:
