@@ -1065,6 +1065,9 @@ mod tests {
             if code == ErrCode::ResultTooLarge {
                 continue; // a refusal, not an exception: `int_pow_var_is_exact_or_refuses`
             }
+            if code as u32 > ErrCode::ResultTooLarge as u32 {
+                continue; // the builtin table's: tests/data/builtin_cases.txt
+            }
             assert!(
                 seen.contains(format!("{code:?}").as_str()),
                 "no case raises {code:?}"

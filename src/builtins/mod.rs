@@ -86,6 +86,8 @@ pub enum Rule {
     IntFold { op: Func, empty: i64 },
     /// `math.hypot(*coordinates)`, by the running Python's algorithm.
     Hypot,
+    /// `math.pow(x, y)`, as the running Python treats `pow(0.0, -inf)`.
+    MathPow,
     /// `math.perm(n[, k])`: `factorial(n)` without `k`.
     Perm,
     /// `pow(base, exp[, mod])`: `base ** exp`, or the modular power of ints.
@@ -269,7 +271,7 @@ pub static DECLS: &[Decl] = &[
     math("copysign", XY, Rule::Op(Func::Copysign)),
     math("fmod", XY, Rule::Op(Func::Fmod)),
     math("remainder", XY, Rule::Op(Func::Remainder)),
-    math("pow", XY, Rule::Op(Func::MathPow)),
+    math("pow", XY, Rule::MathPow),
     math("ldexp", Sig::positional(&["x", "i"]), Rule::Op(Func::Ldexp)),
     math(
         "frexp",
@@ -383,6 +385,7 @@ mod tests {
                     matches!(f, Func::HypotDivide | Func::HypotVeltkamp | Func::HypotFma)
                 }
                 Rule::Perm => matches!(f, Func::Perm | Func::Factorial),
+                Rule::MathPow => matches!(f, Func::MathPow | Func::MathPowV310),
                 Rule::Pow => f == Func::PowMod,
                 Rule::Round => matches!(f, Func::FloatRound | Func::IntRound),
                 Rule::Divmod => matches!(
@@ -404,3 +407,6 @@ mod tests {
         }
     }
 }
+
+#[cfg(test)]
+mod cases;

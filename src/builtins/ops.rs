@@ -58,6 +58,8 @@ pub enum Func {
     Cbrt,
     /// `math.pow(x, y)` (not `**`: `math.pow(0.0, -1.0)` is a ValueError).
     MathPow,
+    /// `math.pow` of Python 3.9–3.10 (`math.pow(0.0, -inf)` is a ValueError there).
+    MathPowV310,
     /// `round(x, ndigits)` of a float.
     FloatRound,
     /// `float.is_integer()`.
@@ -109,7 +111,7 @@ pub struct Op {
 
 impl Func {
     /// Every operation, in declaration order (the index is the code kernels pass).
-    pub const ALL: [Func; 34] = [
+    pub const ALL: [Func; 35] = [
         Func::Gcd,
         Func::Lcm,
         Func::Isqrt,
@@ -140,6 +142,7 @@ impl Func {
         Func::Lgamma,
         Func::Cbrt,
         Func::MathPow,
+        Func::MathPowV310,
         Func::FloatRound,
         Func::IsInteger,
         Func::FloatDivmodQuot,
@@ -290,7 +293,7 @@ fn hypot_exact(alg: HypotAlg, a: &[Value]) -> Result<Value, ErrCode> {
 }
 
 /// The table of operations, indexed by `Func as usize`.
-pub static OPS: [Op; 34] = [
+pub static OPS: [Op; 35] = [
     op(
         Func::Gcd,
         "math.gcd",
@@ -369,7 +372,7 @@ pub static OPS: [Op; 34] = [
         &[Int, Int],
         Int,
         |a| ints::int_round(int(&a[0]), int(&a[1])).map(vi),
-        Kernel::Slots(|s| ok_i(ints::int_round_i64(si(s[0]), si(s[1])))),
+        Kernel::Slots(|s| ok_i(ints::int_round_i64(si(s[0]), si(s[1]))?)),
     ),
     op(
         Func::IntDivmodRem,
@@ -526,6 +529,14 @@ pub static OPS: [Op; 34] = [
         Float,
         |a| floats::math_pow(float(&a[0]), float(&a[1])).map(vf),
         Kernel::Slots(|s| ok_f(floats::math_pow(sf(s[0]), sf(s[1]))?)),
+    ),
+    op(
+        Func::MathPowV310,
+        "math.pow.v310",
+        &[Float, Float],
+        Float,
+        |a| floats::math_pow_v310(float(&a[0]), float(&a[1])).map(vf),
+        Kernel::Slots(|s| ok_f(floats::math_pow_v310(sf(s[0]), sf(s[1]))?)),
     ),
     op(
         Func::FloatRound,

@@ -96,7 +96,7 @@ fn norm_veltkamp(v: &[f64], max: f64) -> f64 {
         // A scale of 2**-max_e would overflow: divide by the largest instead.
         return norm_divide(v, max);
     }
-    let scale = libm::ldexp(1.0, -max_e as i32);
+    let scale = libm::ldexp(1.0, -max_e);
     let (mut csum, mut f1, mut f2, mut f3) = (1.0f64, 0.0f64, 0.0f64, 0.0f64);
     for &x in v {
         let (hi, lo) = split(x * scale);
@@ -138,7 +138,7 @@ fn norm_fma(v: &mut [f64], max: f64) -> f64 {
         }
         return f64::MIN_POSITIVE * norm_fma(v, max / f64::MIN_POSITIVE);
     }
-    let scale = libm::ldexp(1.0, -max_e as i32);
+    let scale = libm::ldexp(1.0, -max_e);
     let (mut csum, mut f1, mut f2) = (1.0f64, 0.0f64, 0.0f64);
     for &x in v.iter() {
         let x = x * scale;
@@ -385,6 +385,15 @@ pub fn math_pow(x: f64, y: f64) -> Result<f64, ErrCode> {
         return Err(ErrCode::MathRange);
     }
     Ok(r)
+}
+
+/// `math.pow(x, y)` as Python 3.9 and 3.10 compute it: [`math_pow`], except that
+/// `math.pow(±0.0, -inf)` is a [`ErrCode::MathDomain`] (3.11 made it `inf`).
+pub fn math_pow_v310(x: f64, y: f64) -> Result<f64, ErrCode> {
+    if x == 0.0 && y == f64::NEG_INFINITY {
+        return Err(ErrCode::MathDomain);
+    }
+    math_pow(x, y)
 }
 
 /// `divmod(x, y)` for floats: `(x // y, x % y)` as CPython's `float_divmod`; `y == 0` →

@@ -272,6 +272,9 @@ fn mod_inverse(a: &BigInt, m: &BigInt) -> Option<BigInt> {
     e.gcd.is_one().then(|| e.x.mod_floor(m))
 }
 
+/// The most digits `round(n, -digits)` of an int rounds away before it is refused.
+const MAX_ROUND_DIGITS: i64 = 1_000_000;
+
 /// `round(x, ndigits)` for an int (CPython `long_round`): `ndigits >= 0` leaves `x`; otherwise
 /// the nearest multiple of `10**-ndigits`, ties to the even multiple (`round(25, -1) == 20`).
 /// **Refusal**: CPython builds `10**-ndigits` whatever its size; for `ndigits < -1_000_000`
@@ -282,7 +285,7 @@ pub fn int_round(x: &BigInt, ndigits: &BigInt) -> Result<BigInt, ErrCode> {
     }
     let k = (-ndigits)
         .to_u32()
-        .filter(|&k| k <= 1_000_000)
+        .filter(|&k| i64::from(k) <= MAX_ROUND_DIGITS)
         .ok_or(ErrCode::ResultTooLarge)?;
     // 10**k > 2 * |x| (10**k >= 2**(3.32 k)): the quotient rounds to zero.
     if (k as f64) * std::f64::consts::LOG2_10 > (x.bits() + 2) as f64 {
@@ -436,13 +439,16 @@ fn inverse_u128(a: u128, m: u128) -> Option<u128> {
     (r0 == 1).then(|| t0.rem_euclid(m as i128) as u128)
 }
 
-/// `round(x, ndigits)` on i64.
-pub fn int_round_i64(x: i64, ndigits: i64) -> Option<i64> {
+/// `round(x, ndigits)` on i64 (refused as [`int_round`] refuses).
+pub fn int_round_i64(x: i64, ndigits: i64) -> Result<Option<i64>, ErrCode> {
     if ndigits >= 0 {
-        return Some(x);
+        return Ok(Some(x));
+    }
+    if ndigits < -MAX_ROUND_DIGITS {
+        return Err(ErrCode::ResultTooLarge);
     }
     if ndigits < -19 {
-        return Some(0);
+        return Ok(Some(0));
     }
     let p = 10i128.pow((-ndigits) as u32);
     let x = i128::from(x);
@@ -452,5 +458,5 @@ pub fn int_round_i64(x: i64, ndigits: i64) -> Option<i64> {
         std::cmp::Ordering::Equal if q & 1 == 1 => q + 1,
         _ => q,
     };
-    i64::try_from(q * p).ok()
+    Ok(i64::try_from(q * p).ok())
 }

@@ -38,6 +38,12 @@ fn ident(i: &ast::Ident) -> Name<'_> {
     }
 }
 
+/// Lowered positional arguments and keyword arguments.
+type Args = (Vec<Expr>, Vec<(ast::Ident, Expr)>);
+
+/// Temporaries bound in order (`Let`s, or assignments in a def).
+type Lets = Vec<(VarId, Expr)>;
+
 /// A call's arguments bound to the signature's parameters (`None`: not passed), then any
 /// `*args`.
 struct Bound {
@@ -126,7 +132,7 @@ impl Lowerer {
         callee: Callee<'_>,
         args: &[ast::Expr],
         kwargs: &[(ast::Ident, ast::Expr)],
-    ) -> CResult<(Vec<Expr>, Vec<(ast::Ident, Expr)>)> {
+    ) -> CResult<Args> {
         let mut vals = Vec::new();
         if let Callee::Method(recv, _) = callee {
             vals.push(self.expr(recv)?);
@@ -165,7 +171,7 @@ impl Lowerer {
     ) -> CResult<Expr> {
         // Keyword arguments may bind parameters out of source order: evaluate every
         // argument first, in source order.
-        let (lets, vals, kws) = self.in_source_order(vals, kws);
+        let (lets, (vals, kws)) = self.in_source_order(vals, kws);
         let body = match callee {
             Callee::Math(name) | Callee::Builtin(name) => {
                 let d = self.declared(callee, name)?;
@@ -234,20 +240,15 @@ impl Lowerer {
     }
 
     /// Bind the arguments to temporaries in source order when keywords may reorder them.
-    #[allow(clippy::type_complexity)]
-    fn in_source_order(
-        &mut self,
-        vals: Vec<Expr>,
-        kws: Vec<(ast::Ident, Expr)>,
-    ) -> (Vec<(VarId, Expr)>, Vec<Expr>, Vec<(ast::Ident, Expr)>) {
+    fn in_source_order(&mut self, vals: Vec<Expr>, kws: Vec<(ast::Ident, Expr)>) -> (Lets, Args) {
         if kws.is_empty() {
-            return (Vec::new(), vals, kws);
+            return (Vec::new(), (vals, kws));
         }
         let n = vals.len();
         let (names, kvals): (Vec<ast::Ident>, Vec<Expr>) = kws.into_iter().unzip();
         let (lets, mut uses) = self.share(vals.into_iter().chain(kvals).collect());
         let kuses = uses.split_off(n);
-        (lets, uses, names.into_iter().zip(kuses).collect())
+        (lets, (uses, names.into_iter().zip(kuses).collect()))
     }
 
     /// The declaration of a `math` function or table builtin, if the running Python has it.
@@ -399,6 +400,15 @@ impl Lowerer {
                 let f = Func::hypot(HypotAlg::of(self.python));
                 self.call_op(d, f, b.rest, span)?
             }
+            Rule::MathPow => {
+                let f = if self.python < (3, 11) {
+                    Func::MathPowV310
+                } else {
+                    Func::MathPow
+                };
+                let (x, y) = (b.take(0), b.take(1));
+                self.call_op(d, f, vec![x, y], span)?
+            }
             Rule::Perm => {
                 let n = b.take(0);
                 match b.slots[1].take() {
@@ -479,7 +489,7 @@ impl Lowerer {
 
     /// The two parts of a tuple-valued call, each reading the arguments bound once (the
     /// bindings come first, in order).
-    fn call_parts(&mut self, e: &ast::Expr) -> CResult<(Vec<(VarId, Expr)>, Vec<Expr>, Span)> {
+    fn call_parts(&mut self, e: &ast::Expr) -> CResult<(Lets, Vec<Expr>)> {
         let ast::ExprKind::Call { func, args, kwargs } = &e.kind else {
             unreachable!("a table tuple is a call");
         };
@@ -500,7 +510,7 @@ impl Lowerer {
             })?;
             parts.push(part);
         }
-        Ok((lets, parts, e.span))
+        Ok((lets, parts))
     }
 
     /// `divmod(a, b)[k]`, `math.frexp(x)[k]`: `k` a constant.
@@ -511,7 +521,7 @@ impl Lowerer {
         span: Span,
     ) -> CResult<Expr> {
         let k = constant_index(index)?;
-        let (lets, mut parts, _) = self.call_parts(value)?;
+        let (lets, mut parts) = self.call_parts(value)?;
         let part = parts.swap_remove(k);
         let mut e = Self::with_lets(lets, part);
         e.span = span;
@@ -525,7 +535,7 @@ impl Lowerer {
         value: &ast::Expr,
         out: &mut Vec<Stmt>,
     ) -> CResult<Vec<Expr>> {
-        let (lets, parts, _) = self.call_parts(value)?;
+        let (lets, parts) = self.call_parts(value)?;
         for (v, e) in lets {
             out.push(Stmt::Assign(v, e));
         }
