@@ -275,6 +275,7 @@ const fn variadic(
     ty: &'static [Type],
     result: Type,
     exact: fn(&[Value]) -> Result<Value, ErrCode>,
+    kernel: Kernel,
 ) -> Op {
     Op {
         func,
@@ -283,13 +284,26 @@ const fn variadic(
         variadic: true,
         result,
         exact,
-        kernel: Kernel::Exact,
+        kernel,
     }
 }
 
 fn hypot_exact(alg: HypotAlg, a: &[Value]) -> Result<Value, ErrCode> {
     let xs: Vec<f64> = a.iter().map(float).collect();
     Ok(vf(floats::hypot(alg, &xs)))
+}
+
+/// `math.hypot` on float slots, without allocating for up to 8 coordinates.
+fn hypot_slots(alg: HypotAlg, s: &[u64]) -> Result<u64, Status> {
+    let mut small = [0.0f64; 8];
+    if s.len() <= small.len() {
+        for (x, &b) in small.iter_mut().zip(s) {
+            *x = sf(b);
+        }
+        return ok_f(floats::hypot(alg, &small[..s.len()]));
+    }
+    let xs: Vec<f64> = s.iter().map(|&b| sf(b)).collect();
+    ok_f(floats::hypot(alg, &xs))
 }
 
 /// The table of operations, indexed by `Func as usize`.
@@ -386,19 +400,30 @@ pub static OPS: [Op; 35] = [
         },
         Kernel::Inline,
     ),
-    variadic(Func::HypotDivide, "math.hypot.v39", &[Float], Float, |a| {
-        hypot_exact(HypotAlg::Divide, a)
-    }),
+    variadic(
+        Func::HypotDivide,
+        "math.hypot.v39",
+        &[Float],
+        Float,
+        |a| hypot_exact(HypotAlg::Divide, a),
+        Kernel::Slots(|s| hypot_slots(HypotAlg::Divide, s)),
+    ),
     variadic(
         Func::HypotVeltkamp,
         "math.hypot.v310",
         &[Float],
         Float,
         |a| hypot_exact(HypotAlg::Veltkamp, a),
+        Kernel::Slots(|s| hypot_slots(HypotAlg::Veltkamp, s)),
     ),
-    variadic(Func::HypotFma, "math.hypot", &[Float], Float, |a| {
-        hypot_exact(HypotAlg::Fma, a)
-    }),
+    variadic(
+        Func::HypotFma,
+        "math.hypot",
+        &[Float],
+        Float,
+        |a| hypot_exact(HypotAlg::Fma, a),
+        Kernel::Slots(|s| hypot_slots(HypotAlg::Fma, s)),
+    ),
     op(
         Func::Atan2,
         "math.atan2",

@@ -46,7 +46,18 @@ impl HypotAlg {
 /// `math.hypot(*xs)`: never raises (an overflowing norm is `inf`); `inf` if any coordinate
 /// is infinite (even with a NaN), else NaN if any is NaN; `hypot()` is `0.0`.
 pub fn hypot(alg: HypotAlg, xs: &[f64]) -> f64 {
-    let mut v: Vec<f64> = xs.iter().map(|x| x.abs()).collect();
+    // The magnitudes, on the stack for the usual few coordinates.
+    let mut small = [0.0f64; 8];
+    let mut large = Vec::new();
+    let v: &mut [f64] = if xs.len() <= small.len() {
+        &mut small[..xs.len()]
+    } else {
+        large.resize(xs.len(), 0.0);
+        &mut large
+    };
+    for (m, x) in v.iter_mut().zip(xs) {
+        *m = x.abs();
+    }
     let max = v.iter().fold(0.0f64, |m, &x| if x > m { x } else { m });
     if max.is_infinite() {
         return max;
@@ -58,9 +69,9 @@ pub fn hypot(alg: HypotAlg, xs: &[f64]) -> f64 {
         return max;
     }
     match alg {
-        HypotAlg::Divide => norm_divide(&v, max),
-        HypotAlg::Veltkamp => norm_veltkamp(&v, max),
-        HypotAlg::Fma => norm_fma(&mut v, max),
+        HypotAlg::Divide => norm_divide(v, max),
+        HypotAlg::Veltkamp => norm_veltkamp(v, max),
+        HypotAlg::Fma => norm_fma(v, max),
     }
 }
 
