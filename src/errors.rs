@@ -56,13 +56,37 @@ pub enum ErrCode {
     /// An int result too large to build (`a ** n` past 2**24 bits): refused at run time,
     /// so the pipeline runs as Python, which builds it or raises `MemoryError`.
     ResultTooLarge = 20,
+    /// `divmod(x, 0.0)` of floats.
+    FloatDivmodZero = 21,
+    /// `pow(a, b, 0)`.
+    PowModZero = 22,
+    /// `pow(a, -b, m)` where `a` has no inverse modulo `m`.
+    PowNotInvertible = 23,
+    /// `math.comb`/`math.perm` with `n < 0`.
+    NegativeN = 24,
+    /// `math.comb`/`math.perm` with `k < 0`.
+    NegativeK = 25,
+    /// `math.factorial(n)` (and `math.perm(n)`) with `n < 0`.
+    FactorialNegative = 26,
+    /// `math.isqrt(n)` with `n < 0`.
+    IsqrtNegative = 27,
+    /// `math.isclose` with a negative `rel_tol` or `abs_tol`.
+    NegativeTolerance = 28,
+    /// `round(x, ndigits)` of a float whose rounded value is past the float range.
+    RoundOverflow = 29,
+    /// `math.factorial(n)` with `n` past `2**63 - 1`.
+    FactorialOverflow = 30,
+    /// `math.perm(n, k)` with `k` past `2**63 - 1`.
+    PermOverflow = 31,
+    /// `math.comb(n, k)` with `min(k, n - k)` past `2**63 - 1`.
+    CombOverflow = 32,
     /// `min()` / `max()` of an empty generator without `default=`.
-    MinEmpty = 21,
-    MaxEmpty = 22,
+    MinEmpty = 33,
+    MaxEmpty = 34,
 }
 
 impl ErrCode {
-    pub const ALL: [ErrCode; 22] = [
+    pub const ALL: [ErrCode; 34] = [
         ErrCode::IntFloorDivZero,
         ErrCode::IntModZero,
         ErrCode::IntTrueDivZero,
@@ -83,6 +107,18 @@ impl ErrCode {
         ErrCode::NegativeCount,
         ErrCode::StepByZero,
         ErrCode::ResultTooLarge,
+        ErrCode::FloatDivmodZero,
+        ErrCode::PowModZero,
+        ErrCode::PowNotInvertible,
+        ErrCode::NegativeN,
+        ErrCode::NegativeK,
+        ErrCode::FactorialNegative,
+        ErrCode::IsqrtNegative,
+        ErrCode::NegativeTolerance,
+        ErrCode::RoundOverflow,
+        ErrCode::FactorialOverflow,
+        ErrCode::PermOverflow,
+        ErrCode::CombOverflow,
         ErrCode::MinEmpty,
         ErrCode::MaxEmpty,
     ];
@@ -95,14 +131,21 @@ impl ErrCode {
         use ErrCode::*;
         match self {
             IntFloorDivZero | IntModZero | IntTrueDivZero | FloatDivZero | FloatFloorDivZero
-            | FloatModZero | ZeroToNegativePower => PyExcType::ZeroDivisionError,
+            | FloatModZero | ZeroToNegativePower | FloatDivmodZero => PyExcType::ZeroDivisionError,
             MathDomain | FloatNanToInt | NegativeShift | RangeStepZero | NegativeCount
-            | StepByZero | MinEmpty | MaxEmpty => PyExcType::ValueError,
+            | StepByZero | PowModZero | PowNotInvertible | NegativeN | NegativeK
+            | FactorialNegative | IsqrtNegative | NegativeTolerance | MinEmpty | MaxEmpty => {
+                PyExcType::ValueError
+            }
             MathRange
             | FloatInfToInt
             | FloatPowOverflow
             | IntTooLargeForFloat
-            | IntDivTooLargeForFloat => PyExcType::OverflowError,
+            | IntDivTooLargeForFloat
+            | RoundOverflow
+            | FactorialOverflow
+            | PermOverflow
+            | CombOverflow => PyExcType::OverflowError,
             ComplexResult | ResultTooLarge => PyExcType::TypeError,
         }
     }
@@ -132,6 +175,18 @@ impl ErrCode {
             ResultTooLarge => "the exact int result is too large for fastiter to compute",
             MinEmpty => "min() arg is an empty sequence",
             MaxEmpty => "max() arg is an empty sequence",
+            FloatDivmodZero => "float divmod()",
+            PowModZero => "pow() 3rd argument cannot be 0",
+            PowNotInvertible => "base is not invertible for the given modulus",
+            NegativeN => "n must be a non-negative integer",
+            NegativeK => "k must be a non-negative integer",
+            FactorialNegative => "factorial() not defined for negative values",
+            IsqrtNegative => "isqrt() argument must be nonnegative",
+            NegativeTolerance => "tolerances must be non-negative",
+            RoundOverflow => "rounded value too large to represent",
+            FactorialOverflow => "factorial() argument should not exceed 9223372036854775807",
+            PermOverflow => "k must not exceed 9223372036854775807",
+            CombOverflow => "min(n - k, k) must not exceed 9223372036854775807",
         }
     }
 

@@ -5,6 +5,7 @@
 //! `codegen` (IR → kernel) → `exec` (run chunks on the runtime, combine). See ARCHITECTURE.md.
 #![deny(unsafe_op_in_unsafe_fn)]
 
+pub mod builtins;
 pub mod codegen;
 pub mod diagnostics;
 pub mod errors;
@@ -71,9 +72,23 @@ pub fn compile_with(
     jit: bool,
     cg: CodegenOptions,
 ) -> Result<Compiled, Error> {
+    compile_for(src, params, buffer, jit, cg, ir::lower::NEWEST_PYTHON)
+}
+
+/// Compile `src` with the builtins of CPython `python` (major, minor): what a pipeline
+/// calls must behave as that version's (`int.bit_count` is refused before 3.10, so the
+/// Python fallback raises its AttributeError; `math.hypot` rounds as that version does).
+pub fn compile_for(
+    src: &str,
+    params: &[ir::ParamInfo],
+    buffer: Option<&ir::BufferDecl>,
+    jit: bool,
+    cg: CodegenOptions,
+    python: (u8, u8),
+) -> Result<Compiled, Error> {
     let t0 = Instant::now();
     let program = syntax::parse_program(src)?;
-    let lowered = ir::lower::lower_program(&program, params, buffer)?;
+    let lowered = ir::lower::lower_program_for(&program, params, buffer, python)?;
     let syntax::ast::Program {
         defs,
         pipeline: ast,

@@ -594,7 +594,12 @@ class ParallelIterator:
                 continue
             if op == "zip" and _adaptors.other_range(extra) is None:
                 # Two inputs paired by position: the second is a buffer of its own.
-                if buf is None or i != 0:
+                before = [o for o, _, _ in self._stages[:i]]
+                if (
+                    buf is None
+                    or isinstance(buf[1], tuple)
+                    or any(o not in ("skip", "take", "step_by") for o in before)
+                ):
                     raise Unsupported(
                         "`.zip()` of two inputs compiles right after a list or buffer source"
                     )
@@ -854,7 +859,13 @@ def _apply_stages(stages: tuple[tuple[str, Any, Any], ...], it: Iterable[Any]) -
         elif op == "flat_map":
             out = itertools.chain.from_iterable(map(fn, out))
         elif op == "zip":
-            other = extra._python_iter() if isinstance(extra, ParallelIterator) else extra
+            if isinstance(extra, ParallelIterator):
+                other = extra._python_iter()
+            elif _native.buffer_dtype_of(extra) is not None:
+                # A buffer zipped in reads as a buffer source does: `.tolist()`'s values.
+                other = _Source("buffer", extra).python_items()
+            else:
+                other = extra
             out = zip(out, other)
         elif op == "fold":
             out = iter([functools.reduce(fn, out, extra())])

@@ -572,7 +572,8 @@ def _def_template(fn: Any, node: ast.AST, filename: str, text: str) -> Template:
         raise Unsupported(f"`{fn.__qualname__}` is an async function")
     code = fn.__code__
     args = _arg_names(node.args)
-    visitor = _FreeNames(list(code.co_varnames) + args)
+    # A local a comprehension reads is a cell of the function (3.11 and before).
+    visitor = _FreeNames(list(code.co_varnames) + list(code.co_cellvars) + args)
     for stmt in node.body:
         visitor.visit(stmt)
     visitor.check()

@@ -140,14 +140,17 @@ fn compile(
     };
     let src_owned = src.to_string();
     let (p2, b2) = (params.clone(), buffer.clone());
+    let version = py.version_info();
+    let python = (version.major, version.minor);
     let compiled = py
         .detach(move || {
-            fastiter::compile_with(
+            fastiter::compile_for(
                 &src_owned,
                 &p2,
                 b2.as_ref(),
                 true,
                 CodegenOptions::default(),
+                python,
             )
         })
         .map_err(|e| compile_error(py, src, e))?;
@@ -377,6 +380,18 @@ fn probe(code: ErrCode) -> Option<&'static CStr> {
         RangeStepZero => c"range(0, 1, 0)",
         MinEmpty => c"min(())",
         MaxEmpty => c"max(())",
+        FloatDivmodZero => c"divmod(1.0, 0.0)",
+        PowModZero => c"pow(2, 3, 0)",
+        PowNotInvertible => c"pow(2, -1, 4)",
+        NegativeN => c"math.comb(-1, 2)",
+        NegativeK => c"math.comb(3, -2)",
+        FactorialNegative => c"math.factorial(-1)",
+        IsqrtNegative => c"math.isqrt(-1)",
+        NegativeTolerance => c"math.isclose(1.0, 2.0, rel_tol=-1.0)",
+        RoundOverflow => c"round(1.7976931348623157e308, -308)",
+        FactorialOverflow => c"math.factorial(2 ** 63)",
+        PermOverflow => c"math.perm(2 ** 64, 2 ** 63)",
+        CombOverflow => c"math.comb(2 ** 65, 2 ** 64)",
         ComplexResult | NegativeCount | StepByZero | ResultTooLarge => return None,
     })
 }

@@ -1,5 +1,5 @@
 //! Functions kernels call for float operations that need libm or CPython's special cases:
-//! `math.*`, float `//`, `%` and `**`. Each writes its result through a
+//! `math.*`, float `//`, `%` and `**`, and the builtin table's operations that are not inline. Each writes its result through a
 //! pointer and returns 0 or an `ErrCode`.
 
 use cranelift_jit::JITBuilder;
@@ -8,6 +8,11 @@ use crate::pyops::{self, MathFn};
 
 pub const MATH1: &str = "fastiter_math1";
 pub const FBIN: &str = "fastiter_fbin";
+pub const BUILTIN: &str = "fastiter_builtin";
+
+/// What `fastiter_builtin` returns when the exact result does not fit its slot (an int past
+/// i64): the kernel reports the chunk inexact.
+pub const BUILTIN_INEXACT: u32 = u32::MAX;
 
 /// `op` codes of `fastiter_fbin`.
 pub const FBIN_FLOORDIV: i64 = 0;
@@ -17,6 +22,7 @@ pub const FBIN_POW: i64 = 2;
 pub fn register(jb: &mut JITBuilder) {
     jb.symbol(MATH1, math1 as *const u8);
     jb.symbol(FBIN, fbin as *const u8);
+    jb.symbol(BUILTIN, builtin as *const u8);
 }
 
 fn finish(r: Result<f64, crate::errors::ErrCode>, out: *mut f64) -> u32 {
@@ -46,6 +52,27 @@ extern "C" fn fbin(op: u32, a: f64, b: f64, out: *mut f64) -> u32 {
         _ => pyops::float_pow(a, b),
     };
     finish(r, out)
+}
+
+/// An operation of the builtin table (`Func` code `code`) on `nargs` argument slots at
+/// `slots`; the result goes to the first slot. Returns 0, an `ErrCode`, or
+/// [`BUILTIN_INEXACT`].
+extern "C" fn builtin(code: u32, nargs: u32, slots: *mut u64) -> u32 {
+    let Some(f) = crate::builtins::Func::from_code(code) else {
+        return crate::errors::ErrCode::MathDomain as u32;
+    };
+    // SAFETY: kernels pass a stack slot of `max(nargs, 1)` 8-byte slots of their own frame,
+    // holding the arguments.
+    let args = unsafe { std::slice::from_raw_parts(slots, nargs as usize) };
+    match crate::builtins::run_slots(f, args) {
+        Ok(v) => {
+            // SAFETY: the slot has room for at least one 8-byte value.
+            unsafe { slots.write(v) };
+            0
+        }
+        Err(crate::builtins::Status::Raise(e)) => e as u32,
+        Err(crate::builtins::Status::Inexact) => BUILTIN_INEXACT,
+    }
 }
 
 /// Index of `f` in `MathFn::ALL`, as passed to `fastiter_math1`.

@@ -19,6 +19,8 @@ use crate::ir::*;
 use crate::pyops::MathFn;
 use fastiter_runtime::abi::{self, Partial};
 
+mod builtins;
+
 fn clif_type(t: Type) -> types::Type {
     match t {
         Type::Int => types::I64,
@@ -53,6 +55,8 @@ struct Gen<'a, 'f> {
     inexact_block: Block,
     math1: FuncRef,
     fbin: FuncRef,
+    /// `fastiter_builtin`: the builtin table's operations (`lower::builtins`).
+    builtin: FuncRef,
     /// Address of an 8-byte stack slot for helper results.
     slot: Value,
     /// The batched loop's lanes: each interleaved element's own set of `vars` (lane 0's is
@@ -117,6 +121,17 @@ pub fn build(
     };
     let math1 = import(module, &mut b, helpers::MATH1, 1)?;
     let fbin = import(module, &mut b, helpers::FBIN, 2)?;
+    let builtin = {
+        let mut sig = module.make_signature();
+        sig.params.push(AbiParam::new(types::I32));
+        sig.params.push(AbiParam::new(types::I32));
+        sig.params.push(AbiParam::new(ptr));
+        sig.returns.push(AbiParam::new(types::I32));
+        let id = module
+            .declare_function(helpers::BUILTIN, Linkage::Import, &sig)
+            .map_err(|e| CodegenError(e.to_string()))?;
+        module.declare_func_in_func(id, b.func)
+    };
 
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
@@ -172,6 +187,7 @@ pub fn build(
         inexact_block,
         math1,
         fbin,
+        builtin,
         slot,
     };
     g.body(env, src_off, lo, hi, out)?;
@@ -1360,6 +1376,7 @@ impl Gen<'_, '_> {
                         let call = self.b.ins().call(self.math1, &[code, vals[0], self.slot]);
                         self.helper_result(call)
                     }
+                    Builtin::Fn(f) => self.table_op(*f, &vals),
                 }
             }
         }
@@ -1806,12 +1823,17 @@ impl Gen<'_, '_> {
     /// Python's floor division / modulo on i64: ZeroDivisionError on 0; `MIN // -1` is the
     /// one overflow.
     fn floor_divmod(&mut self, op: BinOp, x: Value, y: Value) -> Value {
-        let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
         let code = if op == BinOp::IFloorDiv {
             ErrCode::IntFloorDivZero
         } else {
             ErrCode::IntModZero
         };
+        self.floor_divmod_code(op, x, y, code)
+    }
+
+    /// [`Gen::floor_divmod`] raising `code` on a zero divisor (`divmod` has its own).
+    fn floor_divmod_code(&mut self, op: BinOp, x: Value, y: Value, code: ErrCode) -> Value {
+        let zero = self.b.ins().icmp_imm_s(IntCC::Equal, y, 0);
         self.error_if(zero, code);
         // Divide by 1 instead of -1 so the machine division never traps.
         let m1 = self.b.ins().icmp_imm_s(IntCC::Equal, y, -1);

@@ -363,6 +363,13 @@ impl<'a> Interp<'a> {
                 Builtin::MathInt(f) => {
                     Value::Float(pyops::math1_int(*f, &self.eval_int(&args[0])?)?)
                 }
+                Builtin::Fn(f) => {
+                    let mut vals = Vec::with_capacity(args.len());
+                    for a in args {
+                        vals.push(self.eval(a)?);
+                    }
+                    (f.op().exact)(&vals)?
+                }
             },
         })
     }

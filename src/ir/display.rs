@@ -198,6 +198,7 @@ pub fn expr(p: &Pipeline, e: &Expr) -> String {
                 Builtin::IAbs => "iabs".to_string(),
                 Builtin::Math(f) => format!("math.{}", f.name()),
                 Builtin::MathInt(f) => format!("math.{}.int", f.name()),
+                Builtin::Fn(f) => f.op().name.to_string(),
             };
             let args: Vec<String> = args.iter().map(|a| expr(p, a)).collect();
             format!("({} {})", name, args.join(" "))

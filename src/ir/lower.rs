@@ -9,9 +9,15 @@ use crate::diagnostics::{CResult, CompileError, ErrorKind};
 use crate::passes::fold;
 use crate::syntax::ast;
 
+mod builtins;
 mod comprehension;
 mod tagged;
 use tagged::{coerce, join, tag};
+
+/// The CPython version whose behaviour lowering follows where versions differ
+/// (`int.bit_count` is new in 3.10, `math.cbrt` in 3.11, `math.hypot` rounds differently
+/// before 3.10 and 3.12): the newest, unless a caller says otherwise.
+pub const NEWEST_PYTHON: (u8, u8) = (3, 14);
 
 /// The largest constant exponent `int ** k` accepted: past it the exact result could be
 /// gigabytes, and CPython would be no faster.
@@ -39,7 +45,18 @@ pub fn lower_program(
     params: &[ParamInfo],
     buffer: Option<&BufferDecl>,
 ) -> CResult<Pipeline> {
+    lower_program_for(prog, params, buffer, NEWEST_PYTHON)
+}
+
+/// Lower a program as CPython `python` (major, minor) would run it.
+pub fn lower_program_for(
+    prog: &ast::Program,
+    params: &[ParamInfo],
+    buffer: Option<&BufferDecl>,
+    python: (u8, u8),
+) -> CResult<Pipeline> {
     let mut lw = Lowerer::new(params, buffer, &prog.defs);
+    lw.python = python;
     lw.pipeline(&prog.pipeline)
 }
 
@@ -66,6 +83,10 @@ struct Lowerer {
     /// How many enclosing constructs may skip the expression being lowered (a conditional's
     /// branch, `and`/`or`, a comprehension): `:=` is compiled only where it certainly runs.
     cond_depth: usize,
+    /// Lowering a list comprehension's reduction: every element is computed.
+    eager: bool,
+    /// The CPython version whose builtins are compiled (`NEWEST_PYTHON` by default).
+    python: (u8, u8),
 }
 
 /// The `scopes` entry of a name bound to a tuple: look it up in `Lowerer::tuples`.
@@ -85,6 +106,8 @@ impl Lowerer {
             tuples: Vec::new(),
             retag: Default::default(),
             cond_depth: 0,
+            eager: false,
+            python: NEWEST_PYTHON,
         }
     }
 }
@@ -1217,6 +1240,12 @@ impl Lowerer {
                     None => self.plain_call(func, args, kwargs, span)?,
                 }
             }
+            ast::ExprKind::Call { func, args, kwargs } if self.table_callee(func).is_some() => {
+                self.table_call(func, args, kwargs, span)?
+            }
+            ast::ExprKind::Subscript { value, index } if self.is_table_tuple(value) => {
+                self.table_subscript(value, index, span)?
+            }
             ast::ExprKind::Call { func, args, kwargs } => {
                 self.plain_call(func, args, kwargs, span)?
             }
@@ -1428,14 +1457,11 @@ impl Lowerer {
     }
 
     fn call_builtin(&mut self, func: &ast::Expr, args: Vec<Expr>, span: Span) -> CResult<Expr> {
+        if let Some(callee) = self.table_callee(func) {
+            return self.table_call_values(callee, args, Vec::new(), span);
+        }
         let fname = match &func.kind {
             ast::ExprKind::Name(n) if !self.is_local(n) => n.clone(),
-            ast::ExprKind::Attribute { value, attr } if matches!(&value.kind, ast::ExprKind::Name(m) if m == "math" && !self.is_local(m)) =>
-            {
-                return self.over_typed(args, span, &mut |_, args| {
-                    math_call(&attr.name, args, span, attr.span)
-                });
-            }
             _ => {
                 return Err(unsupported(
                     func.span,
@@ -1512,26 +1538,6 @@ impl Lowerer {
                 arity(1)?;
                 truth(args.remove(0))
             }
-            "round" => {
-                if args.len() == 2 {
-                    let nd = fold::fold_expr(args.remove(1));
-                    let a = args.remove(0);
-                    let nonneg = matches!(&nd.kind, ExprKind::ConstInt(v) if !v.is_negative());
-                    if a.ty != Type::Float && nonneg {
-                        return Ok(to_int(a));
-                    }
-                    return Err(unsupported(
-                        span,
-                        "round() with a number of digits is only supported for ints",
-                    ));
-                }
-                arity(1)?;
-                let a = args.remove(0);
-                match a.ty {
-                    Type::Float => cast(Cast::FloatRound, a, Type::Int),
-                    _ => to_int(a),
-                }
-            }
             "min" | "max" => {
                 if args.len() < 2 {
                     return Err(unsupported(
@@ -1570,7 +1576,9 @@ impl Lowerer {
                 }
                 return Err(
                     unsupported(func.span, format!("call of `{other}` is not supported"))
-                        .with_help("supported: abs, int, float, bool, round, min, max, math.*"),
+                        .with_help(
+                        "supported: abs, int, float, bool, round, min, max, divmod, pow, math.*",
+                    ),
                 );
             }
         })
@@ -1637,108 +1645,6 @@ impl Lowerer {
             acc = Some(e);
         }
         Ok(acc.expect("at least one comparison"))
-    }
-}
-
-fn math_call(name: &str, mut args: Vec<Expr>, span: Span, name_span: Span) -> CResult<Expr> {
-    let one = |args: &mut Vec<Expr>| -> CResult<Expr> {
-        if args.len() != 1 {
-            return Err(err(
-                ErrorKind::Type,
-                span,
-                format!(
-                    "math.{name}() takes exactly one argument ({} given)",
-                    args.len()
-                ),
-            ));
-        }
-        Ok(args.remove(0))
-    };
-    Ok(match name {
-        "floor" | "ceil" | "trunc" => {
-            let a = one(&mut args)?;
-            match a.ty {
-                Type::Int => a,
-                Type::Bool => to_int(a),
-                Type::Float | Type::Num => {
-                    let c = match name {
-                        "floor" => Cast::FloatFloor,
-                        "ceil" => Cast::FloatCeil,
-                        _ => Cast::FloatToInt,
-                    };
-                    cast(c, a, Type::Int)
-                }
-            }
-        }
-        "isnan" | "isinf" | "isfinite" => {
-            let a = to_float(one(&mut args)?);
-            // These read their operand twice, which is harmless for a pure expression.
-            let fabs = |e: Expr| {
-                mk(
-                    ExprKind::Call(Builtin::Math(MathFn::Fabs), vec![e]),
-                    Type::Float,
-                    span,
-                )
-            };
-            let inf = mk(ExprKind::ConstFloat(f64::INFINITY), Type::Float, span);
-            let (op, l, r) = match name {
-                "isnan" => (CmpOp::Ne, a.clone(), a),
-                "isinf" => (CmpOp::Eq, fabs(a), inf),
-                _ => (CmpOp::Lt, fabs(a), inf),
-            };
-            mk(
-                ExprKind::Compare(op, CmpKind::Float, Box::new(l), Box::new(r)),
-                Type::Bool,
-                span,
-            )
-        }
-        "log" if args.len() == 2 => {
-            // CPython: log(x) / log(base), each log exact for ints of any size.
-            let base = math_log(args.remove(1), span);
-            let x = math_log(args.remove(0), span);
-            mk(
-                ExprKind::Binary(BinOp::FDiv, Box::new(x), Box::new(base)),
-                Type::Float,
-                span,
-            )
-        }
-        _ => {
-            let Some(f) = MathFn::from_name(name) else {
-                return Err(unsupported(name_span, format!("`math.{name}` is not supported"))
-                    .with_help("supported: sqrt exp expm1 log log2 log10 log1p sin cos tan asin acos atan sinh cosh tanh asinh acosh atanh fabs floor ceil trunc isnan isinf isfinite"));
-            };
-            let a = one(&mut args)?;
-            if a.ty == Type::Int && matches!(f, MathFn::Log | MathFn::Log2 | MathFn::Log10) {
-                // CPython takes logarithms of ints of any size exactly, without converting.
-                return Ok(mk(
-                    ExprKind::Call(Builtin::MathInt(f), vec![a]),
-                    Type::Float,
-                    span,
-                ));
-            }
-            mk(
-                ExprKind::Call(Builtin::Math(f), vec![to_float(a)]),
-                Type::Float,
-                span,
-            )
-        }
-    })
-}
-
-/// `math.log(a)` of an int or a float.
-fn math_log(a: Expr, span: Span) -> Expr {
-    if a.ty == Type::Int {
-        mk(
-            ExprKind::Call(Builtin::MathInt(MathFn::Log), vec![a]),
-            Type::Float,
-            span,
-        )
-    } else {
-        mk(
-            ExprKind::Call(Builtin::Math(MathFn::Log), vec![to_float(a)]),
-            Type::Float,
-            span,
-        )
     }
 }
 
@@ -2556,6 +2462,12 @@ impl Lowerer {
                     vs.push(self.expr(it)?);
                 }
                 vs
+            }
+            (_, ast::ExprKind::Call { .. })
+                if self.is_table_tuple(value)
+                    && targets.iter().all(|t| !matches!(t, ast::Target::Name(_))) =>
+            {
+                self.table_unpack(value, out)?
             }
             (_, ast::ExprKind::Name(n))
                 if self.lookup(n) == Some(TUPLE_VAR)

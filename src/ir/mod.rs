@@ -279,6 +279,9 @@ pub enum Builtin {
     Math(MathFn),
     /// `math.log`/`log2`/`log10` of an int: exact for ints of any size.
     MathInt(MathFn),
+    /// An operation of the builtin table (`crate::builtins`): its parameter and result types,
+    /// exact implementation and kernel code are declared there.
+    Fn(crate::builtins::Func),
 }
 
 /// A pipeline: `source`, then `stages` in order, then `consumer`.

@@ -206,6 +206,16 @@ impl Verifier<'_> {
                     Builtin::IAbs => (&[Int], Int),
                     Builtin::Math(_) => (&[Float], Float),
                     Builtin::MathInt(_) => (&[Int], Float),
+                    Builtin::Fn(f) => {
+                        let op = f.op();
+                        if op.variadic {
+                            for a in args {
+                                same(a, op.params[0])?;
+                            }
+                            return self.result(e, op.result);
+                        }
+                        (op.params, op.result)
+                    }
                 };
                 if args.len() != params.len() {
                     return Err("builtin arity".into());

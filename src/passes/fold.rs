@@ -4,8 +4,10 @@
 use num_bigint::BigInt;
 use num_traits::ToPrimitive;
 
-use crate::ir::{BinOp, Cast, CmpKind, Expr, ExprKind, Pipeline, UnOp};
+use crate::builtins::Func;
+use crate::ir::{BinOp, Builtin, Cast, CmpKind, Expr, ExprKind, Pipeline, UnOp};
 use crate::pyops;
+use crate::value::Value;
 
 pub fn run(p: Pipeline) -> Pipeline {
     super::map_exprs(p, &fold_node)
@@ -113,6 +115,7 @@ fn fold_node(e: Expr) -> Expr {
             },
             _ => None,
         },
+        ExprKind::Call(Builtin::Fn(f), args) => fold_table_call(*f, args),
         _ => None,
     };
     match folded {
@@ -134,6 +137,25 @@ fn fold_int(op: BinOp, x: &BigInt, y: &BigInt) -> Option<BigInt> {
         BinOp::IBitXor => Some(x ^ y),
         BinOp::IShl => pyops::int_lshift(x, y).ok(),
         BinOp::IShr => pyops::int_rshift(x, y).ok(),
+        _ => None,
+    }
+}
+
+/// A builtin-table operation of constants, by its exact implementation.
+fn fold_table_call(f: Func, args: &[Expr]) -> Option<ExprKind> {
+    let mut vals = Vec::with_capacity(args.len());
+    for a in args {
+        vals.push(match &a.kind {
+            ExprKind::ConstInt(v) => Value::Int(v.clone()),
+            ExprKind::ConstFloat(v) => Value::Float(*v),
+            ExprKind::ConstBool(v) => Value::Bool(*v),
+            _ => return None,
+        });
+    }
+    match (f.op().exact)(&vals).ok()? {
+        Value::Int(v) => Some(ExprKind::ConstInt(v)),
+        Value::Float(v) => Some(ExprKind::ConstFloat(v)),
+        Value::Bool(v) => Some(ExprKind::ConstBool(v)),
         _ => None,
     }
 }

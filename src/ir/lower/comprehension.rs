@@ -100,11 +100,12 @@ impl Lowerer {
             ast::ExprKind::Comprehension { elt, clauses, .. } => (elt, clauses.clone()),
             // `sum(range(n))`, `max([a, b])`: the elements themselves.
             _ => {
+                let prev = std::mem::replace(&mut self.eager, false);
                 let target = ast::Ident {
                     name: "$item".into(),
                     span: arg.span,
                 };
-                return self
+                let r = self
                     .reduce_clauses(
                         reducer,
                         &ast::Expr {
@@ -120,10 +121,17 @@ impl Lowerer {
                         span,
                     )
                     .map(Some);
+                self.eager = prev;
+                return r;
             }
         };
-        self.reduce_clauses(reducer, elt, &clauses, default, span)
-            .map(Some)
+        // A list comprehension is built whole before `any`/`all` look at it: every element
+        // is computed (and may raise) even after the deciding one.
+        let eager = matches!(&arg.kind, ast::ExprKind::Comprehension { list: true, .. });
+        let prev = std::mem::replace(&mut self.eager, eager);
+        let r = self.reduce_clauses(reducer, elt, &clauses, default, span);
+        self.eager = prev;
+        r.map(Some)
     }
 
     fn reduce_clauses(
@@ -159,7 +167,8 @@ impl Lowerer {
             pre.push(Stmt::Assign(v, int(0)));
             acc = Some(v);
         }
-        if matches!(reducer, Reducer::Min | Reducer::Max) {
+        let eager = self.eager && matches!(reducer, Reducer::Any | Reducer::All);
+        if eager || matches!(reducer, Reducer::Min | Reducer::Max) {
             pre.push(Stmt::Assign(seen, boolean(false)));
         }
         // The first clause's iterable is evaluated when the generator is made, before
@@ -168,8 +177,16 @@ impl Lowerer {
         let body = self.clause_loops(reducer, elt, clauses, &mut acc, seen, span);
         self.cond_depth -= 1;
         pre.extend(body?);
+        let decided = mk(ExprKind::Var(seen), Type::Bool, span);
         let result = match reducer {
             Reducer::Sum => mk(ExprKind::Var(acc.expect("sum")), Type::Int, span),
+            // Eager (a list): `seen` holds whether an element decided.
+            Reducer::Any if eager => decided,
+            Reducer::All if eager => mk(
+                ExprKind::Unary(UnOp::BNot, Box::new(decided)),
+                Type::Bool,
+                span,
+            ),
             Reducer::Any => boolean(false),
             Reducer::All => boolean(true),
             Reducer::Min | Reducer::Max => {
@@ -366,6 +383,8 @@ impl Lowerer {
         let boolean = |v: bool| mk(ExprKind::ConstBool(v), Type::Bool, span);
         Ok(match reducer {
             Reducer::Any | Reducer::All => {
+                // Read before the element: a reduction inside it sets its own.
+                let eager = self.eager;
                 let c = self.cond(elt)?;
                 let any = reducer == Reducer::Any;
                 let c = if any {
@@ -373,6 +392,14 @@ impl Lowerer {
                 } else {
                     mk(ExprKind::Unary(UnOp::BNot, Box::new(c)), Type::Bool, span)
                 };
+                if eager {
+                    // Every element is computed; the first deciding one is remembered.
+                    return Ok(vec![Stmt::If(
+                        c,
+                        vec![Stmt::Assign(seen, boolean(true))],
+                        Vec::new(),
+                    )]);
+                }
                 vec![Stmt::If(c, vec![Stmt::Return(boolean(any))], Vec::new())]
             }
             Reducer::Sum => {

@@ -51,7 +51,7 @@ fn trivial(e: &Expr) -> bool {
 impl Lowerer {
     /// Bind the operands to temporaries, in order, unless they are trivial: the returned
     /// uses can be read in every arm of a `Case`, each evaluated once and in Python's order.
-    fn share(&mut self, vals: Vec<Expr>) -> (Vec<(VarId, Expr)>, Vec<Expr>) {
+    pub(super) fn share(&mut self, vals: Vec<Expr>) -> (Vec<(VarId, Expr)>, Vec<Expr>) {
         let mut lets = Vec::new();
         let mut uses = Vec::new();
         for v in vals {
@@ -67,7 +67,7 @@ impl Lowerer {
     }
 
     /// Wrap `body` in the `Let`s of `share`, the first binding outermost.
-    fn with_lets(lets: Vec<(VarId, Expr)>, body: Expr) -> Expr {
+    pub(super) fn with_lets(lets: Vec<(VarId, Expr)>, body: Expr) -> Expr {
         lets.into_iter().rev().fold(body, |b, (v, value)| {
             let (ty, span) = (b.ty, b.span);
             mk(ExprKind::Let(v, Box::new(value), Box::new(b)), ty, span)
