@@ -240,8 +240,10 @@ fn every_error_of_the_table_is_raised_by_some_case() {
         }
     }
     for code in ErrCode::ALL {
-        // The codes after ResultTooLarge are the table's own.
-        if code as u32 > ErrCode::ResultTooLarge as u32 {
+        // The codes after ResultTooLarge are the table's own (but min()/max() of nothing,
+        // which comprehensions raise: the statement table checks those).
+        let table = !matches!(code, ErrCode::MinEmpty | ErrCode::MaxEmpty);
+        if table && code as u32 > ErrCode::ResultTooLarge as u32 {
             assert!(
                 seen.contains(&format!("{code:?}")),
                 "no case raises {code:?}"
