@@ -38,11 +38,10 @@ from fractions import Fraction
 
 import fastiter
 import pytest
+from _exact import Raised, event, first_difference, neumaier, outcome, same
 from fastiter import get_num_threads, into_par_iter, par_range, set_num_threads
 from hypothesis import HealthCheck, given, note, settings
-from hypothesis import event as _hypothesis_event
 from hypothesis import strategies as st
-from hypothesis.errors import InvalidArgument
 
 try:
     import numpy as np
@@ -75,69 +74,6 @@ MIN_CHUNK = 16384  # runtime/src/chunks.rs: inputs longer than this are split in
 # ---------------------------------------------------------------------------------------------
 # Comparing with CPython
 # ---------------------------------------------------------------------------------------------
-
-
-def event(text):
-    """hypothesis's event() inside a property test; nothing in a plain test."""
-    try:
-        _hypothesis_event(text)
-    except InvalidArgument:
-        pass
-
-
-class Raised:
-    def __init__(self, exc):
-        self.exc = exc
-
-    def __repr__(self):
-        return f"Raised({type(self.exc).__name__}: {self.exc})"
-
-
-def outcome(fn):
-    try:
-        return fn()
-    except Exception as e:  # noqa: BLE001 - any exception is a valid outcome, compared by type
-        return Raised(e)
-
-
-def same(a, b):
-    """Exact equality: same type and repr, recursively (-0.0 != 0.0, 1 != 1.0 != True)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
-    return repr(a) == repr(b)
-
-
-def first_difference(a, b):
-    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        for i, (x, y) in enumerate(zip(a, b)):
-            if not same(x, y):
-                return f"item {i}: {x!r} ({type(x).__name__}) != {y!r} ({type(y).__name__})"
-    if isinstance(a, list) and isinstance(b, list):
-        return f"lengths {len(a)} != {len(b)}"
-    return f"{a!r} ({type(a).__name__}) != {b!r} ({type(b).__name__})"
-
-
-def neumaier(values):
-    """CPython 3.12's sum() (ints summed exactly until the first float, then Neumaier)."""
-    i_total, f_total, c, floating = 0, 0.0, 0.0, False
-    for v in values:
-        if not floating and not isinstance(v, float):
-            i_total += v
-            continue
-        if not floating:
-            f_total, floating = float(i_total), True
-        x = float(v)
-        t = f_total + x
-        if abs(f_total) >= abs(x):
-            c += (f_total - t) + x
-        else:
-            c += (x - t) + f_total
-        f_total = t
-    if c and math.isfinite(c):
-        f_total += c
-    return f_total
 
 
 def check_float_total(got, elements, what):

@@ -41,11 +41,11 @@ import math
 import random
 import re
 import sys
-from fractions import Fraction
 from math import isqrt
 
 import fastiter
 import pytest
+from _exact import Raised, float_total_error, outcome
 from fastiter import into_par_iter, par_range
 
 try:
@@ -125,21 +125,6 @@ def corpus(family, since=(3, 9), numpy=False, explain=None):
 # ---------------------------------------------------------------------------------------------
 
 
-class Raised:
-    def __init__(self, exc):
-        self.exc = exc
-
-    def __repr__(self):
-        return f"Raised({type(self.exc).__name__}: {self.exc})"
-
-
-def outcome(fn):
-    try:
-        return fn()
-    except Exception as e:  # noqa: BLE001 - any exception is a valid outcome, compared by type
-        return Raised(e)
-
-
 class FloatTotal:
     """CPython's answer is a float total of ``elements``: ``sum()`` (compensated) or a
     ``fold``/``reduce`` with ``+`` (any association)."""
@@ -159,88 +144,6 @@ def total(elements, compensated=True):
     if any(isinstance(v, float) for v in elements):
         return FloatTotal(elements, compensated)
     return sum(elements)
-
-
-def int_ulp(v):
-    """At least the ulp of float(v) for an int v >= 0 of any size (no OverflowError)."""
-    return Fraction(2) ** max(0, v.bit_length() - 52)
-
-
-def neumaier(values):
-    """CPython 3.12's sum() (ints summed exactly until the first float, then Neumaier)."""
-    i_total, f_total, c, floating = 0, 0.0, 0.0, False
-    for v in values:
-        if not floating and not isinstance(v, float):
-            i_total += v
-            continue
-        if not floating:
-            f_total, floating = float(i_total), True
-        x = float(v)
-        t = f_total + x
-        if abs(f_total) >= abs(x):
-            c += (f_total - t) + x
-        else:
-            c += (x - t) + f_total
-        f_total = t
-    if c and math.isfinite(c):
-        f_total += c
-    return f_total
-
-
-def float_total_error(got, elements, compensated):
-    """None when ``got`` is an acceptable float total of ``elements``, else what is wrong
-    (test_mixed.py's bound: compensated sums within a few ulps of the exact sum, other
-    associations within n * eps * sum|v|)."""
-    if type(got) is not float:
-        return f"expected a float total, got {got!r} ({type(got).__name__})"
-    floats = [v for v in elements if isinstance(v, float)]
-    if any(math.isnan(v) for v in floats):
-        return None if math.isnan(got) else f"a NaN element, got {got!r}"
-    pos_inf = any(v == INF for v in floats)
-    neg_inf = any(v == -INF for v in floats)
-    finite = [v for v in elements if not (isinstance(v, float) and math.isinf(v))]
-    exact = sum(Fraction(v) for v in finite)
-    sum_abs = sum(abs(Fraction(v)) for v in finite)
-    may_overflow = sum_abs > Fraction(2**1023)
-    if pos_inf and neg_inf:
-        return None if math.isnan(got) else f"inf and -inf elements, got {got!r}"
-    if pos_inf or neg_inf:
-        want = INF if pos_inf else -INF
-        ok = got == want or (may_overflow and math.isnan(got))
-        return None if ok else f"an infinite element, got {got!r}"
-    try:
-        exact_f = float(exact)
-    except OverflowError:
-        want = INF if exact > 0 else -INF
-        ok = got == want or (may_overflow and math.isnan(got))
-        return None if ok else f"the exact sum overflows to {want!r}, got {got!r}"
-    if not math.isfinite(got):
-        return None if may_overflow else f"exact sum {exact_f!r} has no overflow, got {got!r}"
-    n = len(elements)
-    ints = [abs(v) for v in elements if not isinstance(v, float)]
-    conv = sum(int_ulp(v) for v in ints if v > 2**53)
-    int_abs = sum(ints)
-    if int_abs > 2**53:
-        conv += (n // MIN_CHUNK + 2) * int_ulp(int_abs)
-    err = abs(Fraction(got) - exact)
-    if compensated:
-        try:
-            ref = neumaier(elements)
-            ref_err = abs(Fraction(ref) - exact) if math.isfinite(ref) else Fraction(0)
-        except OverflowError:
-            ref_err = Fraction(0)
-        bound = 2 * ref_err + 2 * Fraction(math.ulp(exact_f)) + 4 * n * Fraction(EPS) ** 2 * sum_abs
-    else:
-        bound = Fraction(math.ulp(exact_f)) + (n + 1) * Fraction(EPS) * sum_abs
-    bound += conv
-    if err > bound:
-        return (
-            f"got {got!r}, exact sum {exact_f!r}: error {float(err):.3g} > bound "
-            f"{float(bound):.3g} over {n} elements"
-        )
-    if got == 0 and repr(got) != "0.0":
-        return f"got {got!r}, CPython's total is never -0.0"
-    return None
 
 
 def mismatch(got, want):

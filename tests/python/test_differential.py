@@ -31,6 +31,7 @@ from fractions import Fraction
 
 import fastiter
 import pytest
+from _exact import neumaier
 from fastiter import get_num_threads, into_par_iter, par_range, set_num_threads
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
@@ -505,27 +506,6 @@ def same(a, b):
 
 
 FLOAT_SUM_STATS = {"count": 0, "max_ulps_from_fsum": 0.0, "worst": None}
-
-
-def neumaier(values):
-    """CPython 3.12's sum() of floats (ints before the first float summed exactly)."""
-    i_total, f_total, c, floating = 0, 0.0, 0.0, False
-    for v in values:
-        if not floating and not isinstance(v, float):
-            i_total += v
-            continue
-        if not floating:
-            f_total, floating = float(i_total), True
-        x = float(v)
-        t = f_total + x
-        if abs(f_total) >= abs(x):
-            c += (f_total - t) + x
-        else:
-            c += (x - t) + f_total
-        f_total = t
-    if c and math.isfinite(c):
-        f_total += c
-    return f_total
 
 
 def check_float_total(got, elements, compensated, what):
