@@ -654,24 +654,7 @@ impl Lowerer {
                 "`.reduce()` takes two arguments: an identity and `lambda a, b: ...`",
             ));
         };
-        // fastiter 0.1 takes the identity as a zero-argument callable; accept both.
-        let ident_body = match &ident.kind {
-            ast::ExprKind::Lambda { params, body } if params.is_empty() => &**body,
-            _ => ident,
-        };
-        let identity = fold::fold_expr(self.expr(ident_body)?);
-        // The accumulator holds the identity, then what the operator returns, and the
-        // operator also combines chunk results: when these types differ (an int 0 folding
-        // floats) all of them are tagged numbers, and the operator is typed again for them.
-        let mut ty = join(identity.ty, elem);
-        loop {
-            let (acc, item, body) = self.reduce_fn(op, ty)?;
-            let t = join(ty, body.ty);
-            if t == ty {
-                return self.reduce_op(coerce(identity, ty), acc, item, coerce(body, ty), ty);
-            }
-            ty = t;
-        }
+        self.accumulator(ident, op, elem, None)
     }
 
     /// `.fold(identity, lambda acc, x: ...)` and the consumer after it (`then`): one sequential
@@ -706,44 +689,69 @@ impl Lowerer {
                 ),
             ));
         }
+        self.accumulator(ident, op, elem, Some(t))
+    }
+
+    /// The consumer of `reduce` (`fold: None`) or `fold(...)` and its consumer. The accumulator
+    /// holds the identity, then what the operator returns: when these types differ (an int 0
+    /// folding floats) it is a tagged number, and the operator is typed again for it. A reduce
+    /// operator also combines chunk results, so its items have the accumulator's type; a fold's
+    /// items keep the element's.
+    fn accumulator(
+        &mut self,
+        ident: &ast::Expr,
+        op: &ast::Expr,
+        elem: Type,
+        fold: Option<FoldThen>,
+    ) -> CResult<Consumer> {
+        // fastiter 0.1 takes the identity as a zero-argument callable; accept both.
         let ident_body = match &ident.kind {
             ast::ExprKind::Lambda { params, body } if params.is_empty() => &**body,
             _ => ident,
         };
         let identity = fold::fold_expr(self.expr(ident_body)?);
-        // The accumulator starts as the identity and then holds what the operator returns:
-        // a tagged number when those types differ.
-        let mut ty = identity.ty;
+        let mut ty = match fold {
+            Some(_) => identity.ty,
+            None => join(identity.ty, elem),
+        };
         loop {
-            let (acc, item, body) = self.fold_fn(op, ty, elem)?;
-            let t2 = join(ty, body.ty);
-            if t2 == ty {
+            let item_ty = if fold.is_some() { elem } else { ty };
+            let (acc, item, body) = self.operator_fn(op, fold.is_some(), ty, item_ty)?;
+            let t = join(ty, body.ty);
+            if t == ty {
                 return Ok(Consumer::Reduce {
                     identity: coerce(identity, ty),
                     acc,
                     item,
                     op: coerce(body, ty),
-                    fold: Some(t),
+                    fold,
                 });
             }
-            ty = t2;
+            ty = t;
         }
     }
 
-    /// The fold operator for an accumulator of type `acc_ty` and items of type `elem`.
-    fn fold_fn(
+    /// The operator of `reduce` or `fold` (a two-parameter lambda or a def's name), typed for
+    /// an accumulator of `acc_ty` and items of `item_ty`.
+    fn operator_fn(
         &mut self,
         op: &ast::Expr,
+        fold: bool,
         acc_ty: Type,
-        elem: Type,
+        item_ty: Type,
     ) -> CResult<(VarId, VarId, Expr)> {
+        let (what, [a, b]) = if fold {
+            ("fold", ["acc", "x"])
+        } else {
+            ("reduce", ["a", "b"])
+        };
         if let ast::ExprKind::Name(n) = &op.kind {
             if let Some(d) = self.def_named(n).filter(|_| !self.is_local(n)) {
-                let acc = self.new_var("acc", acc_ty);
-                let item = self.new_var("x", elem);
+                let acc = self.new_var(a, acc_ty);
+                let item = self.new_var(b, item_ty);
                 let args = vec![
                     mk(ExprKind::Var(acc), acc_ty, op.span),
-                    mk(ExprKind::Var(item), elem, op.span),
+                    mk(ExprKind::Var(item), item_ty, op.span),
                 ];
                 let body = self.inline_call(d, args, op.span)?;
                 return Ok((acc, item, body));
@@ -752,79 +760,24 @@ impl Lowerer {
         let ast::ExprKind::Lambda { params, body } = &op.kind else {
             return Err(unsupported(
                 op.span,
-                "the fold operator must be `lambda acc, x: ...` or a function's name",
+                format!("the {what} operator must be `lambda {a}, {b}: ...` or a function's name"),
             ));
         };
         let [pa, pb] = params.as_slice() else {
             return Err(err(
                 ErrorKind::Type,
                 op.span,
-                "the fold operator takes two arguments",
+                format!("the {what} operator takes two arguments"),
             ));
         };
         let acc = self.new_var(&pa.name, acc_ty);
-        let item = self.new_var(&pb.name, elem);
+        let item = self.new_var(&pb.name, item_ty);
         let mark = self.scopes.len();
         self.scopes.push((pa.name.clone(), acc));
         self.scopes.push((pb.name.clone(), item));
         let res = self.expr(body);
         self.scopes.truncate(mark);
         Ok((acc, item, res?))
-    }
-
-    /// The reduce operator typed for an accumulator and items of type `ty`.
-    fn reduce_fn(&mut self, op: &ast::Expr, ty: Type) -> CResult<(VarId, VarId, Expr)> {
-        if let ast::ExprKind::Name(n) = &op.kind {
-            if let Some(d) = self.def_named(n).filter(|_| !self.is_local(n)) {
-                let acc = self.new_var("a", ty);
-                let item = self.new_var("b", ty);
-                let args = vec![
-                    mk(ExprKind::Var(acc), ty, op.span),
-                    mk(ExprKind::Var(item), ty, op.span),
-                ];
-                let body = self.inline_call(d, args, op.span)?;
-                return Ok((acc, item, body));
-            }
-        }
-        let ast::ExprKind::Lambda { params, body } = &op.kind else {
-            return Err(unsupported(
-                op.span,
-                "the reduce operator must be `lambda a, b: ...` or a function's name",
-            ));
-        };
-        let [pa, pb] = params.as_slice() else {
-            return Err(err(
-                ErrorKind::Type,
-                op.span,
-                "the reduce operator takes two arguments",
-            ));
-        };
-        let acc = self.new_var(&pa.name, ty);
-        let item = self.new_var(&pb.name, ty);
-        let mark = self.scopes.len();
-        self.scopes.push((pa.name.clone(), acc));
-        self.scopes.push((pb.name.clone(), item));
-        let res = self.expr(body);
-        self.scopes.truncate(mark);
-        Ok((acc, item, res?))
-    }
-
-    fn reduce_op(
-        &mut self,
-        identity: Expr,
-        acc: VarId,
-        item: VarId,
-        op: Expr,
-        ty: Type,
-    ) -> CResult<Consumer> {
-        debug_assert_eq!(op.ty, ty);
-        Ok(Consumer::Reduce {
-            identity,
-            acc,
-            item,
-            op,
-            fold: None,
-        })
     }
 
     /// `.flat_map(lambda v: range(...))` and the links after it: the rest of the pipeline runs
