@@ -416,44 +416,7 @@ impl Lowerer {
                 }
                 match name {
                     "range" | "par_range" => {
-                        let mut vals = Vec::new();
-                        for a in args {
-                            let v = self.expr(a)?;
-                            let v = match v.ty {
-                                Type::Int => v,
-                                Type::Bool => cast(Cast::BoolToInt, v, Type::Int),
-                                Type::Float => {
-                                    return Err(err(
-                                        ErrorKind::Type,
-                                        a.span,
-                                        "'float' object cannot be interpreted as an integer",
-                                    ))
-                                }
-                                Type::Num => return Err(num_range_bound(a.span)),
-                            };
-                            vals.push(fold::fold_expr(v));
-                        }
-                        let int =
-                            |v: i64| mk(ExprKind::ConstInt(BigInt::from(v)), Type::Int, e.span);
-                        let (start, stop, step) = match vals.len() {
-                            1 => (int(0), vals.remove(0), int(1)),
-                            2 => {
-                                let stop = vals.remove(1);
-                                (vals.remove(0), stop, int(1))
-                            }
-                            3 => {
-                                let step = vals.remove(2);
-                                let stop = vals.remove(1);
-                                (vals.remove(0), stop, step)
-                            }
-                            n => {
-                                return Err(err(
-                                    ErrorKind::Type,
-                                    e.span,
-                                    format!("{name} expected 1 to 3 arguments, got {n}"),
-                                ))
-                            }
-                        };
+                        let (start, stop, step) = self.range_bounds(name, args, e.span)?;
                         Ok(Source::Range { start, stop, step })
                     }
                     "into_par_iter" => match args.as_slice() {
@@ -484,6 +447,41 @@ impl Lowerer {
             }
             _ => Err(self.not_a_source(e)),
         }
+    }
+
+    /// The start, stop and step of `name(args...)` (`range` or `par_range`), ints each
+    /// evaluated once, in order.
+    fn range_bounds(
+        &mut self,
+        name: &str,
+        args: &[ast::Expr],
+        span: Span,
+    ) -> CResult<(Expr, Expr, Expr)> {
+        let mut vals = Vec::new();
+        for a in args {
+            let v = self.expr(a)?;
+            vals.push(fold::fold_expr(range_int(v, a.span)?));
+        }
+        let int = |v: i64| mk(ExprKind::ConstInt(BigInt::from(v)), Type::Int, span);
+        Ok(match vals.len() {
+            1 => (int(0), vals.remove(0), int(1)),
+            2 => {
+                let stop = vals.remove(1);
+                (vals.remove(0), stop, int(1))
+            }
+            3 => {
+                let step = vals.remove(2);
+                let stop = vals.remove(1);
+                (vals.remove(0), stop, step)
+            }
+            n => {
+                return Err(err(
+                    ErrorKind::Type,
+                    span,
+                    format!("{name} expected 1 to 3 arguments, got {n}"),
+                ))
+            }
+        })
     }
 
     fn not_a_source(&self, e: &ast::Expr) -> CompileError {

@@ -322,29 +322,8 @@ impl Lowerer {
                     "range() takes no keyword arguments",
                 ));
             }
-            let mut vals = Vec::new();
-            for a in args {
-                let v = self.expr(a)?;
-                vals.push(range_int(v, a.span)?);
-            }
-            let int = |v: i64| mk(ExprKind::ConstInt(BigInt::from(v)), Type::Int, e.span);
-            return match vals.len() {
-                1 => Ok(Iterable::Range(int(0), vals.remove(0), int(1))),
-                2 => {
-                    let stop = vals.remove(1);
-                    Ok(Iterable::Range(vals.remove(0), stop, int(1)))
-                }
-                3 => {
-                    let step = vals.remove(2);
-                    let stop = vals.remove(1);
-                    Ok(Iterable::Range(vals.remove(0), stop, step))
-                }
-                n => Err(err(
-                    ErrorKind::Type,
-                    e.span,
-                    format!("range expected 1 to 3 arguments, got {n}"),
-                )),
-            };
+            let (start, stop, step) = self.range_bounds("range", args, e.span)?;
+            return Ok(Iterable::Range(start, stop, step));
         }
         match &e.kind {
             ast::ExprKind::List(items) | ast::ExprKind::Tuple(items) => {
