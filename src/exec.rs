@@ -830,31 +830,16 @@ fn combine(
             }
             best.map_or(Value::None, |(v, _)| v)
         }
-        Consumer::Collect if p.elem_type() == Type::Num => {
-            let mut items = Vec::new();
-            for a in accs {
-                match a {
-                    Acc::Items(v) => items.extend(v),
-                    Acc::Slots { lo, count } => {
-                        // SAFETY: the chunk's kernel initialised `count` tagged numbers (two
-                        // slots each) from position `lo`.
-                        let s = unsafe {
-                            std::slice::from_raw_parts(collected.as_ptr().add(2 * lo), 2 * count)
-                        };
-                        items.extend(s.chunks_exact(2).map(|h| Value::from_tagged(h[0], h[1])));
-                    }
-                    _ => {}
-                }
-            }
-            Value::List(items)
-        }
         Consumer::Collect => {
             let ty = p.elem_type();
-            // SAFETY: each chunk's kernel initialised `count` slots from position `lo`.
+            let per = slots_per(ty);
+            // SAFETY: each chunk's kernel initialised `count` items (`per` slots each) from
+            // position `lo`.
             let chunk = |lo: usize, count: usize| unsafe {
-                std::slice::from_raw_parts(collected.as_ptr().add(lo), count)
+                std::slice::from_raw_parts(collected.as_ptr().add(per * lo), per * count)
             };
-            if accs.iter().all(|a| matches!(a, Acc::Slots { .. })) {
+            // Tagged numbers come back as values: a packed list has one type.
+            if ty != Type::Num && accs.iter().all(|a| matches!(a, Acc::Slots { .. })) {
                 let mut end = 0;
                 for a in &accs {
                     if let Acc::Slots { lo, count } = *a {
@@ -876,9 +861,11 @@ fn combine(
             for a in accs {
                 match a {
                     Acc::Items(v) => items.extend(v),
-                    Acc::Slots { lo, count } => {
-                        items.extend(chunk(lo, count).iter().map(|b| Value::from_slot(*b, ty)))
-                    }
+                    Acc::Slots { lo, count } => items.extend(
+                        chunk(lo, count)
+                            .chunks_exact(per)
+                            .map(|h| slot_value(h[0], h[per - 1], ty)),
+                    ),
                     _ => {}
                 }
             }
