@@ -1024,15 +1024,14 @@ impl Inline {
         }
         let mut part = Partial::new(out.as_mut_ptr());
         let status = k.call(env, 0, len as i64, &mut part);
-        let slot = |bits| InlineValue::Slot(bits, self.elem_ty);
-        if self.elem_ty == Type::Num {
-            // A tagged number: its type is in the high half.
-            let v = Value::from_tagged(part.acc0, part.acc1);
-            let ty = v.ty().unwrap_or(Type::Int);
-            if status == abi::STATUS_OK && part.count > 0 {
-                return Some(Ok(InlineValue::Slot(part.acc0, ty)));
-            }
-        }
+        // A value's slot; a tagged number's type is in the high half (`acc1`).
+        let slot = |lo: u64, hi: u64| {
+            let ty = match self.elem_ty {
+                Type::Num => Value::from_tagged(lo, hi).ty().unwrap_or(Type::Int),
+                ty => ty,
+            };
+            InlineValue::Slot(lo, ty)
+        };
         match status {
             abi::STATUS_OK => {}
             abi::STATUS_ERROR => {
@@ -1041,7 +1040,7 @@ impl Inline {
             // As `run_kernel`'s `Found`, then `combine` with no chunk before.
             abi::STATUS_FOUND => {
                 return Some(Ok(match self.consumer {
-                    C::Find { position: false } => slot(part.acc0),
+                    C::Find { position: false } => slot(part.acc0, part.acc1),
                     C::Find { position: true } => InlineValue::Int(i128::from(part.count)),
                     c => InlineValue::Bool(c == C::Any),
                 }))
@@ -1062,11 +1061,11 @@ impl Inline {
             }
             C::Sum => InlineValue::Int(int_sum(&part)),
             C::Count => InlineValue::Int(i128::from(part.count)),
-            C::Extreme | C::ExtremeBy if part.count > 0 => slot(part.acc0),
+            C::Extreme | C::ExtremeBy if part.count > 0 => slot(part.acc0, part.acc1),
             C::Extreme | C::ExtremeBy | C::Find { .. } => InlineValue::None,
             C::Any => InlineValue::Bool(false),
             C::All => InlineValue::Bool(true),
-            C::Reduce => slot(part.acc0),
+            C::Reduce => slot(part.acc0, part.acc1),
             C::Product => InlineValue::Int(i128::from(part.acc0 as i64)),
             C::Collect => {
                 let count = usize::try_from(part.count).ok().filter(|c| *c <= len)?;
