@@ -1099,6 +1099,30 @@ fn expr_value(e: &Expr, params: &[u64]) -> Option<i64> {
                 BinOp::IAdd => a.checked_add(b),
                 BinOp::ISub => a.checked_sub(b),
                 BinOp::IMul => a.checked_mul(b),
+                // The optimiser turns `filter(x % k == r)` over a range into a stepped range
+                // whose start is `s + ((r - s) & m)` or `s + (r - s) % k`: without these the
+                // common filter would leave the inline path.
+                BinOp::IBitAnd => Some(a & b),
+                BinOp::IBitOr => Some(a | b),
+                BinOp::IBitXor => Some(a ^ b),
+                // Python's floor division and modulo (the result takes the divisor's sign).
+                BinOp::IFloorDiv if b != 0 => {
+                    let q = a.checked_div(b)?;
+                    Some(if (a % b != 0) && ((a < 0) != (b < 0)) {
+                        q - 1
+                    } else {
+                        q
+                    })
+                }
+                BinOp::IMod if b != 0 => {
+                    // `i64::MIN % -1` is 0 (only the quotient overflows).
+                    let r = a.checked_rem(b).unwrap_or(0);
+                    Some(if r != 0 && ((r < 0) != (b < 0)) {
+                        r + b
+                    } else {
+                        r
+                    })
+                }
                 _ => None,
             }
         }
@@ -1201,4 +1225,47 @@ fn slots_per(ty: Type) -> usize {
 
 fn int_sum(part: &Partial) -> i128 {
     ((part.acc1 as u128) << 64 | part.acc0 as u128) as i128
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{BinOp, ExprKind};
+
+    fn bin(op: BinOp, a: i64, b: i64) -> Option<i64> {
+        let leaf = |v: i64| Expr {
+            kind: ExprKind::ConstInt(BigInt::from(v)),
+            ty: Type::Int,
+            span: Default::default(),
+        };
+        let e = Expr {
+            kind: ExprKind::Binary(op, Box::new(leaf(a)), Box::new(leaf(b))),
+            ty: Type::Int,
+            span: Default::default(),
+        };
+        expr_value(&e, &[])
+    }
+
+    /// An inline range bound is Python's value of its expression, or None (then `run` decides).
+    #[test]
+    fn inline_bounds_follow_python() {
+        let vals = [-7i64, -3, -2, -1, 0, 1, 2, 3, 7, i64::MIN, i64::MAX];
+        for &a in &vals {
+            for &b in &vals {
+                let (x, y) = (BigInt::from(a), BigInt::from(b));
+                let want = |r: Result<BigInt, ErrCode>| r.ok().and_then(|v| v.to_i64());
+                assert_eq!(
+                    bin(BinOp::IFloorDiv, a, b),
+                    want(pyops::int_floordiv(&x, &y)),
+                    "{a} // {b}"
+                );
+                assert_eq!(
+                    bin(BinOp::IMod, a, b),
+                    want(pyops::int_mod(&x, &y)),
+                    "{a} % {b}"
+                );
+                assert_eq!(bin(BinOp::IBitAnd, a, b), Some(a & b));
+            }
+        }
+    }
 }

@@ -417,7 +417,15 @@ fn run_generated(tally: &Tally, cases: u32, pipelines: impl Strategy<Value = Str
     });
     runner
         .run(&(pipelines, param_values()), |(src, (a, b, f))| {
-            check(tally, &src, a, b, f)
+            let start = std::time::Instant::now();
+            let result = check(tally, &src, a, b, f);
+            // A case that takes seconds is a bug in the generator's bounds or in the
+            // interpreter (CI once spent an hour on one): name it so that it can be fixed.
+            let took = start.elapsed();
+            if took > std::time::Duration::from_secs(2) {
+                eprintln!("SLOW CASE ({took:.1?}): {src}  with a={a}, b={b}, f={f:?}");
+            }
+            result
         })
         .unwrap();
 }
