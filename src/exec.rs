@@ -27,6 +27,44 @@ pub enum ExecError {
     /// Something fastiter declines to run (a range longer than 2**63 - 1 elements, ...).
     #[error("{0}")]
     Unsupported(String),
+    /// As `Python`, with the call that raised: from CPython 3.14 a `math` domain error's
+    /// message names the function's expectation and the argument ("expected a positive
+    /// input, got -5.0"), so the message is the running CPython's for this very call.
+    #[error("{0}")]
+    PythonCall(ErrCode, Box<ErrCall>),
+}
+
+impl ExecError {
+    /// The Python exception's code, with or without its call.
+    pub fn python_code(&self) -> Option<ErrCode> {
+        match self {
+            ExecError::Python(c) | ExecError::PythonCall(c, _) => Some(*c),
+            _ => None,
+        }
+    }
+
+    fn raised(code: ErrCode, call: Option<Box<ErrCall>>) -> ExecError {
+        match call {
+            Some(c) => ExecError::PythonCall(code, c),
+            None => ExecError::Python(code),
+        }
+    }
+}
+
+/// A call that raised: the function as Python names it (`math.log`) and its arguments with
+/// their Python types (`math.log(-5)` and `math.log(-5.0)` say different things on 3.14).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ErrCall {
+    pub func: &'static str,
+    pub args: Vec<Value>,
+}
+
+impl ErrCall {
+    /// Whether an error's message may depend on the call's arguments, on some CPython: those
+    /// errors are worth finding the call of when a kernel raises them.
+    pub fn names_arguments(code: ErrCode) -> bool {
+        code == ErrCode::MathDomain
+    }
 }
 
 /// The evaluated source of one run.
@@ -236,6 +274,8 @@ pub enum ChunkOut {
     Error {
         index: i64,
         code: ErrCode,
+        /// The call that raised, when the interpreter ran it (see [`ErrCall`]).
+        call: Option<Box<ErrCall>>,
     },
     /// An early-exit consumer decided at this element. `find_*`: `value` is the element and
     /// `before` how many elements reached the consumer earlier in the chunk.
@@ -543,7 +583,29 @@ pub fn run(
             // so each kernel writes only its own `[lo, hi)` (other consumers ignore `out`).
             let out = out_base.get().wrapping_add(lo as usize * per);
             if let Some(out) = run_kernel(p, k, &env.slots, lo, hi, elem_ty, out) {
-                return out;
+                return match out {
+                    ChunkOut::Error { index, code, .. } if ErrCall::names_arguments(code) => {
+                        // The kernel knows only the error's kind: the interpreter runs the
+                        // chunk up to that element again to find the call (a reduce's
+                        // accumulator needs the elements before it; a stage, only its own).
+                        let from = if matches!(p.consumer, Consumer::Reduce { .. }) {
+                            lo
+                        } else {
+                            index
+                        };
+                        match Interp::new(p, params).run_chunk(&src, from, index + 1) {
+                            e @ ChunkOut::Error {
+                                index: i, code: c, ..
+                            } if i == index && c == code => e,
+                            _ => ChunkOut::Error {
+                                index,
+                                code,
+                                call: None,
+                            },
+                        }
+                    }
+                    out => out,
+                };
             }
         }
         interp_chunks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -608,6 +670,7 @@ fn run_kernel(
             return Some(ChunkOut::Error {
                 index: part.index,
                 code,
+                call: None,
             });
         }
         abi::STATUS_FOUND => {
@@ -695,12 +758,12 @@ fn combine(
                 }
                 accs.push(a)
             }
-            ChunkOut::Error { code, .. } => {
+            ChunkOut::Error { code, call, .. } => {
                 if matches!(p.consumer, Consumer::Sum) && p.elem_type() == Type::Num {
                     // Adding the ints before the first float to it may have raised earlier.
                     mixed_sum(std::mem::take(&mut accs))?;
                 }
-                return Err(ExecError::Python(code));
+                return Err(ExecError::raised(code, call));
             }
             ChunkOut::Found { value, before, .. } => {
                 return Ok(match &p.consumer {
@@ -1035,7 +1098,11 @@ impl Inline {
         match status {
             abi::STATUS_OK => {}
             abi::STATUS_ERROR => {
-                return Some(Err(ExecError::Python(ErrCode::from_u32(part.code)?)));
+                let code = ErrCode::from_u32(part.code)?;
+                if ErrCall::names_arguments(code) {
+                    return None; // `run` finds the call that raised
+                }
+                return Some(Err(ExecError::Python(code)));
             }
             // As `run_kernel`'s `Found`, then `combine` with no chunk before.
             abi::STATUS_FOUND => {

@@ -764,6 +764,35 @@ impl MathFn {
         }
     }
 
+    /// The function as Python names it: `"math.sqrt"`.
+    pub fn qualified_name(self) -> &'static str {
+        match self {
+            MathFn::Sqrt => "math.sqrt",
+            MathFn::Exp => "math.exp",
+            MathFn::Exp2 => "math.exp2",
+            MathFn::Expm1 => "math.expm1",
+            MathFn::Log => "math.log",
+            MathFn::Log2 => "math.log2",
+            MathFn::Log10 => "math.log10",
+            MathFn::Log1p => "math.log1p",
+            MathFn::Sin => "math.sin",
+            MathFn::Cos => "math.cos",
+            MathFn::Tan => "math.tan",
+            MathFn::Asin => "math.asin",
+            MathFn::Acos => "math.acos",
+            MathFn::Atan => "math.atan",
+            MathFn::Sinh => "math.sinh",
+            MathFn::Cosh => "math.cosh",
+            MathFn::Tanh => "math.tanh",
+            MathFn::Asinh => "math.asinh",
+            MathFn::Acosh => "math.acosh",
+            MathFn::Atanh => "math.atanh",
+            MathFn::Fabs => "math.fabs",
+            MathFn::Erf => "math.erf",
+            MathFn::Erfc => "math.erfc",
+        }
+    }
+
     /// The variant for a Python `math` function name, `None` if it is not one of them.
     pub fn from_name(name: &str) -> Option<MathFn> {
         MathFn::ALL.iter().copied().find(|f| f.name() == name)

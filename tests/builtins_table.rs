@@ -134,13 +134,15 @@ fn run(row: &Row, python: (u8, u8), opts: &RunOptions) -> Outcome {
     }));
     match res {
         Ok(Ok(v)) => Outcome::Value(v.to_string()),
-        Ok(Err(EvalError::Exec(ExecError::Python(code)))) if code.is_refusal() => {
+        Ok(Err(EvalError::Exec(ExecError::Python(code) | ExecError::PythonCall(code, _))))
+            if code.is_refusal() =>
+        {
             Outcome::Refused {
                 compile: false,
                 why: code.to_string(),
             }
         }
-        Ok(Err(EvalError::Exec(ExecError::Python(code)))) => {
+        Ok(Err(EvalError::Exec(ExecError::Python(code) | ExecError::PythonCall(code, _)))) => {
             Outcome::Raises(code.exc_type().name())
         }
         Ok(Err(EvalError::Exec(ExecError::Unsupported(why)))) => Outcome::Refused {

@@ -86,13 +86,17 @@ impl std::fmt::Display for Outcome {
 fn outcome(r: Result<Value, EvalError>) -> Outcome {
     match r {
         Ok(v) => Outcome::Value(v.to_string()),
-        Err(EvalError::Exec(ExecError::Python(code))) if code.is_refusal() => {
+        Err(EvalError::Exec(ExecError::Python(code) | ExecError::PythonCall(code, _)))
+            if code.is_refusal() =>
+        {
             Outcome::Refused(code.to_string())
         }
-        Err(EvalError::Exec(ExecError::Python(code))) => Outcome::Raises {
-            exc: code.exc_type().name(),
-            message: code.message().to_string(),
-        },
+        Err(EvalError::Exec(ExecError::Python(code) | ExecError::PythonCall(code, _))) => {
+            Outcome::Raises {
+                exc: code.exc_type().name(),
+                message: code.message().to_string(),
+            }
+        }
         Err(EvalError::Exec(ExecError::Unsupported(why))) => Outcome::Refused(why),
         Err(EvalError::Compile(e)) => Outcome::Refused(format!("compile error: {e}")),
         Err(e @ EvalError::Exec(ExecError::Cancelled)) => Outcome::Other(e.to_string()),

@@ -363,8 +363,12 @@ enum Outcome {
 fn outcome(r: Result<(Value, fastiter::RunStats), ExecError>) -> Outcome {
     match r {
         Ok((v, _)) => Outcome::Value(v.to_string()),
-        Err(ExecError::Python(code)) if code.is_refusal() => Outcome::Refused(code.to_string()),
-        Err(ExecError::Python(code)) => Outcome::Raised(code.to_string()),
+        Err(ExecError::Python(code) | ExecError::PythonCall(code, _)) if code.is_refusal() => {
+            Outcome::Refused(code.to_string())
+        }
+        Err(ExecError::Python(code) | ExecError::PythonCall(code, _)) => {
+            Outcome::Raised(code.to_string())
+        }
         Err(e) => Outcome::Refused(e.to_string()),
     }
 }

@@ -61,7 +61,7 @@ fn cases() -> Vec<Case> {
 fn outcome(r: Result<Value, EvalError>) -> String {
     match r {
         Ok(v) => v.to_string(),
-        Err(EvalError::Exec(ExecError::Python(code))) => {
+        Err(EvalError::Exec(ExecError::Python(code) | ExecError::PythonCall(code, _))) => {
             format!("raises {}", code.exc_type().name())
         }
         Err(e) => format!("error: {e}"),

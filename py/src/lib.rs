@@ -422,17 +422,45 @@ fn message(py: Python<'_>, code: ErrCode) -> String {
         .unwrap_or_else(|| code.message().to_string())
 }
 
+/// The message CPython gives for the call that raised: the function called again with the
+/// same arguments in the running interpreter (CPython 3.14's `math` messages name the
+/// argument and differ per function and argument type). None when it does not raise the
+/// error's type (then the message learnt once serves).
+fn call_message(py: Python<'_>, code: ErrCode, call: &fastiter::exec::ErrCall) -> Option<String> {
+    let (module, name) = call.func.rsplit_once('.')?;
+    let f = py.import(module).ok()?.getattr(name).ok()?;
+    let args = call
+        .args
+        .iter()
+        .map(|v| to_py(py, v.clone()))
+        .collect::<PyResult<Vec<_>>>()
+        .ok()?;
+    let err = f.call1(PyTuple::new(py, args).ok()?).err()?;
+    let want = match code.exc_type() {
+        PyExcType::ZeroDivisionError => err.is_instance_of::<PyZeroDivisionError>(py),
+        PyExcType::ValueError => err.is_instance_of::<PyValueError>(py),
+        PyExcType::OverflowError => err.is_instance_of::<PyOverflowError>(py),
+        PyExcType::TypeError => err.is_instance_of::<PyTypeError>(py),
+    };
+    want.then(|| err.value(py).str().ok().map(|s| s.to_string()))?
+}
+
+fn python_error(code: ErrCode, msg: String) -> PyErr {
+    match code.exc_type() {
+        PyExcType::ZeroDivisionError => PyZeroDivisionError::new_err(msg),
+        PyExcType::ValueError => PyValueError::new_err(msg),
+        PyExcType::OverflowError => PyOverflowError::new_err(msg),
+        PyExcType::TypeError => PyTypeError::new_err(msg),
+    }
+}
+
 fn exec_error(py: Python<'_>, e: ExecError) -> PyErr {
     match e {
         ExecError::Python(code) if code.is_refusal() => Refused::new_err(code.message()),
-        ExecError::Python(code) => {
-            let msg = message(py, code);
-            match code.exc_type() {
-                PyExcType::ZeroDivisionError => PyZeroDivisionError::new_err(msg),
-                PyExcType::ValueError => PyValueError::new_err(msg),
-                PyExcType::OverflowError => PyOverflowError::new_err(msg),
-                PyExcType::TypeError => PyTypeError::new_err(msg),
-            }
+        ExecError::Python(code) => python_error(code, message(py, code)),
+        ExecError::PythonCall(code, call) => {
+            let msg = call_message(py, code, &call).unwrap_or_else(|| message(py, code));
+            python_error(code, msg)
         }
         ExecError::Cancelled => pyo3::exceptions::PyKeyboardInterrupt::new_err(()),
         ExecError::Unsupported(m) => Refused::new_err(m),

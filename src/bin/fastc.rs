@@ -111,11 +111,7 @@ fn compile_failure(src: &str, e: fastiter::Error) -> Failure {
 fn exec_failure(e: ExecError) -> Failure {
     Failure {
         message: e.to_string(),
-        code: if matches!(e, ExecError::Python(_)) {
-            1
-        } else {
-            2
-        },
+        code: if e.python_code().is_some() { 1 } else { 2 },
     }
 }
 

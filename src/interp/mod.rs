@@ -34,6 +34,8 @@ pub struct Interp<'a> {
     index: i64,
     /// The buffer a buffer source is zipped with (`ExprKind::ZipItem`).
     zip: Option<crate::exec::BufferArg>,
+    /// The builtin call that raised last, for the chunk's error (see `ErrCall`).
+    call: Option<Box<crate::exec::ErrCall>>,
 }
 
 impl<'a> Interp<'a> {
@@ -45,6 +47,7 @@ impl<'a> Interp<'a> {
             found: Value::None,
             index: 0,
             zip: None,
+            call: None,
         }
     }
 
@@ -73,7 +76,13 @@ impl<'a> Interp<'a> {
             Consumer::Any(_) | Consumer::All(_) => Acc::NotFound,
             Consumer::Reduce { identity, .. } => match self.eval(identity) {
                 Ok(v) => Acc::Reduce(v),
-                Err(code) => return ChunkOut::Error { index: lo, code },
+                Err(code) => {
+                    return ChunkOut::Error {
+                        index: lo,
+                        code,
+                        call: self.call.take(),
+                    }
+                }
             },
             Consumer::Collect => Acc::Items(Vec::new()),
             Consumer::Product => Acc::Product(BigInt::from(1)),
@@ -93,7 +102,13 @@ impl<'a> Interp<'a> {
                         before: if let Acc::Count(n) = acc { n } else { 0 },
                     }
                 }
-                Err(code) => return ChunkOut::Error { index: i, code },
+                Err(code) => {
+                    return ChunkOut::Error {
+                        index: i,
+                        code,
+                        call: self.call.take(),
+                    }
+                }
             }
         }
         ChunkOut::Done(acc)
@@ -359,19 +374,39 @@ impl<'a> Interp<'a> {
             },
             ExprKind::Call(b, args) => match b {
                 Builtin::IAbs => Value::Int(self.eval_int(&args[0])?.abs()),
-                Builtin::Math(f) => Value::Float(pyops::math1(*f, self.eval_float(&args[0])?)?),
+                Builtin::Math(f) => {
+                    let x = self.eval_float(&args[0])?;
+                    let r = pyops::math1(*f, x);
+                    Value::Float(self.raised(r, math_name(*f), || vec![Value::Float(x)])?)
+                }
                 Builtin::MathInt(f) => {
-                    Value::Float(pyops::math1_int(*f, &self.eval_int(&args[0])?)?)
+                    let n = self.eval_int(&args[0])?;
+                    let r = pyops::math1_int(*f, &n);
+                    Value::Float(self.raised(r, math_name(*f), || vec![Value::Int(n.clone())])?)
                 }
                 Builtin::Fn(f) => {
                     let mut vals = Vec::with_capacity(args.len());
                     for a in args {
                         vals.push(self.eval(a)?);
                     }
-                    (f.op().exact)(&vals)?
+                    let r = (f.op().exact)(&vals);
+                    self.raised(r, python_name(f.op().name), || vals.clone())?
                 }
             },
         })
+    }
+
+    /// `r`, remembering the call when it raised (the chunk's error carries it).
+    fn raised<T>(
+        &mut self,
+        r: EResult<T>,
+        func: &'static str,
+        args: impl FnOnce() -> Vec<Value>,
+    ) -> EResult<T> {
+        if r.is_err() {
+            self.call = Some(Box::new(crate::exec::ErrCall { func, args: args() }));
+        }
+        r
     }
 
     /// Run statements until one leaves the sequence.
@@ -547,5 +582,21 @@ pub fn compare_values(a: &Value, b: &Value) -> Option<Ordering> {
         (Value::Float(x), _) => pyops::cmp_int_float(&to_bigint(b), *x).map(Ordering::reverse),
         (_, Value::Float(y)) => pyops::cmp_int_float(&to_bigint(a), *y),
         _ => Some(to_bigint(a).cmp(&to_bigint(b))),
+    }
+}
+
+/// `math.<f>` as Python names it.
+fn math_name(f: pyops::MathFn) -> &'static str {
+    python_name(f.qualified_name())
+}
+
+/// The callable a builtin table name stands for: `math.hypot.v39` and `math.frexp[0]` are
+/// `math.hypot` and `math.frexp` called by another rule or for one part of the result.
+fn python_name(name: &'static str) -> &'static str {
+    let end = name.find('[').unwrap_or(name.len());
+    let name = &name[..end];
+    match name.match_indices('.').nth(1) {
+        Some((i, _)) => &name[..i],
+        None => name,
     }
 }
