@@ -13,13 +13,17 @@ from __future__ import annotations
 import __future__
 
 import ast
+import bisect
 import builtins
 import copy
+import functools
 import linecache
 import math
 import os
+import re
 import threading
 import types
+from collections import OrderedDict
 from typing import Any, Callable
 
 # The builtins the pipeline language knows, by name.
@@ -68,7 +72,7 @@ def caret_snippet(filename: str, line: int, col: int, text: str | None = None) -
     """The source line and a caret under column ``col`` (0-based), from ``text`` when given
     (the source a template was made from: a cell's pseudo-file may hold newer text since)."""
     if text is not None:
-        lines = text.split("\n")
+        lines = text_lines(text)
         src = lines[line - 1] if 1 <= line <= len(lines) else ""
     else:
         src = linecache.getline(filename, line)
@@ -78,14 +82,57 @@ def caret_snippet(filename: str, line: int, col: int, text: str | None = None) -
     return f"    {src}\n    {' ' * col}^"
 
 
+# A line as the parser (and ast.get_source_segment) splits a text: at \r\n, \r and \n only.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+# Per text, not per call: every stage and def of a file reads the same (long) text, and a
+# split is as long as the file. The text is the key: its hash is kept by the string itself.
+@functools.lru_cache(maxsize=32)
+def _parser_lines(text: str) -> list[str]:
+    return _LINE.findall(text)  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=32)
+def text_lines(text: str) -> list[str]:
+    """``text.split("\\n")`` (shared: never modify it)."""
+    return text.split("\n")
+
+
+def source_segment(text: str, node: ast.AST) -> str | None:
+    """What :func:`ast.get_source_segment` gives, splitting ``text`` once rather than at
+    every call."""
+    try:
+        if node.end_lineno is None or node.end_col_offset is None:  # type: ignore[attr-defined]
+            return None
+        line, end_line = node.lineno - 1, node.end_lineno - 1  # type: ignore[attr-defined]
+        col, end_col = node.col_offset, node.end_col_offset  # type: ignore[attr-defined]
+    except AttributeError:
+        return None
+    lines = _parser_lines(text)
+    if end_line == line:
+        return lines[line].encode()[col:end_col].decode()
+    first = lines[line].encode()[col:].decode()
+    last = lines[end_line].encode()[:end_col].decode()
+    return "".join([first, *lines[line + 1 : end_line], last])
+
+
 # --- Parsing source files -------------------------------------------------------------------
 
 _tree_lock = threading.Lock()
 # Keyed by the file's whole text, not only its name: the source of an IPython/Jupyter cell or
 # of an input at CPython's prompt lives in `linecache` under a pseudo-file name whose entry a
 # front end may replace (a cell edited and run again under the same name), and a stale tree
-# must never be searched for a function compiled from the new text.
-_trees: dict[tuple[str, str], tuple[str, ast.Module]] = {}
+# must never be searched for a function compiled from the new text. Least recently used first.
+_sources: OrderedDict[tuple[str, str], _Source] = OrderedDict()
+# A file's trees cost a few MB for a few thousand lines; a program's pipelines live in a few.
+_MAX_SOURCES = 16
+# The source last found under each file name, with the very list `linecache` gave its lines
+# in: while linecache gives that same list, the text is the same, and a chain's first call
+# joins and hashes nothing as long as the file.
+_latest: dict[str, tuple[list[str], _Source]] = {}
+# Module texts parsed in this process: each text once, however many chains it holds.
+_parses = 0
 
 
 def _source_lines(code: types.CodeType, module_globals: dict | None) -> list[str]:
@@ -109,7 +156,9 @@ def _source_lines(code: types.CodeType, module_globals: dict | None) -> list[str
 _IPYTHON_TIMING_FILES = ("<magic-timeit>", "<timed exec>", "<timed eval>")
 
 
-def _module_tree(code: types.CodeType, module_globals: dict | None) -> tuple[str, ast.Module]:
+def _source_of(code: types.CodeType, module_globals: dict | None) -> _Source:
+    """The parsed and indexed text of the file ``code`` was compiled from, as it is now."""
+    global _parses
     filename = code.co_filename
     lines = _source_lines(code, module_globals)
     if not lines:
@@ -123,21 +172,156 @@ def _module_tree(code: types.CodeType, module_globals: dict | None) -> tuple[str
             "its source code is not available (defined in a string passed to exec/eval, "
             "or in an interactive session without source)"
         )
+    latest = _latest.get(filename)
+    if latest is not None and latest[0] is lines:
+        return latest[1]
     text = "".join(lines)
     key = (filename, text)
     with _tree_lock:
-        hit = _trees.get(key)
-    if hit is not None:
-        return hit
-    try:
-        tree = ast.parse(text, filename)
-    except SyntaxError as e:
-        raise Unsupported(f"its source file does not parse: {e}") from None
+        src = _sources.get(key)
+        if src is not None:
+            _sources.move_to_end(key)
+    if src is None:
+        try:
+            tree = ast.parse(text, filename)
+        except SyntaxError as e:
+            raise Unsupported(f"its source file does not parse: {e}") from None
+        _parses += 1
+        src = _Source(filename, text, tree)
+        with _tree_lock:
+            _sources[key] = src
+            while len(_sources) > _MAX_SOURCES:
+                (old_name, _), old = _sources.popitem(last=False)
+                if _latest.get(old_name, (None, None))[1] is old:
+                    del _latest[old_name]
     with _tree_lock:
-        if len(_trees) >= 4:
-            _trees.clear()
-        _trees[key] = (text, tree)
-    return text, tree
+        if key in _sources:
+            _latest[filename] = (lines, src)
+    return src
+
+
+def _refresh(filename: str) -> bool:
+    """Whether :mod:`linecache` held stale lines of ``filename`` (a module edited and reloaded
+    since they were read): they are dropped, to be read again."""
+    entry = linecache.cache.get(filename)
+    linecache.checkcache(filename)
+    return linecache.cache.get(filename) is not entry
+
+
+def _first_line(node: Any) -> int:
+    """The first line of a statement, its decorators included."""
+    decorators = getattr(node, "decorator_list", None)
+    if decorators:
+        return min(node.lineno, *(d.lineno for d in decorators))
+    return node.lineno  # type: ignore[no-any-return]
+
+
+_MATCH_CASE: Any = getattr(ast, "match_case", ())
+
+
+class _Source:
+    """One text of a source file, parsed once, with its lambdas and defs found by position.
+
+    The index fills lazily, a line at a time: the nodes starting on a line are found by
+    descending only into the statements that hold that line (a bisection of each statement
+    list on the way), walking each statement's own expressions once. A chain's first call
+    costs what its statement holds, not what the file holds."""
+
+    __slots__ = (
+        "_blocks",
+        "_done",
+        "_imports",
+        "_starts",
+        "defs",
+        "filename",
+        "lambdas",
+        "text",
+        "tree",
+    )
+
+    def __init__(self, filename: str, text: str, tree: ast.Module) -> None:
+        self.filename = filename
+        self.text = text
+        self.tree = tree
+        # (first line, argument names) -> the lambdas there; (name, line of the def or of
+        # one of its decorators) -> the defs there.
+        self.lambdas: dict[tuple[int, tuple[str, ...]], list[ast.Lambda]] = {}
+        self.defs: dict[tuple[str, int], list[ast.AST]] = {}
+        self._done: set[int] = set()  # lines indexed
+        # Keyed by id(): the tree, kept alive here, keeps each id to one object.
+        self._starts: dict[int, list[int]] = {}  # statement list -> its statements' first lines
+        self._blocks: dict[int, list[list[Any]]] = {}  # statement -> its statement lists
+        self._imports: list[ast.stmt] | None = None
+
+    def lambdas_at(self, line: int, names: tuple[str, ...]) -> list[ast.Lambda]:
+        self._index(line)
+        return sorted(self.lambdas.get((line, names), ()), key=lambda n: n.col_offset)
+
+    def defs_at(self, name: str, line: int) -> list[ast.AST]:
+        self._index(line)
+        return list(self.defs.get((name, line), ()))
+
+    def imports(self) -> list[ast.stmt]:
+        if self._imports is None:
+            self._imports = _module_imports(self.tree)
+        return self._imports
+
+    def top_statement(self, node: ast.AST) -> list[ast.stmt]:
+        """The module-level statement that holds ``node`` (a list of one, or empty)."""
+        span = _span(node)
+        holding = self._holding(self.tree.body, span[0])
+        return [s for s in holding if _contains(_span(s), span)][:1]
+
+    def _index(self, line: int) -> None:
+        if line not in self._done:
+            self._descend(self.tree.body, line)
+            self._done.add(line)
+
+    def _holding(self, stmts: list[Any], line: int) -> list[Any]:
+        """The statements of a list whose lines hold ``line``: a run ending at the last one
+        starting at or before it, as a list's statements follow one another."""
+        starts = self._starts.get(id(stmts))
+        if starts is None:
+            starts = self._starts[id(stmts)] = [_first_line(s) for s in stmts]
+        end = bisect.bisect_right(starts, line)
+        i = end
+        while i > 0 and (stmts[i - 1].end_lineno or stmts[i - 1].lineno) >= line:
+            i -= 1
+        return stmts[i:end]
+
+    def _descend(self, stmts: list[Any], line: int) -> None:
+        for s in self._holding(stmts, line):
+            blocks = self._blocks.get(id(s))
+            if blocks is None:
+                blocks = self._blocks[id(s)] = self._visit(s)
+            for b in blocks:
+                self._descend(b, line)
+
+    def _visit(self, node: ast.AST) -> list[list[Any]]:
+        """Index a statement's own expressions (and itself, a def); its statement lists."""
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for line in {node.lineno, *(d.lineno for d in node.decorator_list)}:
+                self.defs.setdefault((node.name, line), []).append(node)
+        blocks: list[list[Any]] = []
+        for _, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                if value and isinstance(value[0], (ast.stmt, ast.excepthandler)):
+                    blocks.append(value)
+                    continue
+                for v in value:
+                    if isinstance(v, _MATCH_CASE):
+                        blocks.extend(self._visit(v))  # no position of its own: its body
+                    elif isinstance(v, ast.AST):
+                        self._walk(v)
+            elif isinstance(value, ast.AST):
+                self._walk(value)
+        return blocks
+
+    def _walk(self, expr: ast.AST) -> None:
+        # Expressions hold no statements: every lambda below is indexed here.
+        for n in ast.walk(expr):
+            if isinstance(n, ast.Lambda):
+                self.lambdas.setdefault((n.lineno, tuple(_arg_names(n.args))), []).append(n)
 
 
 def _span(node: ast.AST) -> tuple[int, int, int, int]:
@@ -187,19 +371,25 @@ def _find_node(fn: types.FunctionType) -> tuple[str, str, ast.AST]:
     ``fn``'s own bytecode: a source file edited since it was imported, or code compiled from
     a string under an existing file's name, must not compile some other expression."""
     code = fn.__code__
+    try:
+        return _search(code, _source_of(code, fn.__globals__))
+    except Unsupported:
+        # A module edited and reloaded (importlib.reload, autoreload) after linecache read
+        # it: its new functions are in the file as it is now.
+        if not _refresh(code.co_filename):
+            raise
+    return _search(code, _source_of(code, fn.__globals__))
+
+
+def _search(code: types.CodeType, src: _Source) -> tuple[str, str, ast.AST]:
     filename = code.co_filename
-    text, tree = _module_tree(code, fn.__globals__)
     first = code.co_firstlineno
     if code.co_name == "<lambda>":
-        cands: list[ast.AST] = [
-            n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == first
-        ]
-        names = list(code.co_varnames[: code.co_argcount + code.co_posonlyargcount])
-        names = names[: code.co_argcount]
-        cands = [n for n in cands if _arg_names(n.args) == names]  # type: ignore[attr-defined]
+        names = tuple(code.co_varnames[: code.co_argcount])
+        cands: list[ast.AST] = list(src.lambdas_at(first, names))
         if not cands:
             raise Unsupported(f"its source was not found at line {first} of {filename}")
-        cands = _matching(cands, code, filename, first, tree)
+        cands = _matching(cands, code, filename, first, src)
         if len(cands) > 1:
             span = _code_span(code)
             if span is not None:
@@ -208,29 +398,24 @@ def _find_node(fn: types.FunctionType) -> tuple[str, str, ast.AST]:
                 inside.sort(key=lambda n: (_span(n)[2] - _span(n)[0], _span(n)[3] - _span(n)[1]))
                 cands = inside[:1] if inside else cands
         # Several left: they all compile to this very bytecode, so any of them is this code.
-        return filename, text, cands[0]
-    cands = []
-    for n in ast.walk(tree):
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == code.co_name:
-            lines = [n.lineno] + [d.lineno for d in n.decorator_list]
-            if first in lines:
-                cands.append(n)
+        return filename, src.text, cands[0]
+    cands = src.defs_at(code.co_name, first)
     if not cands:
         raise Unsupported(f"the source of `{code.co_name}` was not found in {filename}")
-    return filename, text, _matching(cands, code, filename, first, tree)[0]
+    return filename, src.text, _matching(cands, code, filename, first, src)[0]
 
 
 def _matching(
-    cands: list[ast.AST], code: types.CodeType, filename: str, line: int, tree: ast.Module
+    cands: list[ast.AST], code: types.CodeType, filename: str, line: int, src: _Source
 ) -> list[ast.AST]:
-    imports = _module_imports(tree)
+    imports = src.imports()
     found = [n for n in cands if _compiles_to(n, code, filename, imports)]
     if not found:
         # IPython/Jupyter and CPython 3.13's prompt compile each top-level statement of a cell
         # (or of one input) on its own: then only the imports of the candidate's own statement
         # were module-level imports when its code was compiled.
         for n in cands:
-            own = _module_imports(ast.Module(body=_top_statement(tree, n), type_ignores=[]))
+            own = _module_imports(ast.Module(body=src.top_statement(n), type_ignores=[]))
             # `own` is a subset of `imports`: the same list when it is as long.
             if len(own) != len(imports) and _compiles_to(n, code, filename, own):
                 found.append(n)
@@ -240,12 +425,6 @@ def _matching(
             "(was the file edited after it was imported, or the code compiled from a string?)"
         )
     return found
-
-
-def _top_statement(tree: ast.Module, node: ast.AST) -> list[ast.stmt]:
-    """The module-level statement that holds ``node`` (a list of one, or empty)."""
-    span = _span(node)
-    return [s for s in tree.body if _contains(_span(s), span)][:1]
 
 
 _FUTURE_FLAGS = 0
@@ -593,7 +772,7 @@ def _def_text(
     ``dnames`` replace the default values' source (the parameters that hold them)."""
     node = tpl.defnode
     if node is not None:
-        lines = tpl.text.split("\n")[node.lineno - 1 : node.end_lineno]
+        lines = text_lines(tpl.text)[node.lineno - 1 : node.end_lineno]
         blines = [ln.encode() for ln in lines]
         end_col = node.end_col_offset or len(blines[-1])
         defaults = list(node.args.defaults)
@@ -617,7 +796,7 @@ def _def_text(
             raise Unsupported(f"`{name}` is defined as `{node.name}`")
         return (text, tpl.filename, node.lineno, col)
     assert tpl.body is not None
-    seg = ast.get_source_segment(tpl.text, tpl.body) or ast.unparse(tpl.body)
+    seg = source_segment(tpl.text, tpl.body) or ast.unparse(tpl.body)
     seg = seg.replace("\n", " ") if "#" not in seg else ast.unparse(tpl.body)
     args = list(tpl.args)
     for k, dn in enumerate(dnames):
@@ -804,7 +983,7 @@ def stage_text(
             )
     head = f"lambda {', '.join(tpl.args)}: "
     if not rename:
-        seg = ast.get_source_segment(tpl.text, tpl.body)
+        seg = source_segment(tpl.text, tpl.body)
         if seg is not None:
             # Brackets keep a body that spans lines, or ends in a comment, one expression.
             out.text = f"{head}({seg}\n)" if "#" in seg else f"{head}({seg})"
