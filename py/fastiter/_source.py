@@ -482,8 +482,10 @@ def _compiles_to(
     """Whether ``node``, compiled where its free variables are closure cells as in ``code``
     (and the module's imports are what they are), gives ``code``'s bytecode, constants and
     names."""
-    node = copy.deepcopy(node)
+    # No deep copy (most of this check's time): compiling never changes the tree it reads,
+    # and fix_missing_locations only fills in the new nodes, as the parsed ones have theirs.
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        node = copy.copy(node)
         node.decorator_list = []
         stmt: ast.stmt = node
     else:
