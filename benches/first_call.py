@@ -1,19 +1,30 @@
 """The first call of a new chain, in modules of 100, 400 and 1,600 lines (issue #14).
 
-    python benches/first_call.py [--lines 100,400,1600] [--chains 12] [--profile]
+    python benches/first_call.py [--lines 100,400,1600] [--runs 5] [--chains 12] [--profile]
 
 Writes a module of that many lines, one pipeline per four lines (a range filter/map/sum, a
 range `any`, a float-array filter/map/sum, in turn), into a temporary directory, and times,
-in a new interpreter for each size: the first call of the first chain (fastiter's and the
-file's one-time costs included), then the first call of ``--chains`` other chains spread over
-the file (what every further chain of that module pays), and a second call of one of them.
-With ``--profile`` it prints the cProfile of those later first calls instead.
+in a new interpreter each run:
+
+- cold: the first call of the module's first chain as the process's first chain (what
+  fastiter does once per process is in it: the first native compile costs milliseconds);
+- module: the same after a chain of each kind from another file has run (what a module's
+  first chain costs, its file's one-time work included);
+- next: the first calls of ``--chains`` other chains spread over the file (what every
+  further chain of the module pays), median and max over them;
+- again: a second call of one of them.
+
+Each figure is the median over ``--runs`` processes: a shared machine's scheduler adds
+milliseconds to single calls now and then. ``--profile`` prints the cProfile of the later
+first calls (one run).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +37,7 @@ _KINDS = (
 )
 
 
-def module_text(lines: int) -> str:
+def module_text(lines: int, base: int = 0) -> str:
     head = [
         "import numpy as np",
         "from fastiter import into_par_iter, par_range",
@@ -40,7 +51,7 @@ def module_text(lines: int) -> str:
         out += [
             f"def chain_{i}(n):",
             f"    # chain {i}: kind {i % len(_KINDS)}",
-            _KINDS[i % len(_KINDS)].format(i=i + 1, r=i % 2),
+            _KINDS[i % len(_KINDS)].format(i=base + i + 1, r=i % 2),
             "",
         ]
         i += 1
@@ -49,11 +60,13 @@ def module_text(lines: int) -> str:
 
 
 _CHILD = """
-import cProfile, pstats, statistics, sys, time
+import cProfile, json, pstats, statistics, sys, time
 sys.path.insert(0, {dir!r})
-t0 = time.perf_counter()
 import fastiter, numpy
-t1 = time.perf_counter()
+if {warm}:
+    import fi_warm
+    for k in range(3):
+        getattr(fi_warm, f"chain_{{k}}")(1000)
 import {mod} as m
 names = sorted((k for k in vars(m) if k.startswith("chain_")), key=lambda k: int(k[6:]))
 t = time.perf_counter(); getattr(m, names[0])(1000); first = time.perf_counter() - t
@@ -69,29 +82,49 @@ for k in later:
 t = time.perf_counter(); getattr(m, later[-1])(1000); again = time.perf_counter() - t
 if prof:
     pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
-ms = lambda s: f"{{s * 1e3:7.2f}}"
-print(f"{{{lines}:>6}} lines {{len(names):>4}} chains | import fastiter {{ms(t1 - t0)}} ms | "
-      f"first chain {{ms(first)}} ms | next new chains median {{ms(statistics.median(times))}} "
-      f"max {{ms(max(times))}} ms | a second call {{ms(again)}} ms")
+print(json.dumps(dict(first=first, median=statistics.median(times), max=max(times), again=again,
+                      chains=len(names))))
 """
+
+
+def _child(d: str, mod: str, warm: bool, args: argparse.Namespace) -> dict:
+    code = _CHILD.format(dir=d, mod=mod, chains=args.chains, profile=args.profile, warm=warm)
+    # A new interpreter each time: nothing parsed, compiled or cached before.
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)], check=True, capture_output=True, text=True
+    ).stdout
+    if args.profile:
+        print(out)
+    return json.loads(out.strip().splitlines()[-1])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", default="100,400,1600")
+    ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--chains", type=int, default=12)
     ap.add_argument("--profile", action="store_true")
     args = ap.parse_args()
+    if args.profile:
+        args.runs = 1
     with tempfile.TemporaryDirectory() as d:
+        with open(os.path.join(d, "fi_warm.py"), "w") as f:
+            f.write(module_text(20, base=10**6))  # other chains: nothing shared
         for lines in (int(s) for s in args.lines.split(",")):
             mod = f"fi_first_call_{lines}"
             with open(os.path.join(d, mod + ".py"), "w") as f:
                 f.write(module_text(lines))
-            code = _CHILD.format(
-                dir=d, mod=mod, chains=args.chains, profile=args.profile, lines=lines
+            cold = [_child(d, mod, False, args) for _ in range(args.runs)]
+            warm = [_child(d, mod, True, args) for _ in range(args.runs)]
+
+            def ms(rows: list[dict], k: str) -> str:
+                return f"{statistics.median(r[k] for r in rows) * 1e3:6.2f}"
+
+            print(
+                f"{lines:>5} lines {cold[0]['chains']:>4} chains | cold {ms(cold, 'first')} ms"
+                f" | module {ms(warm, 'first')} ms | next {ms(warm, 'median')} ms"
+                f" (max {ms(warm, 'max')}) | again {ms(warm, 'again')} ms"
             )
-            # A new interpreter each time: nothing parsed, compiled or cached before.
-            subprocess.run([sys.executable, "-c", textwrap.dedent(code)], check=True)
 
 
 if __name__ == "__main__":

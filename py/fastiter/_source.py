@@ -109,12 +109,13 @@ def source_segment(text: str, node: ast.AST) -> str | None:
         col, end_col = node.col_offset, node.end_col_offset  # type: ignore[attr-defined]
     except AttributeError:
         return None
-    lines = _parser_lines(text)
+    # The parser also ends lines at a lone \r: only such a text needs its slower split.
+    lines, sep = (_parser_lines(text), "") if "\r" in text else (text_lines(text), "\n")
     if end_line == line:
         return lines[line].encode()[col:end_col].decode()
     first = lines[line].encode()[col:].decode()
     last = lines[end_line].encode()[:end_col].decode()
-    return "".join([first, *lines[line + 1 : end_line], last])
+    return sep.join([first, *lines[line + 1 : end_line], last])
 
 
 # --- Parsing source files -------------------------------------------------------------------
@@ -131,8 +132,10 @@ _MAX_SOURCES = 16
 # in: while linecache gives that same list, the text is the same, and a chain's first call
 # joins and hashes nothing as long as the file.
 _latest: dict[str, tuple[list[str], _Source]] = {}
-# Module texts parsed in this process: each text once, however many chains it holds.
+# Whole module texts parsed in this process, and lines parsed in all (a statement on its own
+# or a whole module): each line of a text once, however many chains it holds (tests read both).
 _parses = 0
+_parsed_lines = 0
 
 
 def _source_lines(code: types.CodeType, module_globals: dict | None) -> list[str]:
@@ -157,8 +160,7 @@ _IPYTHON_TIMING_FILES = ("<magic-timeit>", "<timed exec>", "<timed eval>")
 
 
 def _source_of(code: types.CodeType, module_globals: dict | None) -> _Source:
-    """The parsed and indexed text of the file ``code`` was compiled from, as it is now."""
-    global _parses
+    """The text of the file ``code`` was compiled from, as it is now."""
     filename = code.co_filename
     lines = _source_lines(code, module_globals)
     if not lines:
@@ -181,23 +183,21 @@ def _source_of(code: types.CodeType, module_globals: dict | None) -> _Source:
         src = _sources.get(key)
         if src is not None:
             _sources.move_to_end(key)
-    if src is None:
-        try:
-            tree = ast.parse(text, filename)
-        except SyntaxError as e:
-            raise Unsupported(f"its source file does not parse: {e}") from None
-        _parses += 1
-        src = _Source(filename, text, tree)
-        with _tree_lock:
-            _sources[key] = src
+        else:
+            src = _sources[key] = _Source(filename, text, lines)
             while len(_sources) > _MAX_SOURCES:
                 (old_name, _), old = _sources.popitem(last=False)
                 if _latest.get(old_name, (None, None))[1] is old:
                     del _latest[old_name]
-    with _tree_lock:
-        if key in _sources:
-            _latest[filename] = (lines, src)
+        _latest[filename] = (lines, src)
     return src
+
+
+def _parse(text: str, filename: str, lines: int) -> ast.Module:
+    global _parsed_lines
+    tree = ast.parse(text, filename)
+    _parsed_lines += lines
+    return tree
 
 
 def _refresh(filename: str) -> bool:
@@ -220,28 +220,122 @@ _MATCH_CASE: Any = getattr(ast, "match_case", ())
 
 
 class _Source:
-    """One text of a source file, parsed once, with its lambdas and defs found by position.
+    """One text of a source file: the top-level statement that holds a function, parsed on
+    its own (each once), and the whole module, parsed once, only when that is not enough.
 
-    The index fills lazily, a line at a time: the nodes starting on a line are found by
-    descending only into the statements that hold that line (a bisection of each statement
-    list on the way), walking each statement's own expressions once. A chain's first call
-    costs what its statement holds, not what the file holds."""
+    A statement on its own is found from the lines alone: it starts at the last line before
+    the function's that starts in column 0 (not a comment, a closing bracket or an `else`-like
+    clause) and ends before the next. A guess, as a string or a backslash can fool it: every
+    candidate is checked against the function's bytecode (as every candidate is), and the
+    whole module is parsed when no candidate of the statement compiles to it."""
 
-    __slots__ = (
-        "_blocks",
-        "_done",
-        "_imports",
-        "_starts",
-        "defs",
-        "filename",
-        "lambdas",
-        "text",
-        "tree",
-    )
+    __slots__ = ("_full", "_guessed", "_imports", "_parts", "filename", "lines", "text")
 
-    def __init__(self, filename: str, text: str, tree: ast.Module) -> None:
+    def __init__(self, filename: str, text: str, lines: list[str]) -> None:
         self.filename = filename
         self.text = text
+        self.lines = lines
+        self._full: _Index | None = None
+        self._imports: list[ast.stmt] | None = None
+        self._guessed: list[ast.stmt] | None = None
+        self._parts: dict[int, _Index | None] = {}  # first line -> its statement (None: no)
+
+    def full(self) -> _Index:
+        """The whole module, parsed once."""
+        global _parses
+        if self._full is None:
+            try:
+                tree = _parse(self.text, self.filename, len(self.lines))
+            except SyntaxError as e:
+                raise Unsupported(f"its source file does not parse: {e}") from None
+            _parses += 1
+            self._full = _Index(tree)
+        return self._full
+
+    def imports(self) -> list[ast.stmt]:
+        """The module-scope imports, exactly (from the whole module)."""
+        if self._imports is None:
+            self._imports = _module_imports(self.full().tree)
+        return self._imports
+
+    def guessed_imports(self) -> list[ast.stmt]:
+        """The import statements of the text, found by their lines: those at module scope,
+        and perhaps some of a function's (a guess that the bytecode check settles)."""
+        if self._guessed is None:
+            out: list[ast.stmt] = []
+            text = self.text
+            # str.find runs at memory speed: no per-line work in Python over the whole text.
+            i = text.find("import")
+            while i >= 0:
+                start = text.rfind("\n", 0, i) + 1
+                end = text.find("\n", i)
+                end = len(text) if end < 0 else end
+                head = text[start:i].strip()
+                if not head or _FROM.fullmatch(head):
+                    chunk = text[start:end].strip()
+                    if "(" in chunk and ")" not in chunk:  # `from m import (a,\n b)`
+                        close = text.find(")", end)
+                        chunk = text[start : close + 1].strip() if close >= 0 else chunk
+                    try:
+                        body = ast.parse(chunk).body
+                    except SyntaxError:
+                        body = []  # prose in a string, or a form this guess does not follow
+                    out.extend(_module_imports(ast.Module(body=body, type_ignores=[])))
+                i = text.find("import", end)
+            self._guessed = out
+        return self._guessed
+
+    def part(self, line: int) -> _Index | None:
+        """The top-level statement holding ``line``, parsed on its own; None where the lines
+        do not tell it."""
+        lines = self.lines
+        start = line
+        while start > 1 and not _starts_statement(lines, start):
+            start -= 1
+        if start in self._parts:
+            return self._parts[start]
+        found = None
+        end = line + 1
+        for _ in range(4):  # a decorator line is not a whole statement: take the next too
+            while end <= len(lines) and not _starts_statement(lines, end):
+                end += 1
+            text = "\n" * (start - 1) + "".join(lines[start - 1 : end - 1])
+            try:
+                found = _Index(_parse(text, self.filename, end - start))
+                break
+            except SyntaxError:
+                if end > len(lines):
+                    break
+                end += 1
+        self._parts[start] = found
+        return found
+
+
+# Lines that begin a statement of their own in column 0: not indented, a comment, a closing
+# bracket or the clause of a compound statement above.
+_NOT_A_START = re.compile(r"[ \t\r\n#)\]}]|(?:else|elif|except|finally)\b")
+_FROM = re.compile(r"from\s+[\w.]+")
+
+
+def _starts_statement(lines: list[str], n: int) -> bool:
+    """Whether line ``n`` (from 1) begins a top-level statement, as far as its text tells."""
+    text = lines[n - 1]
+    if not text or _NOT_A_START.match(text):
+        return False
+    return n == 1 or not lines[n - 2].rstrip("\r\n").endswith("\\")
+
+
+class _Index:
+    """The lambdas and defs of a parsed tree, found by position.
+
+    It fills lazily, a line at a time: the nodes starting on a line are found by descending
+    only into the statements that hold that line (a bisection of each statement list on the
+    way), walking each statement's own expressions once. Finding a function costs what its
+    statement holds, not what the tree holds."""
+
+    __slots__ = ("_blocks", "_done", "_starts", "defs", "lambdas", "tree")
+
+    def __init__(self, tree: ast.Module) -> None:
         self.tree = tree
         # (first line, argument names) -> the lambdas there; (name, line of the def or of
         # one of its decorators) -> the defs there.
@@ -251,7 +345,6 @@ class _Source:
         # Keyed by id(): the tree, kept alive here, keeps each id to one object.
         self._starts: dict[int, list[int]] = {}  # statement list -> its statements' first lines
         self._blocks: dict[int, list[list[Any]]] = {}  # statement -> its statement lists
-        self._imports: list[ast.stmt] | None = None
 
     def lambdas_at(self, line: int, names: tuple[str, ...]) -> list[ast.Lambda]:
         self._index(line)
@@ -260,11 +353,6 @@ class _Source:
     def defs_at(self, name: str, line: int) -> list[ast.AST]:
         self._index(line)
         return list(self.defs.get((name, line), ()))
-
-    def imports(self) -> list[ast.stmt]:
-        if self._imports is None:
-            self._imports = _module_imports(self.tree)
-        return self._imports
 
     def top_statement(self, node: ast.AST) -> list[ast.stmt]:
         """The module-level statement that holds ``node`` (a list of one, or empty)."""
@@ -384,25 +472,53 @@ def _find_node(fn: types.FunctionType) -> tuple[str, str, ast.AST]:
 def _search(code: types.CodeType, src: _Source) -> tuple[str, str, ast.AST]:
     filename = code.co_filename
     first = code.co_firstlineno
-    if code.co_name == "<lambda>":
-        names = tuple(code.co_varnames[: code.co_argcount])
-        cands: list[ast.AST] = list(src.lambdas_at(first, names))
-        if not cands:
-            raise Unsupported(f"its source was not found at line {first} of {filename}")
-        cands = _matching(cands, code, filename, first, src)
-        if len(cands) > 1:
-            span = _code_span(code)
-            if span is not None:
-                inside = [n for n in cands if _contains(_span(n), span)]  # type: ignore[attr-defined]
-                # The innermost lambda that holds every instruction of this code.
-                inside.sort(key=lambda n: (_span(n)[2] - _span(n)[0], _span(n)[3] - _span(n)[1]))
-                cands = inside[:1] if inside else cands
-        # Several left: they all compile to this very bytecode, so any of them is this code.
-        return filename, src.text, cands[0]
-    cands = src.defs_at(code.co_name, first)
+    part = src.part(first)
+    if part is not None:
+        found = [
+            n
+            for n in _at(code, part)
+            if _compiles_to(n, code, filename, src.guessed_imports() if _reads_imports(n) else [])
+        ]
+        if found:
+            return filename, src.text, _innermost(code, found)
+    index = src.full()
+    cands = _at(code, index)
     if not cands:
+        if code.co_name == "<lambda>":
+            raise Unsupported(f"its source was not found at line {first} of {filename}")
         raise Unsupported(f"the source of `{code.co_name}` was not found in {filename}")
-    return filename, src.text, _matching(cands, code, filename, first, src)[0]
+    return filename, src.text, _innermost(code, _matching(cands, code, filename, first, src))
+
+
+def _at(code: types.CodeType, index: _Index) -> list[ast.AST]:
+    """The lambdas or defs where ``code`` starts, by line and argument names or name."""
+    if code.co_name == "<lambda>":
+        return list(index.lambdas_at(code.co_firstlineno, code.co_varnames[: code.co_argcount]))
+    return index.defs_at(code.co_name, code.co_firstlineno)
+
+
+def _innermost(code: types.CodeType, cands: list[ast.AST]) -> ast.AST:
+    """Of candidates that all compile to ``code``, the one its instructions' span names."""
+    if len(cands) > 1:
+        span = _code_span(code)
+        if span is not None:
+            inside = [n for n in cands if _contains(_span(n), span)]
+            # The innermost lambda that holds every instruction of this code.
+            inside.sort(key=lambda n: (_span(n)[2] - _span(n)[0], _span(n)[3] - _span(n)[1]))
+            cands = inside[:1] if inside else cands
+    # Several left: they all compile to this very bytecode, so any of them is this code.
+    return cands[0]
+
+
+def _reads_imports(node: ast.AST) -> bool:
+    """Whether ``node`` calls a method of a name, which CPython 3.11 compiles differently
+    when that name was imported at module level."""
+    return any(
+        isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and isinstance(n.func.value, ast.Name)
+        for n in ast.walk(node)
+    )
 
 
 def _matching(
@@ -415,7 +531,7 @@ def _matching(
         # (or of one input) on its own: then only the imports of the candidate's own statement
         # were module-level imports when its code was compiled.
         for n in cands:
-            own = _module_imports(ast.Module(body=src.top_statement(n), type_ignores=[]))
+            own = _module_imports(ast.Module(body=src.full().top_statement(n), type_ignores=[]))
             # `own` is a subset of `imports`: the same list when it is as long.
             if len(own) != len(imports) and _compiles_to(n, code, filename, own):
                 found.append(n)
