@@ -229,7 +229,16 @@ class _Source:
     candidate is checked against the function's bytecode (as every candidate is), and the
     whole module is parsed when no candidate of the statement compiles to it."""
 
-    __slots__ = ("_full", "_guessed", "_imports", "_parts", "filename", "lines", "text")
+    __slots__ = (
+        "_full",
+        "_guessed",
+        "_imports",
+        "_parts",
+        "_start_of",
+        "filename",
+        "lines",
+        "text",
+    )
 
     def __init__(self, filename: str, text: str, lines: list[str]) -> None:
         self.filename = filename
@@ -239,6 +248,7 @@ class _Source:
         self._imports: list[ast.stmt] | None = None
         self._guessed: list[ast.stmt] | None = None
         self._parts: dict[int, _Index | None] = {}  # first line -> its statement (None: no)
+        self._start_of: dict[int, int] = {}  # line -> the first line of its statement
 
     def full(self) -> _Index:
         """The whole module, parsed once."""
@@ -278,7 +288,7 @@ class _Source:
                         chunk = text[start : close + 1].strip() if close >= 0 else chunk
                     try:
                         body = ast.parse(chunk).body
-                    except SyntaxError:
+                    except (SyntaxError, ValueError):
                         body = []  # prose in a string, or a form this guess does not follow
                     out.extend(_module_imports(ast.Module(body=body, type_ignores=[])))
                 i = text.find("import", end)
@@ -289,9 +299,16 @@ class _Source:
         """The top-level statement holding ``line``, parsed on its own; None where the lines
         do not tell it."""
         lines = self.lines
-        start = line
-        while start > 1 and not _starts_statement(lines, start):
+        if not 1 <= line <= len(lines):
+            return None  # a function of a longer, older text of the file
+        # Back to the line that starts the statement, each line looked at once per text.
+        start, seen = line, []
+        while start not in self._start_of and start > 1 and not _starts_statement(lines, start):
+            seen.append(start)
             start -= 1
+        start = self._start_of.get(start, start)
+        for n in seen:
+            self._start_of[n] = start
         if start in self._parts:
             return self._parts[start]
         found = None
@@ -303,7 +320,7 @@ class _Source:
             try:
                 found = _Index(_parse(text, self.filename, end - start))
                 break
-            except SyntaxError:
+            except (SyntaxError, ValueError):  # ValueError: a null byte, before 3.12
                 if end > len(lines):
                     break
                 end += 1

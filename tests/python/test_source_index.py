@@ -161,6 +161,17 @@ def test_edited_file_is_parsed_again(module):
     assert "does not compile to this function's code" in fastiter.explain(p)
 
 
+def test_function_past_the_end_of_a_shorter_file(module):
+    mod, path = module(
+        "fi_shrunk", "from fastiter import par_range\n" + "\n" * 8 + "far = lambda x: x + 5\n"
+    )
+    path.write_text("x = 1\n")
+    linecache.checkcache(str(path))
+    p = par_range(0, 4).map(mod.far)
+    assert p.collect() == [5, 6, 7, 8]
+    assert "not found at line 10" in fastiter.explain(p)
+
+
 # --- Every way of writing a lambda ------------------------------------------------------------
 
 _VARIED = '''\
