@@ -223,11 +223,12 @@ class _Source:
     """One text of a source file: the top-level statement that holds a function, parsed on
     its own (each once), and the whole module, parsed once, only when that is not enough.
 
-    A statement on its own is found from the lines alone: it starts at the last line before
-    the function's that starts in column 0 (not a comment, a closing bracket or an `else`-like
-    clause) and ends before the next. A guess, as a string or a backslash can fool it: every
-    candidate is checked against the function's bytecode (as every candidate is), and the
-    whole module is parsed when no candidate of the statement compiles to it."""
+    A statement on its own is found from the lines alone: it starts at the function's first
+    line or the nearest above it that begins in column 0 (with neither a comment, a closing
+    bracket nor an `else`-like clause), and ends before the next such line. A guess, which a
+    string or a backslash can fool: a candidate from it is accepted only when it compiles to
+    the function's bytecode (as every candidate), and the whole module is parsed when none
+    does."""
 
     __slots__ = (
         "_full",
