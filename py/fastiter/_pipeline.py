@@ -832,12 +832,10 @@ def _fn_name(fn: Any) -> str:
     code = getattr(fn, "__code__", None)
     if code is not None and code.co_name == "<lambda>":
         try:
-            from fastiter._source import find_node
+            from fastiter._source import find_node, source_segment
 
             _, text, node = find_node(fn)
-            import ast
-
-            seg = ast.get_source_segment(text, node)
+            seg = source_segment(text, node)
             if seg and len(seg) <= 60 and "\n" not in seg:
                 return seg
         except Exception:  # noqa: BLE001, S110 - only a description

@@ -13,13 +13,17 @@ from __future__ import annotations
 import __future__
 
 import ast
+import bisect
 import builtins
 import copy
+import functools
 import linecache
 import math
 import os
+import re
 import threading
 import types
+from collections import OrderedDict
 from typing import Any, Callable
 
 # The builtins the pipeline language knows, by name.
@@ -68,7 +72,7 @@ def caret_snippet(filename: str, line: int, col: int, text: str | None = None) -
     """The source line and a caret under column ``col`` (0-based), from ``text`` when given
     (the source a template was made from: a cell's pseudo-file may hold newer text since)."""
     if text is not None:
-        lines = text.split("\n")
+        lines = text_lines(text)
         src = lines[line - 1] if 1 <= line <= len(lines) else ""
     else:
         src = linecache.getline(filename, line)
@@ -78,14 +82,60 @@ def caret_snippet(filename: str, line: int, col: int, text: str | None = None) -
     return f"    {src}\n    {' ' * col}^"
 
 
+# A line as the parser (and ast.get_source_segment) splits a text: at \r\n, \r and \n only.
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
+
+
+# Per text, not per call: every stage and def of a file reads the same (long) text, and a
+# split is as long as the file. The text is the key: its hash is kept by the string itself.
+@functools.lru_cache(maxsize=32)
+def _parser_lines(text: str) -> list[str]:
+    return _LINE.findall(text)  # type: ignore[no-any-return]
+
+
+@functools.lru_cache(maxsize=32)
+def text_lines(text: str) -> list[str]:
+    """``text.split("\\n")`` (shared: never modify it)."""
+    return text.split("\n")
+
+
+def source_segment(text: str, node: ast.AST) -> str | None:
+    """What :func:`ast.get_source_segment` gives, splitting ``text`` once rather than at
+    every call."""
+    try:
+        if node.end_lineno is None or node.end_col_offset is None:  # type: ignore[attr-defined]
+            return None
+        line, end_line = node.lineno - 1, node.end_lineno - 1  # type: ignore[attr-defined]
+        col, end_col = node.col_offset, node.end_col_offset  # type: ignore[attr-defined]
+    except AttributeError:
+        return None
+    # The parser also ends lines at a lone \r: only such a text needs its slower split.
+    lines, sep = (_parser_lines(text), "") if "\r" in text else (text_lines(text), "\n")
+    if end_line == line:
+        return lines[line].encode()[col:end_col].decode()
+    first = lines[line].encode()[col:].decode()
+    last = lines[end_line].encode()[:end_col].decode()
+    return sep.join([first, *lines[line + 1 : end_line], last])
+
+
 # --- Parsing source files -------------------------------------------------------------------
 
 _tree_lock = threading.Lock()
 # Keyed by the file's whole text, not only its name: the source of an IPython/Jupyter cell or
 # of an input at CPython's prompt lives in `linecache` under a pseudo-file name whose entry a
 # front end may replace (a cell edited and run again under the same name), and a stale tree
-# must never be searched for a function compiled from the new text.
-_trees: dict[tuple[str, str], tuple[str, ast.Module]] = {}
+# must never be searched for a function compiled from the new text. Least recently used first.
+_sources: OrderedDict[tuple[str, str], _Source] = OrderedDict()
+# A file's trees cost a few MB for a few thousand lines; a program's pipelines live in a few.
+_MAX_SOURCES = 16
+# The source last found under each file name, with the very list `linecache` gave its lines
+# in: while linecache gives that same list, the text is the same, and a chain's first call
+# joins and hashes nothing as long as the file.
+_latest: dict[str, tuple[list[str], _Source]] = {}
+# Whole module texts parsed in this process, and lines parsed in all (a statement on its own
+# or a whole module): each line of a text once, however many chains it holds (tests read both).
+_parses = 0
+_parsed_lines = 0
 
 
 def _source_lines(code: types.CodeType, module_globals: dict | None) -> list[str]:
@@ -109,7 +159,8 @@ def _source_lines(code: types.CodeType, module_globals: dict | None) -> list[str
 _IPYTHON_TIMING_FILES = ("<magic-timeit>", "<timed exec>", "<timed eval>")
 
 
-def _module_tree(code: types.CodeType, module_globals: dict | None) -> tuple[str, ast.Module]:
+def _source_of(code: types.CodeType, module_globals: dict | None) -> _Source:
+    """The text of the file ``code`` was compiled from, as it is now."""
     filename = code.co_filename
     lines = _source_lines(code, module_globals)
     if not lines:
@@ -123,21 +174,260 @@ def _module_tree(code: types.CodeType, module_globals: dict | None) -> tuple[str
             "its source code is not available (defined in a string passed to exec/eval, "
             "or in an interactive session without source)"
         )
+    latest = _latest.get(filename)
+    if latest is not None and latest[0] is lines:
+        return latest[1]
     text = "".join(lines)
     key = (filename, text)
     with _tree_lock:
-        hit = _trees.get(key)
-    if hit is not None:
-        return hit
-    try:
-        tree = ast.parse(text, filename)
-    except SyntaxError as e:
-        raise Unsupported(f"its source file does not parse: {e}") from None
-    with _tree_lock:
-        if len(_trees) >= 4:
-            _trees.clear()
-        _trees[key] = (text, tree)
-    return text, tree
+        src = _sources.get(key)
+        if src is not None:
+            _sources.move_to_end(key)
+        else:
+            src = _sources[key] = _Source(filename, text, lines)
+            while len(_sources) > _MAX_SOURCES:
+                (old_name, _), old = _sources.popitem(last=False)
+                if _latest.get(old_name, (None, None))[1] is old:
+                    del _latest[old_name]
+        _latest[filename] = (lines, src)
+    return src
+
+
+def _parse(text: str, filename: str, lines: int) -> ast.Module:
+    global _parsed_lines
+    tree = ast.parse(text, filename)
+    _parsed_lines += lines
+    return tree
+
+
+def _refresh(filename: str) -> bool:
+    """Whether :mod:`linecache` held stale lines of ``filename`` (a module edited and reloaded
+    since they were read): they are dropped, to be read again."""
+    entry = linecache.cache.get(filename)
+    linecache.checkcache(filename)
+    return linecache.cache.get(filename) is not entry
+
+
+def _first_line(node: Any) -> int:
+    """The first line of a statement, its decorators included."""
+    decorators = getattr(node, "decorator_list", None)
+    if decorators:
+        return min(node.lineno, *(d.lineno for d in decorators))
+    return node.lineno  # type: ignore[no-any-return]
+
+
+_MATCH_CASE: Any = getattr(ast, "match_case", ())
+
+
+class _Source:
+    """One text of a source file: the top-level statement that holds a function, parsed on
+    its own (each once), and the whole module, parsed once, only when that is not enough.
+
+    A statement on its own is found from the lines alone: it starts at the function's first
+    line or the nearest above it that begins in column 0 (with neither a comment, a closing
+    bracket nor an `else`-like clause), and ends before the next such line. A guess, which a
+    string or a backslash can fool: a candidate from it is accepted only when it compiles to
+    the function's bytecode (as every candidate), and the whole module is parsed when none
+    does."""
+
+    __slots__ = (
+        "_full",
+        "_guessed",
+        "_imports",
+        "_parts",
+        "_start_of",
+        "filename",
+        "lines",
+        "text",
+    )
+
+    def __init__(self, filename: str, text: str, lines: list[str]) -> None:
+        self.filename = filename
+        self.text = text
+        self.lines = lines
+        self._full: _Index | None = None
+        self._imports: list[ast.stmt] | None = None
+        self._guessed: list[ast.stmt] | None = None
+        self._parts: dict[int, _Index | None] = {}  # first line -> its statement (None: no)
+        self._start_of: dict[int, int] = {}  # line -> the first line of its statement
+
+    def full(self) -> _Index:
+        """The whole module, parsed once."""
+        global _parses
+        if self._full is None:
+            try:
+                tree = _parse(self.text, self.filename, len(self.lines))
+            except SyntaxError as e:
+                raise Unsupported(f"its source file does not parse: {e}") from None
+            _parses += 1
+            self._full = _Index(tree)
+        return self._full
+
+    def imports(self) -> list[ast.stmt]:
+        """The module-scope imports, exactly (from the whole module)."""
+        if self._imports is None:
+            self._imports = _module_imports(self.full().tree)
+        return self._imports
+
+    def guessed_imports(self) -> list[ast.stmt]:
+        """The import statements of the text, found by their lines: those at module scope,
+        and perhaps some of a function's (a guess that the bytecode check settles)."""
+        if self._guessed is None:
+            out: list[ast.stmt] = []
+            text = self.text
+            # str.find runs at memory speed: no per-line work in Python over the whole text.
+            i = text.find("import")
+            while i >= 0:
+                start = text.rfind("\n", 0, i) + 1
+                end = text.find("\n", i)
+                end = len(text) if end < 0 else end
+                head = text[start:i].strip()
+                if not head or _FROM.fullmatch(head):
+                    chunk = text[start:end].strip()
+                    if "(" in chunk and ")" not in chunk:  # `from m import (a,\n b)`
+                        close = text.find(")", end)
+                        chunk = text[start : close + 1].strip() if close >= 0 else chunk
+                    try:
+                        body = ast.parse(chunk).body
+                    except (SyntaxError, ValueError):
+                        body = []  # prose in a string, or a form this guess does not follow
+                    out.extend(_module_imports(ast.Module(body=body, type_ignores=[])))
+                i = text.find("import", end)
+            self._guessed = out
+        return self._guessed
+
+    def part(self, line: int) -> _Index | None:
+        """The top-level statement holding ``line``, parsed on its own; None where the lines
+        do not tell it."""
+        lines = self.lines
+        if not 1 <= line <= len(lines):
+            return None  # a function of a longer, older text of the file
+        # Back to the line that starts the statement, each line looked at once per text.
+        start, seen = line, []
+        while start not in self._start_of and start > 1 and not _starts_statement(lines, start):
+            seen.append(start)
+            start -= 1
+        start = self._start_of.get(start, start)
+        for n in seen:
+            self._start_of[n] = start
+        if start in self._parts:
+            return self._parts[start]
+        found = None
+        end = line + 1
+        for _ in range(4):  # a decorator line is not a whole statement: take the next too
+            while end <= len(lines) and not _starts_statement(lines, end):
+                end += 1
+            text = "\n" * (start - 1) + "".join(lines[start - 1 : end - 1])
+            try:
+                found = _Index(_parse(text, self.filename, end - start))
+                break
+            except (SyntaxError, ValueError):  # ValueError: a null byte, before 3.12
+                if end > len(lines):
+                    break
+                end += 1
+        self._parts[start] = found
+        return found
+
+
+# Lines that begin a statement of their own in column 0: not indented, a comment, a closing
+# bracket or the clause of a compound statement above.
+_NOT_A_START = re.compile(r"[ \t\r\n#)\]}]|(?:else|elif|except|finally)\b")
+_FROM = re.compile(r"from\s+[\w.]+")
+
+
+def _starts_statement(lines: list[str], n: int) -> bool:
+    """Whether line ``n`` (from 1) begins a top-level statement, as far as its text tells."""
+    text = lines[n - 1]
+    if not text or _NOT_A_START.match(text):
+        return False
+    return n == 1 or not lines[n - 2].rstrip("\r\n").endswith("\\")
+
+
+class _Index:
+    """The lambdas and defs of a parsed tree, found by position.
+
+    It fills lazily, a line at a time: the nodes starting on a line are found by descending
+    only into the statements that hold that line (a bisection of each statement list on the
+    way), walking each statement's own expressions once. Finding a function costs what its
+    statement holds, not what the tree holds."""
+
+    __slots__ = ("_blocks", "_done", "_starts", "defs", "lambdas", "tree")
+
+    def __init__(self, tree: ast.Module) -> None:
+        self.tree = tree
+        # (first line, argument names) -> the lambdas there; (name, line of the def or of
+        # one of its decorators) -> the defs there.
+        self.lambdas: dict[tuple[int, tuple[str, ...]], list[ast.Lambda]] = {}
+        self.defs: dict[tuple[str, int], list[ast.AST]] = {}
+        self._done: set[int] = set()  # lines indexed
+        # Keyed by id(): the tree, kept alive here, keeps each id to one object.
+        self._starts: dict[int, list[int]] = {}  # statement list -> its statements' first lines
+        self._blocks: dict[int, list[list[Any]]] = {}  # statement -> its statement lists
+
+    def lambdas_at(self, line: int, names: tuple[str, ...]) -> list[ast.Lambda]:
+        self._index(line)
+        return sorted(self.lambdas.get((line, names), ()), key=lambda n: n.col_offset)
+
+    def defs_at(self, name: str, line: int) -> list[ast.AST]:
+        self._index(line)
+        return list(self.defs.get((name, line), ()))
+
+    def top_statement(self, node: ast.AST) -> list[ast.stmt]:
+        """The module-level statement that holds ``node`` (a list of one, or empty)."""
+        span = _span(node)
+        holding = self._holding(self.tree.body, span[0])
+        return [s for s in holding if _contains(_span(s), span)][:1]
+
+    def _index(self, line: int) -> None:
+        if line not in self._done:
+            self._descend(self.tree.body, line)
+            self._done.add(line)
+
+    def _holding(self, stmts: list[Any], line: int) -> list[Any]:
+        """The statements of a list whose lines hold ``line``: a run ending at the last one
+        starting at or before it, as a list's statements follow one another."""
+        starts = self._starts.get(id(stmts))
+        if starts is None:
+            starts = self._starts[id(stmts)] = [_first_line(s) for s in stmts]
+        end = bisect.bisect_right(starts, line)
+        i = end
+        while i > 0 and (stmts[i - 1].end_lineno or stmts[i - 1].lineno) >= line:
+            i -= 1
+        return stmts[i:end]
+
+    def _descend(self, stmts: list[Any], line: int) -> None:
+        for s in self._holding(stmts, line):
+            blocks = self._blocks.get(id(s))
+            if blocks is None:
+                blocks = self._blocks[id(s)] = self._visit(s)
+            for b in blocks:
+                self._descend(b, line)
+
+    def _visit(self, node: ast.AST) -> list[list[Any]]:
+        """Index a statement's own expressions (and itself, a def); its statement lists."""
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for line in {node.lineno, *(d.lineno for d in node.decorator_list)}:
+                self.defs.setdefault((node.name, line), []).append(node)
+        blocks: list[list[Any]] = []
+        for _, value in ast.iter_fields(node):
+            if isinstance(value, list):
+                if value and isinstance(value[0], (ast.stmt, ast.excepthandler)):
+                    blocks.append(value)
+                    continue
+                for v in value:
+                    if isinstance(v, _MATCH_CASE):
+                        blocks.extend(self._visit(v))  # no position of its own: its body
+                    elif isinstance(v, ast.AST):
+                        self._walk(v)
+            elif isinstance(value, ast.AST):
+                self._walk(value)
+        return blocks
+
+    def _walk(self, expr: ast.AST) -> None:
+        # Expressions hold no statements: every lambda below is indexed here.
+        for n in ast.walk(expr):
+            if isinstance(n, ast.Lambda):
+                self.lambdas.setdefault((n.lineno, tuple(_arg_names(n.args))), []).append(n)
 
 
 def _span(node: ast.AST) -> tuple[int, int, int, int]:
@@ -187,50 +477,79 @@ def _find_node(fn: types.FunctionType) -> tuple[str, str, ast.AST]:
     ``fn``'s own bytecode: a source file edited since it was imported, or code compiled from
     a string under an existing file's name, must not compile some other expression."""
     code = fn.__code__
+    try:
+        return _search(code, _source_of(code, fn.__globals__))
+    except Unsupported:
+        # A module edited and reloaded (importlib.reload, autoreload) after linecache read
+        # it: its new functions are in the file as it is now.
+        if not _refresh(code.co_filename):
+            raise
+    return _search(code, _source_of(code, fn.__globals__))
+
+
+def _search(code: types.CodeType, src: _Source) -> tuple[str, str, ast.AST]:
     filename = code.co_filename
-    text, tree = _module_tree(code, fn.__globals__)
     first = code.co_firstlineno
-    if code.co_name == "<lambda>":
-        cands: list[ast.AST] = [
-            n for n in ast.walk(tree) if isinstance(n, ast.Lambda) and n.lineno == first
+    part = src.part(first)
+    if part is not None:
+        found = [
+            n
+            for n in _at(code, part)
+            if _compiles_to(n, code, filename, src.guessed_imports() if _reads_imports(n) else [])
         ]
-        names = list(code.co_varnames[: code.co_argcount + code.co_posonlyargcount])
-        names = names[: code.co_argcount]
-        cands = [n for n in cands if _arg_names(n.args) == names]  # type: ignore[attr-defined]
-        if not cands:
-            raise Unsupported(f"its source was not found at line {first} of {filename}")
-        cands = _matching(cands, code, filename, first, tree)
-        if len(cands) > 1:
-            span = _code_span(code)
-            if span is not None:
-                inside = [n for n in cands if _contains(_span(n), span)]  # type: ignore[attr-defined]
-                # The innermost lambda that holds every instruction of this code.
-                inside.sort(key=lambda n: (_span(n)[2] - _span(n)[0], _span(n)[3] - _span(n)[1]))
-                cands = inside[:1] if inside else cands
-        # Several left: they all compile to this very bytecode, so any of them is this code.
-        return filename, text, cands[0]
-    cands = []
-    for n in ast.walk(tree):
-        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == code.co_name:
-            lines = [n.lineno] + [d.lineno for d in n.decorator_list]
-            if first in lines:
-                cands.append(n)
+        if found:
+            return filename, src.text, _innermost(code, found)
+    index = src.full()
+    cands = _at(code, index)
     if not cands:
+        if code.co_name == "<lambda>":
+            raise Unsupported(f"its source was not found at line {first} of {filename}")
         raise Unsupported(f"the source of `{code.co_name}` was not found in {filename}")
-    return filename, text, _matching(cands, code, filename, first, tree)[0]
+    return filename, src.text, _innermost(code, _matching(cands, code, filename, first, src))
+
+
+def _at(code: types.CodeType, index: _Index) -> list[ast.AST]:
+    """The lambdas or defs where ``code`` starts, by line and argument names or name."""
+    if code.co_name == "<lambda>":
+        return list(index.lambdas_at(code.co_firstlineno, code.co_varnames[: code.co_argcount]))
+    return index.defs_at(code.co_name, code.co_firstlineno)
+
+
+def _innermost(code: types.CodeType, cands: list[ast.AST]) -> ast.AST:
+    """Of candidates that all compile to ``code``, the one its instructions' span names."""
+    if len(cands) > 1:
+        span = _code_span(code)
+        if span is not None:
+            inside = [n for n in cands if _contains(_span(n), span)]
+            # The innermost lambda that holds every instruction of this code.
+            inside.sort(key=lambda n: (_span(n)[2] - _span(n)[0], _span(n)[3] - _span(n)[1]))
+            cands = inside[:1] if inside else cands
+    # Several left: they all compile to this very bytecode, so any of them is this code.
+    return cands[0]
+
+
+def _reads_imports(node: ast.AST) -> bool:
+    """Whether ``node`` calls a method of a name, which CPython 3.11 compiles differently
+    when that name was imported at module level."""
+    return any(
+        isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and isinstance(n.func.value, ast.Name)
+        for n in ast.walk(node)
+    )
 
 
 def _matching(
-    cands: list[ast.AST], code: types.CodeType, filename: str, line: int, tree: ast.Module
+    cands: list[ast.AST], code: types.CodeType, filename: str, line: int, src: _Source
 ) -> list[ast.AST]:
-    imports = _module_imports(tree)
+    imports = src.imports()
     found = [n for n in cands if _compiles_to(n, code, filename, imports)]
     if not found:
         # IPython/Jupyter and CPython 3.13's prompt compile each top-level statement of a cell
         # (or of one input) on its own: then only the imports of the candidate's own statement
         # were module-level imports when its code was compiled.
         for n in cands:
-            own = _module_imports(ast.Module(body=_top_statement(tree, n), type_ignores=[]))
+            own = _module_imports(ast.Module(body=src.full().top_statement(n), type_ignores=[]))
             # `own` is a subset of `imports`: the same list when it is as long.
             if len(own) != len(imports) and _compiles_to(n, code, filename, own):
                 found.append(n)
@@ -240,12 +559,6 @@ def _matching(
             "(was the file edited after it was imported, or the code compiled from a string?)"
         )
     return found
-
-
-def _top_statement(tree: ast.Module, node: ast.AST) -> list[ast.stmt]:
-    """The module-level statement that holds ``node`` (a list of one, or empty)."""
-    span = _span(node)
-    return [s for s in tree.body if _contains(_span(s), span)][:1]
 
 
 _FUTURE_FLAGS = 0
@@ -303,8 +616,10 @@ def _compiles_to(
     """Whether ``node``, compiled where its free variables are closure cells as in ``code``
     (and the module's imports are what they are), gives ``code``'s bytecode, constants and
     names."""
-    node = copy.deepcopy(node)
+    # No deep copy (most of this check's time): compiling never changes the tree it reads,
+    # and fix_missing_locations only fills in the new nodes, as the parsed ones have theirs.
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        node = copy.copy(node)
         node.decorator_list = []
         stmt: ast.stmt = node
     else:
@@ -593,7 +908,7 @@ def _def_text(
     ``dnames`` replace the default values' source (the parameters that hold them)."""
     node = tpl.defnode
     if node is not None:
-        lines = tpl.text.split("\n")[node.lineno - 1 : node.end_lineno]
+        lines = text_lines(tpl.text)[node.lineno - 1 : node.end_lineno]
         blines = [ln.encode() for ln in lines]
         end_col = node.end_col_offset or len(blines[-1])
         defaults = list(node.args.defaults)
@@ -617,7 +932,7 @@ def _def_text(
             raise Unsupported(f"`{name}` is defined as `{node.name}`")
         return (text, tpl.filename, node.lineno, col)
     assert tpl.body is not None
-    seg = ast.get_source_segment(tpl.text, tpl.body) or ast.unparse(tpl.body)
+    seg = source_segment(tpl.text, tpl.body) or ast.unparse(tpl.body)
     seg = seg.replace("\n", " ") if "#" not in seg else ast.unparse(tpl.body)
     args = list(tpl.args)
     for k, dn in enumerate(dnames):
@@ -804,7 +1119,7 @@ def stage_text(
             )
     head = f"lambda {', '.join(tpl.args)}: "
     if not rename:
-        seg = ast.get_source_segment(tpl.text, tpl.body)
+        seg = source_segment(tpl.text, tpl.body)
         if seg is not None:
             # Brackets keep a body that spans lines, or ends in a comment, one expression.
             out.text = f"{head}({seg}\n)" if "#" in seg else f"{head}({seg})"
