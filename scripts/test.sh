@@ -17,3 +17,5 @@ if [ -x scripts/test_python.sh ]; then
     echo "== Python package tests"
     ./scripts/test_python.sh
 fi
+echo "== Python package tests on CPython 3.14 (a Debian chroot)"
+./scripts/test_py314.sh

@@ -340,7 +340,9 @@ def test_run_errors():
         fastiter.run("range(0, N).map(y * 2).sum()", N=3)  # unknown name
     with pytest.raises(TypeError):
         fastiter.run("range(0, N).sum()", N="3")
-    with pytest.raises(ZeroDivisionError, match="integer division or modulo by zero"):
+    with pytest.raises(ZeroDivisionError) as want:
+        sum(10 // (x - 2) for x in range(5))
+    with pytest.raises(ZeroDivisionError, match=f"^{want.value}$"):
         fastiter.run("range(0, N).map(10 // (x - 2)).sum()", N=5)
 
 

@@ -733,10 +733,13 @@ def test_kernel_exceptions_match_cpython(fn, source):
 
 
 def test_brief_messages():
-    with pytest.raises(ZeroDivisionError, match="^integer division or modulo by zero$"):
-        par_range(0, 10).map(lambda x: x // (x - 5)).sum()
-    with pytest.raises(ValueError, match="^math domain error$"):
-        par_range(0, 10).map(lambda x: math.sqrt(5 - x)).sum()
+    # The messages are the running CPython's own (they differ between versions: 3.14 says
+    # "division by zero" and "expected a nonnegative input, got -1.0").
+    for stage in (lambda x: x // (x - 5), lambda x: math.sqrt(5 - x)):
+        want = py_error(lambda s, f=stage: s.map(f).sum(), range(10))
+        with pytest.raises(type(want)) as got:
+            par_range(0, 10).map(stage).sum()
+        assert str(got.value) == str(want)
 
 
 def late_zero_early_domain(s):
