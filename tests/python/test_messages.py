@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import math
 
-import pytest
-
 import fastiter
+import pytest
 from fastiter import par_range
 
 # Each stage raises for some x in range(0, 10) (first at x = 0 unless said otherwise).

@@ -391,7 +391,9 @@ def test_python_prompt_without_source_runs_as_python(tmp_path):
 def test_python_prompt_with_piped_input(tmp_path):
     # `python -i < script`: without a terminal, 3.13's prompt is the basic one; it keeps each
     # input in linecache as `<stdin>-N` (3.14: `<stdin-N>`, by code object).
-    check_session(run_piped_prompt(tmp_path), "<stdin>-" if sys.version_info < (3, 14) else "<stdin-")
+    check_session(
+        run_piped_prompt(tmp_path), "<stdin>-" if sys.version_info < (3, 14) else "<stdin-"
+    )
 
 
 @needs_313
