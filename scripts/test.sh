@@ -9,9 +9,9 @@ cargo clippy --workspace --all-targets -- -D warnings
 # DIFF_SECONDS bounds each generated differential test's time (the cases past it are drawn,
 # not checked, and the test says how many), so that CI's run has a known length.
 echo "== cargo test (debug: Cranelift verifier on)"
-PROPTEST_CASES="${PROPTEST_CASES:-3000}" DIFF_SECONDS="${DIFF_SECONDS:-420}" cargo test
+PROPTEST_CASES="${PROPTEST_CASES:-3000}" DIFF_SECONDS="${DIFF_SECONDS:-300}" cargo test
 echo "== differential tests again in release (optimised kernels, more cases)"
-PROPTEST_CASES="${PROPTEST_CASES_RELEASE:-20000}" DIFF_SECONDS="${DIFF_SECONDS:-420}" \
+PROPTEST_CASES="${PROPTEST_CASES_RELEASE:-20000}" DIFF_SECONDS="${DIFF_SECONDS:-300}" \
     cargo test --release --test differential --test threads
 if [ -x scripts/test_python.sh ]; then
     echo "== Python package tests"
