@@ -372,21 +372,13 @@ def stage_free(fn: Any, arity: int) -> tuple[Template, list[Any], tuple[Any, ...
 # --- The iterator -------------------------------------------------------------------------
 
 
-class ParallelIterator(_native.ChainBase):
-    """A chain of stages over a source, run when a consumer (``sum``, ``collect``, ...) is called.
-
-    Stages written as lambdas (or functions returning one expression) over numbers compile into
-    one native loop that runs in parallel with the GIL released; anything else runs as plain
-    Python with CPython's semantics. ``fastiter.explain(it)`` says which, and why.
-
-    ``ParallelIterator(src, stages=())``: the source (``_src``) and the stages (``_stages``, a
-    tuple of ``(op, function, extra)``) live in the native base, ``ChainBase``, which also
-    defines ``map``, ``filter``, ``sum``, ``count``, ``min``, ``max``, ``any``, ``all`` and
-    ``collect``: a call of a chain compiled before runs without Python code (see
-    ``_fast_store``); anything else comes back to ``_consume_slow``.
-    """
-
-    __slots__ = ()
+class _Methods:
+    """The methods of ``ParallelIterator`` written in Python, attached to the native class
+    (``_native.ParallelIterator``) below. The class itself holds the source (``_src``) and the
+    stages (``_stages``, a tuple of ``(op, function, extra)``) and defines ``map``,
+    ``filter``, ``sum``, ``count``, ``min``, ``max``, ``any``, ``all`` and ``collect``: a call
+    of a chain compiled before runs without Python code (see ``_fast_store``); anything else
+    comes back to ``_consume_slow``."""
 
     # Stages ---------------------------------------------------------------------------------
 
@@ -767,6 +759,15 @@ def _fn_name(fn: Any) -> str:
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
 
+# `ParallelIterator` is native (`py/src/chain.rs`): a chain `par_range`, `map` and `filter` make
+# is one allocation, and a consumer looks up the compiled chain without Python code. Its other
+# methods are these.
+ParallelIterator = _native.ParallelIterator
+for _name, _value in list(vars(_Methods).items()):
+    if _name not in ("__dict__", "__weakref__", "__module__", "__doc__", "__qualname__"):
+        setattr(ParallelIterator, _name, _value)
+
+
 # --- Python fallback ----------------------------------------------------------------------
 
 
@@ -977,5 +978,5 @@ def into_par_iter(data: Any) -> ParallelIterator:
 
 # The native per-call path calls back into these; `par_range` is native: exact ints make the
 # chain without Python code, anything else goes to `_par_range`.
-_native.chain_setup(ParallelIterator, _Source, _par_range, _callable, _python_run, _explaining)
+_native.chain_setup(_Source, _par_range, _callable, _python_run, _explaining)
 par_range = _native.par_range

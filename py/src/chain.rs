@@ -22,8 +22,6 @@ use crate::{Kernel, Refused};
 
 /// What the Python package lends the native path, set once by `_pipeline` at import.
 struct Hooks {
-    /// `ParallelIterator`: the class `par_range` makes.
-    chain: Py<PyType>,
     /// `_Source`, called as `_Source("range", range(...))` when Python code reads `_src`.
     source: Py<PyAny>,
     /// The Python `par_range`: anything but one to three exact ints within 64 bits.
@@ -43,7 +41,6 @@ static HOOKS: PyOnceLock<Hooks> = PyOnceLock::new();
 #[pyfunction]
 pub(crate) fn chain_setup(
     py: Python<'_>,
-    chain: Py<PyType>,
     source: Py<PyAny>,
     par_range: Py<PyAny>,
     callable: Py<PyAny>,
@@ -54,7 +51,6 @@ pub(crate) fn chain_setup(
         .set(
             py,
             Hooks {
-                chain,
                 source,
                 par_range,
                 callable,
@@ -115,8 +111,11 @@ pub(crate) fn par_range(
                 step,
                 made: PyOnceLock::new(),
             };
-            let span = Bound::new(py, span)?;
-            return Ok(h.chain.bind(py).call1((span,))?.unbind());
+            let chain = ChainBase {
+                src: Bound::new(py, span)?.into_any().unbind(),
+                stages: PyTuple::empty(py).unbind(),
+            };
+            return Ok(Bound::new(py, chain)?.into_any().unbind());
         }
     }
     // Other types (`operator.index`), keywords, a zero step, ints past 64 bits: Python's
@@ -142,9 +141,22 @@ fn exact_bounds(args: &Bound<'_, PyTuple>) -> Option<(i64, i64, i64)> {
     (step != 0).then_some((start, stop, step))
 }
 
-/// The native base of `ParallelIterator`: the source and the stages (a tuple of
-/// `(op, function, extra)`), with the stages and consumers that take the per-call fast path.
-#[pyclass(subclass, frozen, module = "fastiter._native")]
+/// A chain of stages over a source, run when a consumer (``sum``, ``collect``, ...) is called.
+///
+/// Stages written as lambdas (or functions returning one expression) over numbers compile into
+/// one native loop that runs in parallel with the GIL released; anything else runs as plain
+/// Python with CPython's semantics. ``fastiter.explain(it)`` says which, and why.
+//
+// `ParallelIterator` itself: the source and the stages (a tuple of `(op, function, extra)`),
+// and the stages and consumers that take the per-call fast path. `fastiter._pipeline` attaches
+// the rest of its methods, written in Python, to this class when it is imported: a chain made
+// here is then one allocation, where an instance of a Python subclass costs a type call.
+#[pyclass(
+    subclass,
+    frozen,
+    name = "ParallelIterator",
+    module = "fastiter._pipeline"
+)]
 pub(crate) struct ChainBase {
     /// A `Span`, or the Python `_Source`.
     src: Py<PyAny>,
@@ -324,17 +336,19 @@ fn then(
     let stage = PyTuple::new(py, [op.as_any(), &f, &py.None().into_bound(py)])?;
     let this = slf.get();
     let old = this.stages.bind(py);
-    let stages = PyTuple::new(
-        py,
-        (0..old.len() + 1).map(|i| match old.get_borrowed_item(i) {
-            Ok(item) => item.to_owned(),
-            Err(_) => stage.clone().into_any(),
-        }),
-    )?;
-    Ok(slf
-        .get_type()
-        .call1((this.src.clone_ref(py), stages))?
-        .unbind())
+    let mut items = Vec::with_capacity(old.len() + 1);
+    items.extend(old.iter());
+    items.push(stage.into_any());
+    let stages = PyTuple::new(py, items)?;
+    let ty = slf.get_type();
+    if ty.is(py.get_type::<ChainBase>()) {
+        let chain = ChainBase {
+            src: this.src.clone_ref(py),
+            stages: stages.unbind(),
+        };
+        return Ok(Bound::new(py, chain)?.into_any().unbind());
+    }
+    Ok(ty.call1((this.src.clone_ref(py), stages))?.unbind())
 }
 
 /// `_callable(f, method)`: a plain function is itself unless it wraps another
