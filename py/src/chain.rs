@@ -174,6 +174,13 @@ impl ChainBase {
         }
     }
 
+    // A stage's closure may hold the chain itself: the collector must see these references
+    // (it breaks such a cycle by clearing the function or the cell).
+    fn __traverse__(&self, visit: pyo3::PyVisit<'_>) -> Result<(), pyo3::PyTraverseError> {
+        visit.call(&self.src)?;
+        visit.call(&self.stages)
+    }
+
     /// The source (`_Source`).
     #[getter]
     fn _src<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

@@ -420,6 +420,24 @@ def test_non_callable_stage_messages_unchanged():
         par_range(3).min(key=2)
 
 
+def test_a_chain_in_its_own_closure_is_collected():
+    import gc
+    import weakref
+
+    class Box:
+        pass
+
+    def cycle():
+        box = Box()
+        it = par_range(0, 10).map(lambda x: x + len(box.chains))
+        box.chains = [it]
+        return weakref.ref(box)
+
+    ref = cycle()
+    gc.collect()
+    assert ref() is None
+
+
 # --- explain and strict mode --------------------------------------------------------------
 
 
