@@ -826,6 +826,15 @@ fn resolves_to(v: &Bound<'_, PyAny>, want: &Bound<'_, PyAny>) -> PyResult<bool> 
     } else if v.is_exact_instance_of::<pyo3::types::PyCFunction>() {
         // A builtin function has no `__dict__`, and its type no such name.
         None
+    } else if let Ok(m) = v.cast_exact::<PyModule>() {
+        // A module's attributes are its dict's, then its `__getattr__`'s: without one, the
+        // dict says (and `math` is read at every call of a stage that uses it).
+        let d = m.dict();
+        if d.contains(pyo3::intern!(py, "__getattr__"))? {
+            v.getattr_opt(name)?
+        } else {
+            d.get_item(name)?
+        }
     } else {
         v.getattr_opt(name)?
     };
