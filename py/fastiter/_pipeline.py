@@ -675,7 +675,7 @@ class _Methods:
 
     def _consume(self, consumer: str, carg: Any) -> Any:
         if carg is None or consumer in ("any", "all"):
-            # The native table of compiled chains (`ChainBase._fast`): NotImplemented when
+            # The native table of compiled chains (`_fast`, py/src/chain.rs): NotImplemented when
             # it has no entry for this chain that still applies.
             out = self._fast(consumer, carg)
             if out is not NotImplemented:
@@ -707,7 +707,7 @@ class _Methods:
 
 
 # The common case again, cheaper: a range through lambdas into a consumer without a function
-# (or `any`/`all` with a predicate) is recorded in the native table of `ChainBase`, keyed by the
+# (or `any`/`all` with a predicate) is recorded in the native table (py/src/chain.rs), keyed by the
 # identities of the stages' code objects; each entry says how to read the free names and what
 # they must still be (a number of the same type, or the very same module/builtin/function) for
 # the compiled plan to apply. Anything else takes the general path above.

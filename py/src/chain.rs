@@ -1,6 +1,6 @@
-//! The chain API's per-call path: `ChainBase` (the native base of `ParallelIterator`), a native
-//! `par_range` for exact ints, and the table of compiled chains a consumer looks up before any
-//! Python code runs.
+//! The chain API's per-call path: `ChainBase` (`ParallelIterator` itself, its Python methods
+//! attached by `_pipeline`), a native `par_range` for exact ints, and the table of compiled
+//! chains a consumer looks up before any Python code runs.
 //!
 //! A hit reads the range, checks every guard the Python side recorded when it compiled the
 //! chain (the type of each number a stage reads, the identity of each function, module or
