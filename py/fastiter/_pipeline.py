@@ -372,32 +372,18 @@ def stage_free(fn: Any, arity: int) -> tuple[Template, list[Any], tuple[Any, ...
 # --- The iterator -------------------------------------------------------------------------
 
 
-class ParallelIterator:
-    """A chain of stages over a source, run when a consumer (``sum``, ``collect``, ...) is called.
-
-    Stages written as lambdas (or functions returning one expression) over numbers compile into
-    one native loop that runs in parallel with the GIL released; anything else runs as plain
-    Python with CPython's semantics. ``fastiter.explain(it)`` says which, and why.
-    """
-
-    __slots__ = ("_src", "_stages")
-
-    def __init__(self, src: _Source, stages: tuple[tuple[str, Any, Any], ...] = ()) -> None:
-        self._src = src
-        self._stages = stages
+class _Methods:
+    """The methods of ``ParallelIterator`` written in Python, attached to the native class
+    (``_native.ParallelIterator``) below. The class itself holds the source (``_src``) and the
+    stages (``_stages``, a tuple of ``(op, function, extra)``) and defines ``map``,
+    ``filter``, ``sum``, ``count``, ``min``, ``max``, ``any``, ``all`` and ``collect``: a call
+    of a chain compiled before runs without Python code (see ``_fast_store``); anything else
+    comes back to ``_consume_slow``."""
 
     # Stages ---------------------------------------------------------------------------------
 
     def _then(self, op: str, fn: Any, extra: Any = None) -> ParallelIterator:
         return ParallelIterator(self._src, self._stages + ((op, fn, extra),))
-
-    def map(self, func: Callable[[Any], Any]) -> ParallelIterator:
-        """Apply ``func`` to each element."""
-        return self._then("map", _callable(func, "map"))
-
-    def filter(self, predicate: Callable[[Any], Any]) -> ParallelIterator:
-        """Keep the elements for which ``predicate`` is true."""
-        return self._then("filter", _callable(predicate, "filter"))
 
     def flat_map(self, func: Callable[[Any], Iterable[Any]]) -> ParallelIterator:
         """Replace each element by the elements of the iterable ``func`` returns."""
@@ -446,30 +432,6 @@ class ParallelIterator:
 
     # Consumers ------------------------------------------------------------------------------
 
-    def sum(self) -> Any:
-        """The sum of the elements (0 when empty)."""
-        return self._consume("sum", None)
-
-    def count(self) -> int:
-        """The number of elements."""
-        return self._consume("count", None)
-
-    def min(self, key: Callable[[Any], Any] | None = None) -> Any:
-        """The smallest element (the first of equal ones), or None when empty."""
-        return self._consume("min", None if key is None else _callable(key, "min"))
-
-    def max(self, key: Callable[[Any], Any] | None = None) -> Any:
-        """The largest element (the first of equal ones), or None when empty."""
-        return self._consume("max", None if key is None else _callable(key, "max"))
-
-    def any(self, predicate: Callable[[Any], Any] | None = None) -> bool:
-        """Whether some element satisfies ``predicate`` (or is true); stops early."""
-        return self._consume("any", None if predicate is None else _callable(predicate, "any"))
-
-    def all(self, predicate: Callable[[Any], Any] | None = None) -> bool:
-        """Whether every element satisfies ``predicate`` (or is true); stops early."""
-        return self._consume("all", None if predicate is None else _callable(predicate, "all"))
-
     def reduce(self, identity: Callable[[], Any], reduce_op: Callable[[Any, Any], Any]) -> Any:
         """Combine the elements with ``reduce_op``, starting from ``identity()`` (returned when
         empty). As in Rayon and fastiter 0.1, ``reduce_op`` must be associative and
@@ -505,10 +467,6 @@ class ParallelIterator:
     def max_by_key(self, key: Callable[[Any], Any]) -> Any:
         """The element with the largest ``key`` (the first of equal keys), or None when empty."""
         return self._consume("max_by_key", _callable(key, "max_by_key"))
-
-    def collect(self) -> list:
-        """The elements, in order, as a list."""
-        return self._consume("collect", None)
 
     def collect_array(self) -> Any:
         """The elements, in order, as a NumPy array (int64, float64 or bool)."""
@@ -716,18 +674,18 @@ class ParallelIterator:
         return plan, values, buf
 
     def _consume(self, consumer: str, carg: Any) -> Any:
+        if carg is None or consumer in ("any", "all"):
+            # The native table of compiled chains (`_fast`, py/src/chain.rs): NotImplemented when
+            # it has no entry for this chain that still applies.
+            out = self._fast(consumer, carg)
+            if out is not NotImplemented:
+                return out
+        return self._consume_slow(consumer, carg)
+
+    def _consume_slow(self, consumer: str, carg: Any) -> Any:
+        """The consumer's value through the plans (compiling on a miss), or as Python."""
         explaining = _explaining.get()
         fast_ok = carg is None or consumer in ("any", "all")
-        if fast_ok and explaining is None and self._src.kind == "range":
-            fast = _fast_lookup(self, consumer, carg)
-            if fast is not None:
-                kernel = fast[0].kernel
-                try:
-                    # `call`: small ranges run inline, without a thread or a Value per number.
-                    out = kernel.call(tuple(fast[1]))
-                    return kernel.run(fast[1]) if out is NotImplemented else out
-                except _native.Refused:
-                    return _python_run(self, consumer, carg)
         try:
             plan, values, buf = self._plan(consumer, carg)
             reason = plan.error
@@ -749,58 +707,15 @@ class ParallelIterator:
 
 
 # The common case again, cheaper: a range through lambdas into a consumer without a function
-# (or `any`/`all` with a predicate).
-# Keyed by the stages' code objects; each entry says how to read the free names and what they
-# must still be (a number of the same type, or the very same module/builtin) for the compiled
-# plan to apply. Anything else takes the general path above.
-_fast: dict[Any, tuple[_Plan, list[tuple[int, str, int | None, Any, bool]], bool]] = {}
-
-
-def _fast_key(p: ParallelIterator, consumer: str, carg: Any) -> Any:
-    if any(op == "fold" for op, _, _ in p._stages):
-        return None  # its identity is called at every run: the general path does that
-    try:
-        return (
-            p._src.data.step == 1,
-            consumer,
-            tuple([(op, fn.__code__) for op, fn, _ in p._stages]),
-            None if carg is None else carg.__code__,
-        )
-    except AttributeError:  # a builtin stage function, or a non-range source
-        return None
-
-
-def _fast_lookup(p: ParallelIterator, consumer: str, carg: Any) -> tuple[_Plan, list[Any]] | None:
-    key = _fast_key(p, consumer, carg)
-    hit = _fast.get(key) if key is not None else None
-    if hit is None:
-        return None
-    plan, getters, has_program = hit
-    r = p._src.data
-    values: list[Any] = [r.start, r.stop] if r.step == 1 else [r.start, r.stop, r.step]
-    fns = [fn for _, fn, _ in p._stages]
-    if carg is not None:
-        fns.append(carg)
-    for i, name, cell, want, is_param in getters:
-        v = resolve(fns[i], name, cell)
-        if is_param:
-            if type(v) is not want:
-                return None
-            values.append(v)
-        elif v is not want:
-            return None
-    if has_program:
-        extra = plan.extra_values(fns)
-        if extra is None:
-            return None
-        values.extend(extra)
-    return plan, values
+# (or `any`/`all` with a predicate) is recorded in the native table (py/src/chain.rs), keyed by the
+# identities of the stages' code objects; each entry says how to read the free names and what
+# they must still be (a number of the same type, or the very same module/builtin/function) for
+# the compiled plan to apply. Anything else takes the general path above.
 
 
 def _fast_store(p: ParallelIterator, consumer: str, carg: Any, plan: _Plan) -> None:
-    key = _fast_key(p, consumer, carg)
-    if key is None or any(op not in COMPILED_STAGES for op, _, _ in p._stages):
-        return
+    if any(op not in COMPILED_STAGES for op, _, _ in p._stages):
+        return  # `fold` calls its identity at every run: the general path does that
     getters = []
     fns = [fn for _, fn, _ in p._stages]
     if carg is not None:
@@ -816,9 +731,7 @@ def _fast_store(p: ParallelIterator, consumer: str, carg: Any, plan: _Plan) -> N
                 getters.append((i, name, cell, v, False))
     prog = plan.program
     has_program = prog is not None and bool(prog.params or prog.guard_refs)
-    if len(_fast) >= _MAX_PLANS:
-        _fast.clear()
-    _fast[key] = (plan, getters, has_program)
+    p._fast_store(consumer, carg, plan.kernel, getters, plan if has_program else None)
 
 
 def _callable(f: Any, method: str) -> Any:
@@ -842,6 +755,15 @@ def _fn_name(fn: Any) -> str:
             pass
         return f"<lambda at {short_path(code.co_filename)}:{code.co_firstlineno}>"
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
+
+
+# `ParallelIterator` is native (`py/src/chain.rs`): a chain `par_range`, `map` and `filter` make
+# is one allocation, and a consumer looks up the compiled chain without Python code. Its other
+# methods are these.
+ParallelIterator = _native.ParallelIterator
+for _name, _value in list(vars(_Methods).items()):
+    if _name not in ("__dict__", "__weakref__", "__module__", "__doc__", "__qualname__"):
+        setattr(ParallelIterator, _name, _value)
 
 
 # --- Python fallback ----------------------------------------------------------------------
@@ -1017,8 +939,9 @@ def explain_pipeline(p: ParallelIterator, consumer: str = "collect") -> str:
 # --- Constructors -------------------------------------------------------------------------
 
 
-def par_range(start: int, stop: int | None = None, step: int = 1) -> ParallelIterator:
-    """A parallel ``range(start, stop, step)`` (``par_range(stop)`` counts from 0)."""
+def _par_range(start: int, stop: int | None = None, step: int = 1) -> ParallelIterator:
+    """``par_range`` for what the native one does not take itself: anything but one to three
+    exact ints within 64 bits, keywords, a zero step."""
     if stop is None:
         start, stop = 0, start
     start, stop, step = operator.index(start), operator.index(stop), operator.index(step)
@@ -1049,3 +972,9 @@ def into_par_iter(data: Any) -> ParallelIterator:
             if ndim == 1:
                 return ParallelIterator(_Source("buffer", data))
     return ParallelIterator(_Source("seq", list(data)))
+
+
+# The native per-call path calls back into these; `par_range` is native: exact ints make the
+# chain without Python code, anything else goes to `_par_range`.
+_native.chain_setup(_Source, _par_range, _callable, _python_run, _explaining)
+par_range = _native.par_range

@@ -4,6 +4,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod arenas;
+mod chain;
 mod repl;
 
 use std::sync::atomic::AtomicBool;
@@ -555,7 +556,24 @@ impl Kernel {
         args: &Bound<'_, PyTuple>,
         extra: &[Bound<'_, PyAny>],
     ) -> PyResult<Py<PyAny>> {
-        let n = args.len() + extra.len();
+        let objs = || {
+            args.iter_borrowed()
+                .chain(extra.iter().map(|e| e.as_borrowed()))
+        };
+        self.call_objs(py, args.len() + extra.len(), objs)
+    }
+
+    /// `call` with the `n` parameter values, in `params` order, that each iterator `objs`
+    /// makes yields (twice at most: the general path reads them again).
+    pub(crate) fn call_objs<'a, 'py: 'a, I>(
+        &self,
+        py: Python<'py>,
+        n: usize,
+        objs: impl Fn() -> I,
+    ) -> PyResult<Py<PyAny>>
+    where
+        I: Iterator<Item = Borrowed<'a, 'py, PyAny>>,
+    {
         if n != self.params.len() || self.buffer.is_some() {
             return Ok(py.NotImplemented());
         }
@@ -568,10 +586,7 @@ impl Kernel {
             &mut heap
         };
         let mut exact = true;
-        let objs = args
-            .iter_borrowed()
-            .chain(extra.iter().map(|e| e.as_borrowed()));
-        for ((obj, p), slot) in objs.zip(&self.params).zip(slots.iter_mut()) {
+        for ((obj, p), slot) in objs().zip(&self.params).zip(slots.iter_mut()) {
             match p.ty {
                 ir::Type::Int => {
                     if !obj.is_exact_instance_of::<PyInt>() {
@@ -610,8 +625,7 @@ impl Kernel {
             }
         }
         // Ints past 64 bits, long ranges, inexact results: the general path, exact.
-        let objs = args.iter().chain(extra.iter().cloned());
-        let values = objs
+        let values = objs()
             .zip(&self.params)
             .map(|(o, p)| to_value(&o, p.ty))
             .collect::<PyResult<Vec<_>>>()?;
@@ -1018,6 +1032,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Kernel>()?;
     m.add_class::<Caller>()?;
     m.add_class::<CompiledBase>()?;
+    m.add_class::<chain::ChainBase>()?;
+    m.add_class::<chain::Span>()?;
+    m.add_function(wrap_pyfunction!(chain::par_range, m)?)?;
+    m.add_function(wrap_pyfunction!(chain::chain_setup, m)?)?;
     repl::register(m)?;
     m.add("CompileError", m.py().get_type::<CompileError>())?;
     m.add("Refused", m.py().get_type::<Refused>())?;
