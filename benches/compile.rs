@@ -1,6 +1,7 @@
 //! Compile latency: pipeline text → machine code (`fastiter::compile` with the JIT), and the
 //! front end alone (parse + lower + passes, `jit = false`) and Cranelift alone, so the cost
-//! of code generation is visible.
+//! of code generation is visible; then the same with the kernel in the disk cache
+//! (`cached`: codegen loads the machine code instead of compiling it).
 //!
 //! `cargo bench --bench compile` (add `-- --quick` for a fast check).
 
@@ -24,6 +25,13 @@ fn params() -> Vec<ParamInfo> {
     }]
 }
 
+/// Cranelift, whatever the disk cache holds.
+const FRESH: CodegenOptions = CodegenOptions {
+    clif: false,
+    asm: false,
+    no_cache: true,
+};
+
 fn bench_compile(c: &mut Criterion) {
     let params = params();
     let mut g = c.benchmark_group("compile");
@@ -33,9 +41,7 @@ fn bench_compile(c: &mut Criterion) {
             .unwrap_or_else(|e| panic!("{name}: {e}"));
 
         g.bench_with_input(BenchmarkId::new("full", name), src, |b, src| {
-            b.iter(|| {
-                fastiter::compile(black_box(src), &params, true, CodegenOptions::default()).unwrap()
-            })
+            b.iter(|| fastiter::compile(black_box(src), &params, true, FRESH).unwrap())
         });
         g.bench_with_input(BenchmarkId::new("front_end", name), src, |b, src| {
             b.iter(|| {
@@ -48,12 +54,33 @@ fn bench_compile(c: &mut Criterion) {
             BenchmarkId::new("codegen", name),
             &front.pipeline,
             |b, pipeline| {
-                b.iter(|| {
-                    fastiter::codegen::compile(black_box(pipeline), CodegenOptions::default())
-                        .unwrap()
-                })
+                b.iter(|| fastiter::codegen::compile(black_box(pipeline), FRESH).unwrap())
             },
         );
+        // A directory of the benchmark's own, filled by one compile: every iteration hits.
+        let dir = std::env::temp_dir().join(format!("fastiter-bench-{}", std::process::id()));
+        let store = fastiter::cache::Store::new(dir.clone());
+        let parts = fastiter::codegen::host_key_parts().unwrap();
+        let load = |p: &fastiter::ir::Pipeline| {
+            fastiter::codegen::compile_cached(p, CodegenOptions::default(), Some(&store), parts)
+                .unwrap()
+        };
+        assert!(!load(&front.pipeline).from_cache);
+        assert!(load(&front.pipeline).from_cache);
+        g.bench_with_input(
+            BenchmarkId::new("codegen_cached", name),
+            &front.pipeline,
+            |b, pipeline| b.iter(|| load(black_box(pipeline))),
+        );
+        g.bench_with_input(BenchmarkId::new("full_cached", name), src, |b, src| {
+            b.iter(|| {
+                let c =
+                    fastiter::compile(black_box(src), &params, false, CodegenOptions::default())
+                        .unwrap();
+                load(&c.pipeline)
+            })
+        });
+        let _ = std::fs::remove_dir_all(dir);
     }
     g.finish();
 }

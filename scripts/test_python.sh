@@ -16,6 +16,11 @@ if [ -z "${PYTHONS:-}" ]; then
     [ -z "$PYTHONS" ] && PYTHONS="$(command -v python3)"
 fi
 
+# The kernel cache gets a fresh directory of its own: tests never read what an earlier run or
+# the user left, and leave nothing in the user's cache directory.
+export FASTITER_CACHE_DIR="$PWD/target/kernel-cache-pytest"
+rm -rf "$FASTITER_CACHE_DIR"
+
 venvs=target/venvs
 tools="$venvs/tools"
 if [ ! -x "$tools/bin/maturin" ]; then

@@ -6,6 +6,7 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod builtins;
+pub mod cache;
 pub mod codegen;
 pub mod diagnostics;
 pub mod errors;

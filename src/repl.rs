@@ -771,12 +771,13 @@ impl Session {
                 cancel: Some(cancel),
             };
             let (value, stats) = c.run(&values, &opts).map_err(exec_fail)?;
-            Ok((value, stats, c.compile_time))
+            let cached = c.kernel.as_ref().is_some_and(|k| k.from_cache);
+            Ok((value, stats, c.compile_time, cached))
         })?;
-        if let Some((value, stats, compile_time)) = report {
+        if let Some((value, stats, compile_time, cached)) = report {
             writeln!(out, "{value}")?;
             if timed || self.time {
-                writeln!(out, "{}", time_line(compile_time, &stats))?;
+                writeln!(out, "{}", time_line(compile_time, cached, &stats))?;
             }
         }
         Ok(())
@@ -809,6 +810,7 @@ impl Session {
             let cg = CodegenOptions {
                 clif: stage == "clif",
                 asm: stage == "asm",
+                ..CodegenOptions::default()
             };
             let c = crate::compile(&text, &infos, stage != "ir", cg)
                 .map_err(|e| compile_fail(&text, e))?;
@@ -1060,12 +1062,14 @@ fn best_of(
     Ok((value, best, stats, reps))
 }
 
-/// The `--time` line: compile and run times, threads, elements and elements per second.
-pub fn time_line(compile_time: Duration, stats: &RunStats) -> String {
+/// The `--time` line: compile and run times (the compile marked when the kernel came from the
+/// disk cache), threads, elements and elements per second.
+pub fn time_line(compile_time: Duration, cached: bool, stats: &RunStats) -> String {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let mut line = format!(
-        "compile {:.2} ms · run {:.2} ms · {} thread{} · {} elements",
+        "compile {:.2} ms{} · run {:.2} ms · {} thread{} · {} elements",
         ms(compile_time),
+        if cached { " (cached)" } else { "" },
         ms(stats.run_time),
         stats.threads,
         plural(stats.threads),

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use fastiter::ir::{self, ParamInfo};
 use fastiter::{CodegenOptions, Compiled, EvalError, ExecError, RunOptions, Value};
@@ -33,13 +33,21 @@ enum Emit {
 /// results (errors on stderr) and exits 1 at the end of input if any entry failed, else 0:
 /// `printf 'let N = 10\nrange(N).sum()\n' | fastc` prints 45. `-D`, `--threads`, `--time` and
 /// `--no-jit` apply to the REPL too.
+///
+/// Compiled kernels are kept in a disk cache, so the next run of the same pipeline compiles
+/// nothing: `fastc cache info` shows where and how large it is, `fastc cache clear` empties it.
+/// FASTITER_CACHE_DIR moves it, FASTITER_CACHE=0 turns it off.
 #[derive(Debug, Parser)]
 #[command(
     name = "fastc",
     version,
-    after_help = "Examples:\n  fastc 'range(0, N).filter(x % 2 == 0).map(x * x).sum()' -D N=100000000\n  fastc --time 'range(0, 10**8).filter(lambda x: x % 2 == 0).map(lambda x: x * x).sum()'\n  fastc --emit ir 'range(10).map(x * 3).collect()'\n  fastc                                  (the REPL; also: fastc repl)\n  printf 'let N = 10\\nrange(N).sum()\\n' | fastc\n\nSources: range(stop), range(start, stop[, step]), [list, of, numbers]\nStages: map(f), filter(f)   f is an expression over x, or lambda v: ...\nConsumers: sum() count() min() max() any([f]) all([f]) reduce(identity, lambda a, b: ...) collect()"
+    args_conflicts_with_subcommands = true,
+    after_help = "Examples:\n  fastc 'range(0, N).filter(x % 2 == 0).map(x * x).sum()' -D N=100000000\n  fastc --time 'range(0, 10**8).filter(lambda x: x % 2 == 0).map(lambda x: x * x).sum()'\n  fastc --emit ir 'range(10).map(x * 3).collect()'\n  fastc                                  (the REPL; also: fastc repl)\n  printf 'let N = 10\\nrange(N).sum()\\n' | fastc\n  fastc cache info                       (the kernel cache: where, how large; also: clear)\n\nSources: range(stop), range(start, stop[, step]), [list, of, numbers]\nStages: map(f), filter(f)   f is an expression over x, or lambda v: ...\nConsumers: sum() count() min() max() any([f]) all([f]) reduce(identity, lambda a, b: ...) collect()"
 )]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// The pipeline, e.g. 'range(10).map(x * x).sum()'. None (or `repl`): open the REPL.
     #[arg(conflicts_with = "file")]
     expr: Option<String>,
@@ -69,13 +77,34 @@ struct Cli {
     no_jit: bool,
 }
 
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// The on-disk kernel cache.
+    Cache {
+        #[command(subcommand)]
+        action: CacheAction,
+    },
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+enum CacheAction {
+    /// Where the cache is, whether it is used, how many kernels it holds and their size.
+    Info,
+    /// Remove every cached kernel (nothing else in the directory is touched).
+    Clear,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let repl = match cli.expr.as_deref() {
         None => cli.file.is_none(),
         Some(e) => e.trim() == "repl",
     };
-    let result = if repl { run_repl(&cli) } else { run(&cli) };
+    let result = match cli.command {
+        Some(Command::Cache { action }) => cache(action),
+        None if repl => run_repl(&cli),
+        None => run(&cli),
+    };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure { message, code }) => {
@@ -243,6 +272,7 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     let cg = CodegenOptions {
         clif: cli.emit == Some(Emit::Clif),
         asm: cli.emit == Some(Emit::Asm),
+        ..CodegenOptions::default()
     };
     let jit = !cli.no_jit || matches!(cli.emit, Some(Emit::Clif | Emit::Asm));
     let compiled: Compiled =
@@ -282,10 +312,71 @@ fn run(cli: &Cli) -> Result<(), Failure> {
     let (value, stats) = compiled.run(&values, &opts).map_err(exec_failure)?;
     print_value(&value);
     if cli.time {
-        let line = fastiter::repl::time_line(compiled.compile_time, &stats);
+        let cached = compiled.kernel.as_ref().is_some_and(|k| k.from_cache);
+        let line = fastiter::repl::time_line(compiled.compile_time, cached, &stats);
         eprintln!("{line}");
     }
     Ok(())
+}
+
+/// `fastc cache info|clear`. A disabled cache still has a directory to show and clear (the
+/// one it would use), so that `FASTITER_CACHE=0 fastc cache clear` works.
+fn cache(action: CacheAction) -> Result<(), Failure> {
+    use fastiter::cache::{self, Store};
+    let (store, disabled) = match cache::configured() {
+        Ok(s) => (Some(s), None),
+        Err(why) => (cache::directory().map(Store::new), Some(why)),
+    };
+    let mut out = String::new();
+    match action {
+        CacheAction::Info => {
+            let dir = store
+                .as_ref()
+                .map_or("none".into(), |s| s.dir().display().to_string());
+            out.push_str(&format!("directory: {dir}\n"));
+            match &disabled {
+                None => out.push_str("status:    enabled\n"),
+                Some(why) => out.push_str(&format!("status:    disabled ({why})\n")),
+            }
+            if let Some(s) = &store {
+                let u = s.usage();
+                let l = s.limits();
+                out.push_str(&format!(
+                    "entries:   {} ({})\nlimit:     {} entries, {} (least recently used go first)\n",
+                    u.entries,
+                    size(u.bytes),
+                    l.entries,
+                    size(l.bytes)
+                ));
+            }
+        }
+        CacheAction::Clear => {
+            let Some(s) = store else {
+                return Err(usage("no cache directory to clear".into()));
+            };
+            let removed = s.clear().map_err(|e| Failure {
+                message: format!("cannot clear {}: {e}", s.dir().display()),
+                code: 1,
+            })?;
+            out.push_str(&format!(
+                "removed {} cached kernel{} ({}) from {}\n",
+                removed.entries,
+                if removed.entries == 1 { "" } else { "s" },
+                size(removed.bytes),
+                s.dir().display()
+            ));
+        }
+    }
+    emit(&out);
+    Ok(())
+}
+
+fn size(bytes: u64) -> String {
+    match bytes {
+        b if b < 1 << 10 => format!("{b} B"),
+        b if b < 1 << 20 => format!("{:.1} KiB", b as f64 / 1024.0),
+        b => format!("{:.1} MiB", b as f64 / (1 << 20) as f64),
+    }
 }
 
 fn print_value(v: &Value) {
