@@ -482,6 +482,12 @@ impl Kernel {
         self.compiled.compile_time.as_secs_f64()
     }
 
+    /// Whether the machine code came from the on-disk kernel cache (no Cranelift compile).
+    #[getter]
+    fn from_cache(&self) -> bool {
+        self.compiled.kernel.as_ref().is_some_and(|k| k.from_cache)
+    }
+
     /// Parameter names and types, in the order `run` takes their values.
     #[getter]
     fn params(&self) -> Vec<(String, &'static str)> {
