@@ -483,8 +483,8 @@ impl Kernel {
     }
 
     /// Whether the machine code came from the on-disk kernel cache (no Cranelift compile).
-    #[getter]
-    fn from_cache(&self) -> bool {
+    #[getter(from_cache)]
+    fn cached(&self) -> bool {
         self.compiled.kernel.as_ref().is_some_and(|k| k.from_cache)
     }
 
