@@ -1349,6 +1349,9 @@ def versions(fi01: Fastiter01 | None) -> dict[str, str]:
         ).stdout.strip()
     except OSError:
         pass
+    # Where git is not installed (scripts/bench_py314.sh's chroot), the caller's word for it.
+    if not out.get("git") and os.environ.get("FASTITER_BENCH_GIT"):
+        out["git"] = os.environ["FASTITER_BENCH_GIT"]
     return out
 
 
