@@ -9,7 +9,14 @@ note. Builds the Rust reference (``benches/native``) with cargo when cargo exist
 
 Writes ``benches/results/latest.md`` (tables: median, spread and ratio to CPython's generator
 expression per workload and tool, then the issue's targets), ``latest.png`` (speedups, log
-scale) and ``latest.json`` (every timing). Progress goes to stderr, one line per measurement.
+scale) and ``latest.json`` (every timing); ``--name py314`` writes ``py314.{md,png,json}``
+instead. Progress goes to stderr, one line per measurement.
+
+The PyPI ``fastiter`` 0.1 (the library our users come from) shares our import name and needs
+Python 3.14: ``--fastiter01-python PATH`` names an interpreter of this same Python version whose
+environment has it, and benches/fastiter01_worker.py runs its chains there, one process per
+case and thread count (scripts/bench_py314.sh sets that up in a 3.14 chroot). Without it the
+fastiter 0.1 row says why it is skipped.
 
 Method: every figure is the median of ``--runs`` runs (default 5), tools interleaved round-robin
 (run 1 of every tool, then run 2, ...) so that a burst of load on a shared machine hits all of
@@ -170,15 +177,24 @@ class Tool:
     skip: str | None = None  # why it is not measured at all
 
 
-def make_tools(threads: int, fi01_note: str) -> list[Tool]:
+def make_tools(threads: int, fi01: Fastiter01 | str) -> list[Tool]:
+    """The tools in table order; `fi01` is fastiter 0.1's interpreter, or why it is skipped."""
     t = threads
+    if isinstance(fi01, str):
+        fi01_tools = [Tool("fastiter-0.1", "fastiter 0.1 (PyPI)", skip=fi01)]
+    else:
+        v = fi01.version
+        fi01_tools = [
+            Tool("fastiter-0.1-1", f"fastiter {v} (PyPI), 1 thread", 1),
+            Tool("fastiter-0.1-N", f"fastiter {v} (PyPI), {t} threads", t),
+        ]
     return [
         Tool("genexpr", "CPython generator expression"),
         Tool("lambdas", "CPython sum(map(lambda, filter(lambda)))"),
         Tool("fastiter-1", "fastiter chain, 1 thread", 1, compiles=True),
         Tool("fastiter-N", f"fastiter chain, {t} threads", t, compiles=True, cold=True),
         Tool("fastiter-compile", f"@fastiter.compile, {t} threads", t, compiles=True, cold=True),
-        Tool("fastiter-0.1", "fastiter 0.1 (PyPI)", skip=fi01_note),
+        *fi01_tools,
         Tool("numpy", "NumPy vectorised"),
         Tool("numba", "Numba @njit", 1, compiles=True),
         Tool("numba-parallel", f"Numba @njit(parallel=True), {t} threads", t, compiles=True),
@@ -187,6 +203,9 @@ def make_tools(threads: int, fi01_note: str) -> list[Tool]:
         Tool("rust-N", f"Rust + Rayon by hand, {t} threads", t),
     ]
 
+
+OURS = ("fastiter-1", "fastiter-N", "fastiter-compile")  # this package's tools
+FI01 = ("fastiter-0.1-1", "fastiter-0.1-N")  # the PyPI fastiter 0.1, in its own process
 
 TOOL_MODULES = {
     "fastiter-1": "fastiter",
@@ -752,6 +771,15 @@ not_applicable("W6-start W6-end", "numba-parallel", "prange has no early exit fo
 not_applicable("W5-list", "rust-1 rust-N", "a Rust Vec is no Python list: see the ndarray row")
 not_applicable("W7-int W7-float", "rust-1 rust-N", "benches/native has no W7 (Rust has one type)")
 
+# fastiter 0.1 (PyPI) runs in its own interpreter: benches/fastiter01_worker.py holds its chains
+# (the same lambdas, in its API) for these variants, and says why it has no other.
+FI01_WIDS = {w for w, *_ in VARIANTS} - {"W5-ndarray"}
+not_applicable(
+    "W5-ndarray",
+    "fastiter-0.1-1 fastiter-0.1-N",
+    "fastiter 0.1 has no ndarray output: its collect() is the list row above",
+)
+
 
 # --- Measuring ---------------------------------------------------------------------------
 
@@ -820,9 +848,150 @@ class NativeRunner:
         return out["times_ns"][0] * 1e-9, out["result"], out["reps"][0]
 
 
+@dataclasses.dataclass(frozen=True)
+class Foreign:
+    """A result of a type none of the checks accepts (a NumPy scalar, ...), from fastiter 0.1's
+    process: shown by its type and repr, and WRONG against CPython's."""
+
+    type_name: str
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.text} ({self.type_name})"
+
+
+@dataclasses.dataclass
+class Fastiter01:
+    """An interpreter whose environment has the PyPI fastiter 0.1 (the `fastiter` import name
+    is ours here): its version, CPython's, and whether the GIL is on, from the worker's hello."""
+
+    python: str
+    version: str = "?"
+    python_version: str = "?"
+    gil: bool = True
+
+    def start(self) -> Fastiter01Worker:
+        return Fastiter01Worker(self.python)
+
+    @classmethod
+    def probe(cls, python: str) -> Fastiter01 | str:
+        """The interpreter's fastiter 0.1, or why it cannot be measured beside this process."""
+        try:
+            worker = Fastiter01Worker(python)
+            try:
+                hello = worker.ask({"op": "hello"})
+            finally:
+                worker.close()
+        except (OSError, RuntimeError) as e:
+            return f"skipped: {python} does not run benches/fastiter01_worker.py ({e})"[:300]
+        fi01 = cls(python, hello["fastiter"], hello["python"], hello["gil"])
+        ours = platform.python_version()
+        if fi01.python_version.split(".")[:2] != ours.split(".")[:2]:
+            return (
+                f"skipped: {python} is CPython {fi01.python_version}, this is {ours}: run "
+                "compare.py with the same Python version as fastiter 0.1's, so that both "
+                "run on the same interpreter"
+            )
+        if not fi01.version.startswith("0.1"):
+            return f"skipped: {python} has fastiter {fi01.version}, not 0.1"
+        return fi01
+
+    def describe(self) -> str:
+        gil = "GIL enabled" if self.gil else "free-threaded, GIL disabled"
+        return f"{self.version} on CPython {self.python_version}, {gil}"
+
+
+class Fastiter01Worker:
+    """benches/fastiter01_worker.py in fastiter 0.1's interpreter: one per case and tool (a
+    process has one thread count), asked for the first call and then for each timed run."""
+
+    def __init__(self, python: str) -> None:
+        worker = Path(__file__).resolve().parent / "fastiter01_worker.py"
+        self.proc = subprocess.Popen(
+            [python, str(worker)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def ask(self, req: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            self.proc.stdin.write(json.dumps(req) + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            pass  # it has exited: the empty answer below says how
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait()
+            assert self.proc.stderr is not None
+            err = self.proc.stderr.read().strip().splitlines()
+            raise RuntimeError(
+                f"the worker exited ({self.proc.returncode}): {err[-1] if err else 'no message'}"
+            )
+        return json.loads(line)
+
+    def first(self, case: Case, tool: Tool, min_run: float) -> tuple[float, Any, int]:
+        """(the first call's seconds, its result, calls per run)."""
+        req = {"op": "first", "wid": case.wid, "n": case.n, "threads": tool.threads or 1}
+        out = self.ask({**req, "min_run": min_run})
+        if "error" in out:
+            raise Fastiter01Error(out["error"])
+        return out["first_call"], decode(out["value"]), out["reps"]
+
+    def run(self, reps: int) -> float:
+        out = self.ask({"op": "run", "reps": reps})
+        if "error" in out:
+            raise Fastiter01Error(out["error"])
+        return out["secs"]
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(json.dumps({"op": "quit"}) + "\n")
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        for f in (self.proc.stdout, self.proc.stderr):
+            if f is not None:
+                f.close()
+
+
+class Fastiter01Error(Exception):
+    """A fastiter 0.1 call raised, in the worker: its type and message."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def decode(v: dict[str, Any]) -> Any:
+    """A result from the worker (fastiter01_worker.encode), as the value it was."""
+    t = v["type"]
+    if t == "list":
+        return v["items"]
+    if t == "int":
+        return int(v["repr"])
+    if t == "float":
+        return float(v["repr"])
+    if t == "bool":
+        return v["repr"] == "True"
+    if t == "NoneType":
+        return None
+    return Foreign(t, v["repr"])
+
+
 def applies(case: Case, tool: Tool) -> bool:
     if tool.key.startswith("rust"):
         return case.native is not None and (case.wid, tool.key) not in NOT_APPLICABLE
+    if tool.key in FI01:
+        return case.wid in FI01_WIDS and (case.wid, tool.key) not in NOT_APPLICABLE
     return (case.wid, tool.key) in IMPLS and (case.wid, tool.key) not in NOT_APPLICABLE
 
 
@@ -830,7 +999,7 @@ def set_threads(tool: Tool) -> None:
     """Thread counts are per process: set them before every call of a tool that has one."""
     if tool.threads is None:
         return
-    if tool.key.startswith("fastiter"):
+    if tool.key in OURS:
         fastiter.set_num_threads(tool.threads)
     elif tool.key.startswith("numba"):
         numba.set_num_threads(min(tool.threads, numba.config.NUMBA_NUM_THREADS))
@@ -890,6 +1059,24 @@ def measure_case(
     tools: list[Tool],
     args: argparse.Namespace,
     native: NativeRunner | None,
+    fi01: Fastiter01 | None,
+    progress: Progress,
+) -> list[Result]:
+    workers: dict[str, Fastiter01Worker] = {}
+    try:
+        return measure_case_with(case, tools, args, native, fi01, workers, progress)
+    finally:
+        for w in workers.values():
+            w.close()
+
+
+def measure_case_with(
+    case: Case,
+    tools: list[Tool],
+    args: argparse.Namespace,
+    native: NativeRunner | None,
+    fi01: Fastiter01 | None,
+    workers: dict[str, Fastiter01Worker],
     progress: Progress,
 ) -> list[Result]:
     results = [Result(case, t) for t in tools]
@@ -914,6 +1101,12 @@ def measure_case(
                 r.value, r.reps = value, reps
                 progress.line(case, r.tool, "first run", secs)
                 continue
+            if r.tool.key in FI01:
+                assert fi01 is not None
+                worker = workers[r.tool.key] = fi01.start()
+                r.first_call, r.value, r.reps = worker.first(case, r.tool, min_run)
+                progress.line(case, r.tool, "first call", r.first_call)
+                continue
             fn = IMPLS[key](case, r.tool)
             set_threads(r.tool)
             t0 = time.perf_counter()
@@ -926,7 +1119,8 @@ def measure_case(
             fns[r.tool.key] = fn
             progress.line(case, r.tool, "first call", r.first_call)
         except Exception as e:  # noqa: BLE001 - a failing peer is reported, not fatal
-            r.status, r.note = "error", f"{type(e).__name__}: {e}"[:200]
+            what = str(e) if isinstance(e, Fastiter01Error) else f"{type(e).__name__}: {e}"
+            r.status, r.note = "error", what[:200]
             progress.line(case, r.tool, "ERROR", None, f" {r.note}")
 
     base = results[0]
@@ -945,6 +1139,8 @@ def measure_case(
             if r.tool.key.startswith("rust"):
                 assert native is not None
                 secs, _, r.reps = native.run(case, r.tool.threads or 1)
+            elif r.tool.key in FI01:
+                secs = workers[r.tool.key].run(r.reps)
             else:
                 fn = fns[r.tool.key]
                 set_threads(r.tool)
@@ -1052,12 +1248,13 @@ def build_native() -> str | None:
 def fastiter01_note(no_install: bool) -> str:
     """Why the PyPI fastiter 0.1 is not measured, in pip's own words where pip can say it."""
     this = f"this is CPython {platform.python_version()}"
-    if sys.version_info >= (3, 14) and not getattr(sys, "_is_gil_enabled", lambda: True)():
+    if sys.version_info >= (3, 14):
+        # 0.1.x installs on 3.14 with the GIL too (it warns at import that it will be slow).
         return (
             "skipped: shares the import name `fastiter` with this package; measure it from its "
-            "own environment"
+            "own environment: --fastiter01-python PATH (scripts/bench_py314.sh does)"
         )
-    reason = "requires Python >= 3.14t (free-threaded)"
+    reason = "requires Python >= 3.14 (its README: the free-threaded 3.14t, for any speedup)"
     if not no_install:
         with tempfile.TemporaryDirectory() as d:
             cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-d", d, "fastiter<0.2"]
@@ -1124,10 +1321,12 @@ def machine_info() -> dict[str, Any]:
     }
 
 
-def versions() -> dict[str, str]:
+def versions(fi01: Fastiter01 | None) -> dict[str, str]:
     out = {"python": f"{platform.python_implementation()} {platform.python_version()}"}
     for name, mod in (("fastiter", fastiter), ("numpy", np), ("numba", numba)):
         out[name] = getattr(mod, "__version__", "?") if mod is not None else "missing"
+    if fi01 is not None:
+        out["fastiter (PyPI)"] = fi01.describe()
     out["numexpr"] = getattr(numexpr, "__version__", "?") if numexpr is not None else "missing"
     try:
         out["matplotlib"] = importlib.import_module("matplotlib").__version__
@@ -1150,6 +1349,9 @@ def versions() -> dict[str, str]:
         ).stdout.strip()
     except OSError:
         pass
+    # Where git is not installed (scripts/bench_py314.sh's chroot), the caller's word for it.
+    if not out.get("git") and os.environ.get("FASTITER_BENCH_GIT"):
+        out["git"] = os.environ["FASTITER_BENCH_GIT"]
     return out
 
 
@@ -1157,7 +1359,7 @@ def notes_for(r: Result, compile_s: float | None) -> str:
     parts = []
     if r.status in ("WRONG", "error", "n/a", "skipped") and r.note:
         parts.append(r.note)
-    if r.tool.key.startswith("fastiter") and compile_s is not None and r.status == "ok":
+    if r.tool.key in OURS and compile_s is not None and r.status == "ok":
         parts.append(f"compile {fmt_time(compile_s)}")
     if r.tool.key.startswith("numba") and r.first_call and r.median:
         parts.append(f"compile ≈ {fmt_time(r.first_call - r.median)} (first call − median)")
@@ -1266,6 +1468,17 @@ W6_START_NOTE = (
 )
 
 
+FI01_METHOD = (
+    "- fastiter 0.1 (PyPI; {}) shares our import name, so it runs in its own interpreter, one "
+    "process per case and thread count (`benches/fastiter01_worker.py`, started with "
+    "`--fastiter01-python`), interleaved with the other tools like them: the same data (W4, W7: "
+    "the same `arr.tolist()` as CPython's rows; it takes no ndarray), timed in that process the "
+    "same way, its result sent back exactly (type and repr) and checked here. Its own API, as its "
+    "README has it: `par_range`, `into_par_iter`, `set_num_threads`; it has no ndarray output "
+    "(W5 as an ndarray: n/a). Nothing compiles, so there is no first-call column."
+)
+
+
 def met(ok: bool) -> str:
     return "met" if ok else "**not met**"
 
@@ -1311,8 +1524,9 @@ def write_markdown(
             "the ndarray itself boxes a NumPy scalar per element, a slower baseline than plain "
             "Python needs."
         ),
+        *([FI01_METHOD.format(meta["fastiter01"])] if meta.get("fastiter01") else []),
         "",
-        "![speedup over CPython](latest.png)",
+        f"![speedup over CPython]({args.name}.png)",
         "",
         "## Targets",
         "",
@@ -1371,6 +1585,8 @@ TOOL_COLORS = {
     "numexpr": "#e377c2",
     "rust-1": "#bcbddc",
     "rust-N": "#756bb1",
+    "fastiter-0.1-1": "#fde0a0",
+    "fastiter-0.1-N": "#c7a008",
 }
 
 
@@ -1468,7 +1684,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="'all threads'")
     p.add_argument("--no-install", action="store_true", help="do not pip install missing peers")
     p.add_argument("--no-cold", action="store_true", help="skip the fresh-process first calls")
-    p.add_argument("--out", type=Path, default=RESULTS, help="where latest.{md,png,json} go")
+    p.add_argument("--out", type=Path, default=RESULTS, help="where NAME.{md,png,json} go")
+    p.add_argument(
+        "--name", default="latest", help="the results' file name (default latest; py314, ...)"
+    )
+    p.add_argument(
+        "--fastiter01-python",
+        metavar="PATH",
+        help="an interpreter whose environment has the PyPI fastiter 0.1 (and numpy), of the "
+        "same Python version as this one: measures it in that process",
+    )
     p.add_argument("--cold-call", nargs=4, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.runs is None:
@@ -1495,7 +1720,15 @@ def main(argv: list[str]) -> int:
     global NATIVE_SKIP
     NATIVE_SKIP = build_native() or ""
     # --quick does not ask pip (a network round trip): the note is then the known reason.
-    tools = make_tools(args.threads, fastiter01_note(args.no_install or args.quick))
+    fi01: Fastiter01 | str
+    if args.fastiter01_python:
+        fi01 = Fastiter01.probe(args.fastiter01_python)
+        if isinstance(fi01, str):
+            print(f"note: fastiter 0.1 {fi01}", file=sys.stderr)
+    else:
+        fi01 = fastiter01_note(args.no_install or args.quick)
+    fi01_or_none = None if isinstance(fi01, str) else fi01
+    tools = make_tools(args.threads, fi01)
     for t in tools:
         mod = TOOL_MODULES.get(t.key)
         if mod in missing:
@@ -1522,7 +1755,8 @@ def main(argv: list[str]) -> int:
     meta: dict[str, Any] = {
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "machine": machine_info(),
-        "versions": versions(),
+        "versions": versions(fi01_or_none),
+        "fastiter01": fi01_or_none.describe() if fi01_or_none else None,
         "command": " ".join(["python", "benches/compare.py", *argv]),
         "runs": args.runs,
         "threads": args.threads,
@@ -1532,7 +1766,7 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         native = None if NATIVE_SKIP else NativeRunner(Path(tmp))
         for case in cases:
-            all_results.append(measure_case(case, tools, args, native, progress))
+            all_results.append(measure_case(case, tools, args, native, fi01_or_none, progress))
 
     if not args.no_cold:
         seen = set()
@@ -1551,21 +1785,22 @@ def main(argv: list[str]) -> int:
                     )
 
     compile_s: dict[str, float | None] = {}
-    if any(t.key.startswith("fastiter") and not t.skip for t in tools):
+    if any(t.key in OURS and not t.skip for t in tools):
         for wid in sorted({c.wid for c in cases}):
             compile_s[wid] = compile_times(wid if wid != "W5-ndarray" else "W5-list", 20)
     meta["machine"]["loadavg_end"] = os.getloadavg()
     meta["elapsed_s"] = round(time.perf_counter() - started, 1)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    write_markdown(args.out / "latest.md", all_results, compile_s, meta, args)
-    write_json(args.out / "latest.json", all_results, compile_s, meta)
-    chart_note = write_chart(args.out / "latest.png", all_results)
+    name = args.name
+    write_markdown(args.out / f"{name}.md", all_results, compile_s, meta, args)
+    write_json(args.out / f"{name}.json", all_results, compile_s, meta)
+    chart_note = write_chart(args.out / f"{name}.png", all_results)
     if chart_note:
         print(f"note: {chart_note}", file=sys.stderr)
     print(
-        f"wrote {args.out / 'latest.md'}, latest.json"
-        + ("" if chart_note else ", latest.png")
+        f"wrote {args.out / f'{name}.md'}, {name}.json"
+        + ("" if chart_note else f", {name}.png")
         + f" in {meta['elapsed_s']} s",
         file=sys.stderr,
     )
