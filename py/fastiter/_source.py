@@ -524,6 +524,14 @@ def _innermost(code: types.CodeType, cands: list[ast.AST]) -> ast.AST:
             # The innermost lambda that holds every instruction of this code.
             inside.sort(key=lambda n: (_span(n)[2] - _span(n)[0], _span(n)[3] - _span(n)[1]))
             cands = inside[:1] if inside else cands
+    if len(cands) > 1:
+        # No positions (before 3.11): a lambda holding another candidate also "compiles to"
+        # the code, through the code object nested in it; the code is the innermost's (an
+        # outer lambda's own code never appears inside the inner one).
+        spans = [_span(n) for n in cands]
+        cands = [
+            n for n, sp in zip(cands, spans) if not any(o != sp and _contains(sp, o) for o in spans)
+        ] or cands
     # Several left: they all compile to this very bytecode, so any of them is this code.
     return cands[0]
 
@@ -792,8 +800,10 @@ def template_for(fn: Callable[..., Any], arity: int) -> Template:
         except Unsupported as e:
             hit = e
         with _template_lock:
-            if len(_templates) > 256:
-                _templates.clear()
+            # The oldest go first, never all at once: a function whose file has changed since
+            # (an edited cell) keeps compiling from the text it was made from while it is here.
+            while len(_templates) >= 256:
+                del _templates[next(iter(_templates))]
             _templates[key] = hit
     if isinstance(hit, Unsupported):
         # A fresh exception each time: re-raising the cached one would chain every caller's
