@@ -918,9 +918,10 @@ def _par_range(start: int, stop: int | None = None, step: int = 1) -> ParallelIt
 
 
 def into_par_iter(data: Any) -> ParallelIterator:
-    """A parallel iterator over ``data``: a range, a list or tuple (converted once to a typed
-    array when it holds only ints or only floats), anything with the buffer protocol (NumPy
-    arrays, ``array.array``, ``memoryview``: read in place), or any other iterable."""
+    """A parallel iterator over ``data``: a range, a list or tuple (converted once, in one
+    native pass, to a typed buffer when it holds ints, floats and bools), anything with the
+    buffer protocol (NumPy arrays, ``array.array``, ``memoryview``: read in place), or any
+    other iterable."""
     if isinstance(data, ParallelIterator):
         return data
     if isinstance(data, range):
