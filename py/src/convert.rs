@@ -235,7 +235,7 @@ unsafe fn convert(items: &[*mut ffi::PyObject]) -> Result<(SeqBuffer, &'static s
     let Some(kind) = (unsafe { types.kind(first) }) else {
         return Err(Refusal::Other);
     };
-    let mut slots: Vec<u64> = Vec::with_capacity(items.len());
+    let mut slots = slot_vec(items.len());
     let mut too_big = false;
     let mut split = items.len();
     for (i, &p) in items.iter().enumerate() {
@@ -278,7 +278,7 @@ unsafe fn convert(items: &[*mut ffi::PyObject]) -> Result<(SeqBuffer, &'static s
         });
     }
     // Mixed: the items so far as tagged numbers, then the rest.
-    let mut tagged: Vec<u64> = Vec::with_capacity(2 * items.len());
+    let mut tagged = slot_vec(2 * items.len());
     for &v in &slots {
         tagged.push(v);
         tagged.push(kind.tag());
@@ -304,6 +304,35 @@ unsafe fn convert(items: &[*mut ffi::PyObject]) -> Result<(SeqBuffer, &'static s
         SeqBuffer::new(Data::Words(tagged.into_boxed_slice()), c"q", 8),
         "num",
     ))
+}
+
+/// Outputs of at least this many bytes ask for 2 MiB pages.
+const HUGE_MIN: usize = 4 << 20;
+
+/// An empty vector with room for `n` slots. A large one asks the kernel for 2 MiB pages
+/// (`MADV_HUGEPAGE`) before the first write: writing 80 MB of fresh 4 KiB pages faulted 20,000
+/// times, more than half the time of converting 10^7 ints.
+fn slot_vec(n: usize) -> Vec<u64> {
+    let v = Vec::with_capacity(n);
+    #[cfg(target_os = "linux")]
+    if n * 8 >= HUGE_MIN {
+        const HUGE: usize = 2 << 20;
+        let start = (v.as_ptr() as usize).next_multiple_of(HUGE);
+        let end = (v.as_ptr() as usize + n * 8) & !(HUGE - 1);
+        if end > start {
+            // SAFETY: [start, end) lies inside the vector's own allocation and is page-aligned;
+            // the advice changes which pages back it, never its contents, and a refusal
+            // (an error return) leaves ordinary pages.
+            unsafe {
+                libc::madvise(
+                    start as *mut std::ffi::c_void,
+                    end - start,
+                    libc::MADV_HUGEPAGE,
+                )
+            };
+        }
+    }
+    v
 }
 
 /// The distinct types of `items`, sorted by name as the refusal names them.
