@@ -186,6 +186,10 @@ def test_conversion_equals_the_python_one(data, as_tuple):
         ([1, 2.5, True], "num"),
         ([True, 1], "num"),
         ([1.5, 2**63 - 1, False], "num"),
+        # A second type after the first items (the native pass rewrites what it has done).
+        ([1] * 100 + [2.5], "num"),
+        ([2.5] * 1000 + [True, 3], "num"),
+        ([True] * 70 + [-(2**63)], "num"),
     ],
 )
 def test_dtypes(data, dtype):
@@ -208,6 +212,8 @@ def test_dtypes(data, dtype):
         [1, "a", 2**70],  # another type names the refusal before the size of the int does
         [None],
         [1, 2, 3, None, 1.5, True],
+        [1] * 100 + [2**64, 0.5],
+        [0.5] * 100 + [1, "x"],
     ],
     ids=repr,
 )
