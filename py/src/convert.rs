@@ -9,8 +9,9 @@
 //! - a mix of the three: `num`, per item its 8-byte slot (the int, the float's bits, 0/1) then
 //!   its tag (0 int, 1 float, 2 bool), as two `int64`.
 //!
-//! It starts in the type of the first item; at the first item of another number type it
-//! rewrites the items done so far as tagged numbers and goes on tagged. Ints past 64 bits and
+//! It starts in the type of the first item (tagged at once when the first 64 items mix); at the
+//! first item of another number type it rewrites the items done so far as tagged numbers and
+//! goes on tagged. Ints past 64 bits and
 //! other types are refusals, with the reasons the Python conversion gave.
 //!
 //! **Why the items are read without a reference of their own.** The loop runs inside a
