@@ -94,6 +94,8 @@ WORKLOAD_TITLES = {
     "W6": "any(x == target) over range(N), the hit at the start or at the end",
     "W7": "ReLU over a float64 array (default_rng(0).standard_normal(N)): "
     "map(v if v > 0 else 0).sum(), an int or a float per element, against else 0.0",
+    "W8": "the README's example over a list: into_par_iter(data).map(lambda x: x * 2).sum(), "
+    "data = list(range(N)) or the floats [i * 0.5 for i in range(N)]",
 }
 
 # (wid, variant, kind, native name, full sizes, quick sizes)
@@ -109,6 +111,8 @@ VARIANTS = [
     ("W6-end", "hit at end", "bool", "w6-end", [10**3], [10**3]),
     ("W7-int", "else 0 (tagged)", "float", None, [10**7], [10**6]),
     ("W7-float", "else 0.0", "float", None, [10**7], [10**6]),
+    ("W8-int", "ints", "int", None, [10**5, 10**7], [10**5, 10**6]),
+    ("W8-float", "floats", "float", None, [10**5, 10**7], [10**5, 10**6]),
 ]
 
 # Pipeline-language texts of the chains, for the compile-time column: what fastiter._native
@@ -120,17 +124,20 @@ EXPENSIVE_DEF = """def expensive_computation(x):
     return int(result)
 
 """
-PIPELINE_TEXTS: dict[str, tuple[str, list[tuple[str, str]], bool]] = {
-    "W1": ("range(0, N).filter(x % 2 == 0).map(x * x).sum()", [("N", "int")], False),
-    "W2": (EXPENSIVE_DEF + "range(0, N).map(expensive_computation).sum()", [("N", "int")], False),
-    "W3-sum": ("range(0, N).sum()", [("N", "int")], False),
-    "W3-squares": ("range(0, N).map(x * x).sum()", [("N", "int")], False),
-    "W4": ("_fi_data.map(lambda v: v * v + 1).filter(lambda v: v > 0.5).sum()", [], True),
-    "W5-list": ("range(0, N).filter(x % 3 == 0).map(x * 2).collect()", [("N", "int")], False),
-    "W6-start": ("range(0, N).any(lambda x: x == 0)", [("N", "int")], False),
-    "W6-end": ("range(0, N).any(lambda x: x == N - 1)", [("N", "int")], False),
-    "W7-int": ("_fi_data.map(lambda v: v if v > 0 else 0).sum()", [], True),
-    "W7-float": ("_fi_data.map(lambda v: v if v > 0 else 0.0).sum()", [], True),
+# The third item is the dtype of the input buffer, None for none.
+PIPELINE_TEXTS: dict[str, tuple[str, list[tuple[str, str]], str | None]] = {
+    "W1": ("range(0, N).filter(x % 2 == 0).map(x * x).sum()", [("N", "int")], None),
+    "W2": (EXPENSIVE_DEF + "range(0, N).map(expensive_computation).sum()", [("N", "int")], None),
+    "W3-sum": ("range(0, N).sum()", [("N", "int")], None),
+    "W3-squares": ("range(0, N).map(x * x).sum()", [("N", "int")], None),
+    "W4": ("_fi_data.map(lambda v: v * v + 1).filter(lambda v: v > 0.5).sum()", [], "f64"),
+    "W5-list": ("range(0, N).filter(x % 3 == 0).map(x * 2).collect()", [("N", "int")], None),
+    "W6-start": ("range(0, N).any(lambda x: x == 0)", [("N", "int")], None),
+    "W6-end": ("range(0, N).any(lambda x: x == N - 1)", [("N", "int")], None),
+    "W7-int": ("_fi_data.map(lambda v: v if v > 0 else 0).sum()", [], "f64"),
+    "W7-float": ("_fi_data.map(lambda v: v if v > 0 else 0.0).sum()", [], "f64"),
+    "W8-int": ("_fi_data.map(lambda x: x * 2).sum()", [], "i64"),
+    "W8-float": ("_fi_data.map(lambda x: x * 2).sum()", [], "f64"),
 }
 
 
@@ -150,6 +157,9 @@ VARIANT_NOTES = {
     "elements): fastiter carries a tagged number (issue #11); the `else 0.0` variant below is the "
     "same loop on plain floats, so the pair measures what the tag costs. NumPy, numexpr and Numba "
     "type both as float64. The CPython rows iterate `arr.tolist()`, made before timing.",
+    "W8-int": "Every tool gets the list: fastiter converts it to an int64 buffer on each call "
+    "(one pass in Rust, py/src/convert.rs), NumPy and Numba with `np.array(data)` inside the "
+    "timed call, as a user holding a list must.",
 }
 
 
@@ -271,6 +281,12 @@ def w7_list(n: int) -> list[float]:
     return w7_data(n).tolist()
 
 
+@functools.lru_cache(maxsize=1)
+def w8_data(wid: str, n: int) -> list[Any]:
+    """The W8 input: the README's list(range(N)), or as many floats."""
+    return list(range(n)) if wid == "W8-int" else [i * 0.5 for i in range(n)]
+
+
 # CPython
 
 
@@ -359,6 +375,18 @@ def _(c: Case, t: Tool) -> Callable[[], Any]:
 def _(c: Case, t: Tool) -> Callable[[], Any]:
     data = w7_list(c.n)
     return lambda: sum(map(lambda v: v if v > 0 else 0.0, data))  # noqa: C417
+
+
+@impl("W8-int W8-float", "genexpr")
+def _(c: Case, t: Tool) -> Callable[[], Any]:
+    data = w8_data(c.wid, c.n)
+    return lambda: sum(x * 2 for x in data)
+
+
+@impl("W8-int W8-float", "lambdas")
+def _(c: Case, t: Tool) -> Callable[[], Any]:
+    data = w8_data(c.wid, c.n)
+    return lambda: sum(map(lambda x: x * 2, data))  # noqa: C417
 
 
 @impl("W5-list W5-ndarray", "genexpr")
@@ -466,6 +494,12 @@ def _(c: Case, t: Tool) -> Callable[[], Any]:
     return lambda: into_par_iter(data).map(lambda v: v if v > 0 else 0.0).sum()
 
 
+@impl("W8-int W8-float", "fastiter-1 fastiter-N")
+def _(c: Case, t: Tool) -> Callable[[], Any]:
+    data, into_par_iter = w8_data(c.wid, c.n), fastiter.into_par_iter
+    return lambda: into_par_iter(data).map(lambda x: x * 2).sum()
+
+
 # fastiter, @fastiter.compile: a function whose body returns the pipeline, called with N
 # (W4, W7: with the array)
 
@@ -521,6 +555,10 @@ def compiled_functions() -> dict[str, Callable[..., Any]]:
     def w7_float(data):
         return into_par_iter(data).map(lambda v: v if v > 0 else 0.0).sum()
 
+    @compile_
+    def w8(data):
+        return into_par_iter(data).map(lambda x: x * 2).sum()
+
     return {
         "W1": w1,
         "W2": w2,
@@ -533,13 +571,18 @@ def compiled_functions() -> dict[str, Callable[..., Any]]:
         "W6-end": w6_end,
         "W7-int": w7_int,
         "W7-float": w7_float,
+        "W8-int": w8,
+        "W8-float": w8,
     }
 
 
 @impl(" ".join(PIPELINE_TEXTS) + " W5-ndarray", "fastiter-compile")
 def _(c: Case, t: Tool) -> Callable[[], Any]:
     fn = compiled_functions()[c.wid]
-    arg = w4_data(c.n) if c.wid == "W4" else w7_data(c.n) if c.workload == "W7" else c.n
+    if c.workload == "W8":
+        arg: Any = w8_data(c.wid, c.n)
+    else:
+        arg = w4_data(c.n) if c.wid == "W4" else w7_data(c.n) if c.workload == "W7" else c.n
     return lambda: fn(arg)
 
 
@@ -608,6 +651,13 @@ def _(c: Case, t: Tool) -> Callable[[], Any]:
     return lambda: float(np.maximum(data, zero).sum())
 
 
+@impl("W8-int W8-float", "numpy")
+def _(c: Case, t: Tool) -> Callable[[], Any]:
+    data = w8_data(c.wid, c.n)
+    cast = int if c.wid == "W8-int" else float
+    return lambda: cast((np.array(data) * 2).sum())
+
+
 @impl("W5-list W5-ndarray", "numpy")
 def _(c: Case, t: Tool) -> Callable[[], Any]:
     n, as_list = c.n, c.wid == "W5-list"
@@ -649,6 +699,11 @@ not_applicable(
     "W1 W2 W3-sum W3-squares W5-list W5-ndarray W6-start W6-end",
     "numexpr",
     "numexpr evaluates array expressions; this pipeline has no input array",
+)
+not_applicable(
+    "W8-int W8-float",
+    "numexpr",
+    "numexpr evaluates array expressions: the NumPy row shows the list's conversion",
 )
 
 # Numba: the pipeline as a loop, compiled fresh for each case so that every first call
@@ -729,6 +784,20 @@ def nb_w7_float(a):
     return s
 
 
+def nb_w8_int(a):
+    s = 0
+    for i in numba.prange(a.size):
+        s += a[i] * 2
+    return s
+
+
+def nb_w8_float(a):
+    s = 0.0
+    for i in numba.prange(a.size):
+        s += a[i] * 2
+    return s
+
+
 NUMBA_KERNELS = {
     "W1": nb_w1,
     "W2": nb_w2,
@@ -741,6 +810,8 @@ NUMBA_KERNELS = {
     "W6-end": nb_w6,
     "W7-int": nb_w7_int,
     "W7-float": nb_w7_float,
+    "W8-int": nb_w8_int,
+    "W8-float": nb_w8_float,
 }
 
 
@@ -750,6 +821,9 @@ def _(c: Case, t: Tool) -> Callable[[], Any]:
     if c.wid == "W4" or c.workload == "W7":
         data = w4_data(c.n) if c.wid == "W4" else w7_data(c.n)
         return lambda: fn(data)
+    if c.workload == "W8":
+        items = w8_data(c.wid, c.n)
+        return lambda: fn(np.array(items))
     if c.wid == "W5-list":
         return lambda: fn(c.n).tolist()
     if c.wid.startswith("W6"):
@@ -770,6 +844,7 @@ not_applicable("W6-start W6-end", "numba-parallel", "prange has no early exit fo
 # `Case.native` name.
 not_applicable("W5-list", "rust-1 rust-N", "a Rust Vec is no Python list: see the ndarray row")
 not_applicable("W7-int W7-float", "rust-1 rust-N", "benches/native has no W7 (Rust has one type)")
+not_applicable("W8-int W8-float", "rust-1 rust-N", "benches/native reads no Python list")
 
 # fastiter 0.1 (PyPI) runs in its own interpreter: benches/fastiter01_worker.py holds its chains
 # (the same lambdas, in its API) for these variants, and says why it has no other.
@@ -1192,9 +1267,9 @@ def compile_times(wid: str, reps: int) -> float | None:
     """Median wall time of fastiter._native.compile on the pipeline text: parse to machine code."""
     if wid not in PIPELINE_TEXTS:
         return None
-    text, params, with_buffer = PIPELINE_TEXTS[wid]
+    text, params, dtype = PIPELINE_TEXTS[wid]
     native = fastiter._native
-    buffer = ("_fi_data", native.buffer_dtype_of(np.zeros(1))) if with_buffer else None
+    buffer = ("_fi_data", dtype) if dtype else None
     times = []
     # The on-disk kernel cache would serve every compile after the first.
     saved = os.environ.get("FASTITER_CACHE")
@@ -1454,6 +1529,8 @@ def targets(all_results: list[list[Result]], compile_s: dict[str, float | None],
     speedup("W6-start", "fastiter-N", 10, "W6, N = 10^3, chain API, hit at start")
     speedup("W6-end", "fastiter-compile", 50, "W6, N = 10^3, @fastiter.compile, hit at end")
     speedup("W6-start", "fastiter-compile", 50, "W6, N = 10^3, @fastiter.compile, hit at start")
+    speedup("W8-int", "fastiter-N", 1, "W8 (the README's example), N = 10^7, ints")
+    speedup("W8-float", "fastiter-N", 1, "W8 (the README's example), N = 10^7, floats")
     c = compile_s.get("W1")
     rows.append(
         (

@@ -77,6 +77,9 @@ def chain(wid: str, n: int) -> Callable[[], Any]:
     if wid == "W7-float":
         data = compare.w7_list(n)
         return lambda: into_par_iter(data).map(lambda v: v if v > 0 else 0.0).sum()
+    if wid in ("W8-int", "W8-float"):
+        data = compare.w8_data(wid, n)
+        return lambda: into_par_iter(data).map(lambda x: x * 2).sum()
     raise ValueError(f"no fastiter 0.1 chain for {wid}")
 
 

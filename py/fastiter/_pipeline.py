@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import array
 import contextvars
 import functools
 import itertools
@@ -176,48 +175,16 @@ def _zip_input(other: Any) -> tuple[Any, str]:
 
 
 def _sequence_buffer(data: Any) -> tuple[Any, str]:
-    """A list/tuple of numbers as a buffer, converted once (exact types only)."""
-    types = set(map(type, data))
-    if types <= {int}:
-        try:
-            return array.array("q", data), "i64"
-        except OverflowError:
-            raise Unsupported("the list holds ints beyond 64 bits") from None
-    if types == {float}:
-        return array.array("d", data), "f64"
-    if types == {bool}:
-        return bytes(data), "bool"
-    if types <= {int, float, bool}:
-        return _tagged_buffer(data), "num"
-    names = ", ".join(sorted(t.__name__ for t in types))
-    raise Unsupported(
-        f"the input holds {names} values (compiled inputs hold one of int, float, bool)"
-    )
-
-
-def _tagged_buffer(data: Any) -> array.array:
-    """A list mixing ints, floats and bools as tagged numbers: per item its 8-byte slot (the
-    int, the float's bits, 0/1) and its tag (0 int, 1 float, 2 bool), each item keeping the
-    type it has in Python."""
-    n = len(data)
-    floats = array.array("d", [v if type(v) is float else 0.0 for v in data])
-    bits = array.array("q")
-    bits.frombytes(floats.tobytes())
-    out = array.array("q", bytes(16 * n))
-    for i, v in enumerate(data):
-        t = type(v)
-        if t is float:
-            out[2 * i] = bits[i]
-            out[2 * i + 1] = 1
-        elif t is bool:
-            out[2 * i] = int(v)
-            out[2 * i + 1] = 2
-        else:
-            try:
-                out[2 * i] = v
-            except OverflowError:
-                raise Unsupported("the list holds ints beyond 64 bits") from None
-    return out
+    """A list/tuple of numbers as a buffer, converted once in one native pass (exact types
+    only; see py/src/convert.rs)."""
+    if type(data) is not list and type(data) is not tuple:
+        # A subclass may iterate as it likes: convert what iterating it gives, as the Python
+        # fallback would see it.
+        data = list(data)
+    got = _native.sequence_buffer(data)
+    if type(got) is str:
+        raise Unsupported(got)
+    return got
 
 
 # --- Plans (compiled kernels and how to feed them) -----------------------------------------
@@ -951,9 +918,10 @@ def _par_range(start: int, stop: int | None = None, step: int = 1) -> ParallelIt
 
 
 def into_par_iter(data: Any) -> ParallelIterator:
-    """A parallel iterator over ``data``: a range, a list or tuple (converted once to a typed
-    array when it holds only ints or only floats), anything with the buffer protocol (NumPy
-    arrays, ``array.array``, ``memoryview``: read in place), or any other iterable."""
+    """A parallel iterator over ``data``: a range, a list or tuple (converted once, in one
+    native pass, to a typed buffer when it holds ints, floats and bools), anything with the
+    buffer protocol (NumPy arrays, ``array.array``, ``memoryview``: read in place), or any
+    other iterable."""
     if isinstance(data, ParallelIterator):
         return data
     if isinstance(data, range):

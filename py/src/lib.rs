@@ -5,6 +5,7 @@
 
 mod arenas;
 mod chain;
+mod convert;
 mod repl;
 
 use std::sync::atomic::AtomicBool;
@@ -194,8 +195,7 @@ fn buffer_dtype(buf: &PyUntypedBuffer) -> Option<Dtype> {
 fn checked_buffer(obj: &Bound<'_, PyAny>, dtype: Dtype) -> PyResult<PyUntypedBuffer> {
     let buf = PyUntypedBuffer::get(obj)?;
     let dt = buffer_dtype(&buf);
-    // Bytes of 0/1 (a `bytes` built from a list of bools) read as bools. Tagged numbers come
-    // as pairs of int64 (`_pipeline._tagged_buffer`).
+    // Bytes of 0/1 read as bools. Tagged numbers come as pairs of int64 (`convert.rs`).
     let ok = dt == Some(dtype)
         || (dtype == Dtype::Bool && dt == Some(Dtype::U8))
         || (dtype == Dtype::Num && dt == Some(Dtype::I64) && buf.item_count() % 2 == 0);
@@ -1033,6 +1033,8 @@ fn get_num_threads() -> usize {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compile, m)?)?;
     m.add_function(wrap_pyfunction!(buffer_dtype_of, m)?)?;
+    m.add_function(wrap_pyfunction!(convert::sequence_buffer, m)?)?;
+    m.add_class::<convert::SeqBuffer>()?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_class::<Kernel>()?;
