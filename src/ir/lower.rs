@@ -2373,31 +2373,7 @@ impl Lowerer {
                 "range() takes no keyword arguments",
             ));
         }
-        let mut vals = Vec::new();
-        for a in args {
-            let v = self.expr(a)?;
-            vals.push(fold::fold_expr(range_int(v, a.span)?));
-        }
-        let int = |v: i64| mk(ExprKind::ConstInt(BigInt::from(v)), Type::Int, iter.span);
-        let (start, stop, step) = match vals.len() {
-            1 => (int(0), vals.remove(0), int(1)),
-            2 => {
-                let stop = vals.remove(1);
-                (vals.remove(0), stop, int(1))
-            }
-            3 => {
-                let step = vals.remove(2);
-                let stop = vals.remove(1);
-                (vals.remove(0), stop, step)
-            }
-            n => {
-                return Err(err(
-                    ErrorKind::Type,
-                    iter.span,
-                    format!("range expected 1 to 3 arguments, got {n}"),
-                ))
-            }
-        };
+        let (start, stop, step) = self.range_bounds("range", args, iter.span)?;
         let trip = match (const_int(&start), const_int(&stop), const_int(&step)) {
             (Some(a), Some(z), Some(s)) if !s.is_zero() => Some(crate::pyops::range_len(a, z, s)),
             _ => None,
