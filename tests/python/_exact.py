@@ -5,14 +5,31 @@ bound of a float total (a compensated ``sum()`` or a ``fold``/``reduce`` with ``
 from __future__ import annotations
 
 import math
+import os
 from fractions import Fraction
 
+from hypothesis import HealthCheck, settings
 from hypothesis import event as _hypothesis_event
 from hypothesis.errors import InvalidArgument
 
 EPS = 2.0**-52
 INF = math.inf
 MIN_CHUNK = 16384  # runtime/src/chunks.rs: inputs longer than this are split in chunks
+
+CI = bool(os.environ.get("CI"))
+EXAMPLES = int(os.environ.get("FASTITER_HYPOTHESIS_EXAMPLES", "500"))
+
+
+def hypothesis_settings(*also_suppress: HealthCheck) -> settings:
+    """The property tests' settings: FASTITER_HYPOTHESIS_EXAMPLES examples, no deadline (a
+    first call compiles), derandomized and without an example database on CI."""
+    return settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        derandomize=CI,
+        database=None if CI else settings.default.database,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, *also_suppress],
+    )
 
 
 def event(text):

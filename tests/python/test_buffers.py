@@ -15,7 +15,6 @@ import array
 import functools
 import json
 import math
-import os
 import subprocess
 import sys
 import textwrap
@@ -23,8 +22,9 @@ import tracemalloc
 from fractions import Fraction
 
 import pytest
+from _exact import hypothesis_settings
 from fastiter import into_par_iter
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import given, note
 from hypothesis import strategies as st
 
 try:
@@ -34,15 +34,7 @@ except ImportError:  # pragma: no cover - numpy is a test dependency
 
 needs_numpy = pytest.mark.skipif(np is None, reason="numpy is not installed")
 
-CI = bool(os.environ.get("CI"))
-EXAMPLES = int(os.environ.get("FASTITER_HYPOTHESIS_EXAMPLES", "500"))
-SETTINGS = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=CI,
-    database=None if CI else settings.default.database,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+SETTINGS = hypothesis_settings()
 
 # ---------------------------------------------------------------------------------------------
 # Element values per format, and the containers

@@ -38,7 +38,16 @@ from fractions import Fraction
 
 import fastiter
 import pytest
-from _exact import Raised, event, first_difference, neumaier, outcome, same
+from _exact import (
+    EXAMPLES,
+    Raised,
+    event,
+    first_difference,
+    hypothesis_settings,
+    neumaier,
+    outcome,
+    same,
+)
 from fastiter import get_num_threads, into_par_iter, par_range, set_num_threads
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
@@ -50,20 +59,7 @@ except ImportError:  # pragma: no cover - numpy is a test dependency
 
 needs_numpy = pytest.mark.skipif(np is None, reason="numpy is not installed")
 
-CI = bool(os.environ.get("CI"))
-EXAMPLES = int(os.environ.get("FASTITER_HYPOTHESIS_EXAMPLES", "500"))
-SETTINGS = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=CI,
-    database=None if CI else settings.default.database,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
-        HealthCheck.large_base_example,
-    ],
-)
+SETTINGS = hypothesis_settings(HealthCheck.filter_too_much, HealthCheck.large_base_example)
 
 EPS = 2.0**-52
 NAN = math.nan

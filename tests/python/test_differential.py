@@ -31,25 +31,12 @@ from fractions import Fraction
 
 import fastiter
 import pytest
-from _exact import neumaier
+from _exact import EXAMPLES, hypothesis_settings, neumaier
 from fastiter import get_num_threads, into_par_iter, par_range, set_num_threads
 from hypothesis import HealthCheck, event, given, note, settings
 from hypothesis import strategies as st
 
-CI = bool(os.environ.get("CI"))
-EXAMPLES = int(os.environ.get("FASTITER_HYPOTHESIS_EXAMPLES", "500"))
-SETTINGS = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=CI,
-    database=None if CI else settings.default.database,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
-        HealthCheck.large_base_example,
-    ],
-)
+SETTINGS = hypothesis_settings(HealthCheck.filter_too_much, HealthCheck.large_base_example)
 
 EPS = 2.0**-52
 

@@ -14,28 +14,27 @@ from __future__ import annotations
 
 import array
 import math
-import os
 import sys
 import threading
 
 import fastiter
 import pytest
-from _exact import MIN_CHUNK, Raised, assert_same, float_total_error, outcome, same
+from _exact import (
+    MIN_CHUNK,
+    Raised,
+    assert_same,
+    float_total_error,
+    hypothesis_settings,
+    outcome,
+    same,
+)
 from fastiter import _native, into_par_iter
 from fastiter._pipeline import _sequence_buffer
 from fastiter._source import Unsupported
-from hypothesis import HealthCheck, given, note, settings
+from hypothesis import given, note
 from hypothesis import strategies as st
 
-CI = bool(os.environ.get("CI"))
-EXAMPLES = int(os.environ.get("FASTITER_HYPOTHESIS_EXAMPLES", "500"))
-SETTINGS = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=CI,
-    database=None if CI else settings.default.database,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
+SETTINGS = hypothesis_settings()
 
 TOO_BIG = "the list holds ints beyond 64 bits"
 

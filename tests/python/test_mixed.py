@@ -22,19 +22,20 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import random
 import traceback
 
 import fastiter
 import pytest
 from _exact import (
+    EXAMPLES,
     INF,
     MIN_CHUNK,
     Raised,
     assert_same,
     event,
     float_total_error,
+    hypothesis_settings,
     outcome,
     same,
 )
@@ -42,20 +43,7 @@ from fastiter import get_num_threads, into_par_iter, par_range, set_num_threads
 from hypothesis import HealthCheck, given, note, settings
 from hypothesis import strategies as st
 
-CI = bool(os.environ.get("CI"))
-EXAMPLES = int(os.environ.get("FASTITER_HYPOTHESIS_EXAMPLES", "500"))
-SETTINGS = settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    derandomize=CI,
-    database=None if CI else settings.default.database,
-    suppress_health_check=[
-        HealthCheck.too_slow,
-        HealthCheck.data_too_large,
-        HealthCheck.filter_too_much,
-        HealthCheck.large_base_example,
-    ],
-)
+SETTINGS = hypothesis_settings(HealthCheck.filter_too_much, HealthCheck.large_base_example)
 
 NAN = math.nan
 F53 = float(2**53)  # read as a float parameter by the lambdas below
