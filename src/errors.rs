@@ -11,6 +11,7 @@ pub enum PyExcType {
     ValueError,
     OverflowError,
     TypeError,
+    KeyboardInterrupt,
 }
 
 impl PyExcType {
@@ -20,6 +21,7 @@ impl PyExcType {
             PyExcType::ValueError => "ValueError",
             PyExcType::OverflowError => "OverflowError",
             PyExcType::TypeError => "TypeError",
+            PyExcType::KeyboardInterrupt => "KeyboardInterrupt",
         }
     }
 }
@@ -83,6 +85,10 @@ pub enum ErrCode {
     /// `min()` / `max()` of an empty generator without `default=`.
     MinEmpty = 33,
     MaxEmpty = 34,
+    /// The run was stopped from outside (Ctrl-C) at a loop's poll (`fastiter_runtime::
+    /// interrupt`). Not an error of the pipeline: `exec` turns it into `ExecError::Cancelled`,
+    /// so it is not in `ALL` (the table of what CPython raises).
+    Interrupted = 35,
 }
 
 impl ErrCode {
@@ -124,6 +130,9 @@ impl ErrCode {
     ];
 
     pub fn from_u32(code: u32) -> Option<ErrCode> {
+        if code == ErrCode::Interrupted as u32 {
+            return Some(ErrCode::Interrupted);
+        }
         ErrCode::ALL.iter().copied().find(|c| *c as u32 == code)
     }
 
@@ -147,6 +156,7 @@ impl ErrCode {
             | PermOverflow
             | CombOverflow => PyExcType::OverflowError,
             ComplexResult | ResultTooLarge => PyExcType::TypeError,
+            Interrupted => PyExcType::KeyboardInterrupt,
         }
     }
 
@@ -187,6 +197,7 @@ impl ErrCode {
             FactorialOverflow => "factorial() argument should not exceed 9223372036854775807",
             PermOverflow => "k must not exceed 9223372036854775807",
             CombOverflow => "min(n - k, k) must not exceed 9223372036854775807",
+            Interrupted => "interrupted",
         }
     }
 

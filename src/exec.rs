@@ -43,7 +43,15 @@ impl ExecError {
         }
     }
 
+    /// The error of a code the interpreter returned (an interrupt is a cancellation).
+    pub fn python(code: ErrCode) -> ExecError {
+        ExecError::raised(code, None)
+    }
+
     fn raised(code: ErrCode, call: Option<Box<ErrCall>>) -> ExecError {
+        if code == ErrCode::Interrupted {
+            return ExecError::Cancelled;
+        }
         match call {
             Some(c) => ExecError::PythonCall(code, c),
             None => ExecError::Python(code),
@@ -429,7 +437,7 @@ pub fn eval_source(
 
 /// An int expression over parameters (range bounds, view counts).
 fn eval_int(it: &mut Interp, e: &Expr) -> Result<BigInt, ExecError> {
-    match it.eval(e).map_err(ExecError::Python)? {
+    match it.eval(e).map_err(ExecError::python)? {
         Value::Int(v) => Ok(v),
         _ => unreachable!("verified IR: an int expression"),
     }
@@ -486,7 +494,7 @@ fn eval_plain_source(
         Source::List { items, .. } => {
             let mut out = Vec::with_capacity(items.len());
             for e in items {
-                out.push(it.eval(e).map_err(ExecError::Python)?);
+                out.push(it.eval(e).map_err(ExecError::python)?);
             }
             Ok(SourceData::List(out))
         }
@@ -577,7 +585,7 @@ pub fn run(
     }
     let out_base = OutPtr(collected.as_mut_ptr());
 
-    let run_range = |lo: i64, hi: i64| -> ChunkOut {
+    let run_chunk = |lo: i64, hi: i64| -> ChunkOut {
         if let (Some(k), Some(env)) = (kernel, env.as_ref()) {
             // The buffer has room for `len` items and chunks are disjoint ranges of positions,
             // so each kernel writes only its own `[lo, hi)` (other consumers ignore `out`).
@@ -610,6 +618,10 @@ pub fn run(
         }
         interp_chunks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Interp::new(p, params).run_chunk(&src, lo, hi)
+    };
+    // Every thread that runs a chunk polls the run's cancel flag in its loops.
+    let run_range = |lo: i64, hi: i64| -> ChunkOut {
+        fastiter_runtime::interrupt::watching(opts.cancel, || run_chunk(lo, hi))
     };
 
     let outs = if p.consumer.is_fold() {
@@ -843,18 +855,18 @@ fn combine(
                 // One sequential chunk (`run`): its accumulator is the fold's one result.
                 let v = match parts.next() {
                     Some(v) => v,
-                    None => it.eval(identity).map_err(ExecError::Python)?,
+                    None => it.eval(identity).map_err(ExecError::python)?,
                 };
                 return Ok(fold_then(*then, v));
             }
             match parts.next() {
-                None => it.eval(identity).map_err(ExecError::Python)?,
+                None => it.eval(identity).map_err(ExecError::python)?,
                 Some(first) => {
                     let mut total = first;
                     for v in parts {
                         total = it
                             .apply2(*acc, *item, op, total, v)
-                            .map_err(ExecError::Python)?;
+                            .map_err(ExecError::python)?;
                     }
                     total
                 }
@@ -1102,7 +1114,7 @@ impl Inline {
                 if ErrCall::names_arguments(code) {
                     return None; // `run` finds the call that raised
                 }
-                return Some(Err(ExecError::Python(code)));
+                return Some(Err(ExecError::raised(code, None)));
             }
             // As `run_kernel`'s `Found`, then `combine` with no chunk before.
             abi::STATUS_FOUND => {
@@ -1204,7 +1216,7 @@ fn expr_value(e: &Expr, params: &[u64]) -> Option<i64> {
 /// added as a float, compensated (Neumaier) as float sums are. A later chunk's ints arrive as
 /// their exact sum, converted once (`run` rescans in one chunk when that would overflow).
 fn mixed_sum(accs: Vec<Acc>) -> Result<Value, ExecError> {
-    let to_float = |v: &BigInt| pyops::int_to_float(v).map_err(ExecError::Python);
+    let to_float = |v: &BigInt| pyops::int_to_float(v).map_err(ExecError::python);
     let mut pre = BigInt::zero();
     let mut float: Option<(f64, f64)> = None;
     for a in accs {

@@ -58,6 +58,9 @@ struct Kernel {
     buffer: Option<BufferDecl>,
     /// How `call` runs a small range inline; None when the pipeline is not such a range.
     inline: Option<Inline>,
+    /// The pipeline loops inside an element (`Pipeline::has_loops`): a short input may
+    /// still run for long.
+    loops: bool,
 }
 
 fn kind_name(k: ErrorKind) -> &'static str {
@@ -160,11 +163,13 @@ fn compile(
         (Some(_), None) => Inline::new(&compiled.pipeline),
         _ => None,
     };
+    let loops = compiled.pipeline.has_loops();
     Ok(Kernel {
         compiled,
         params,
         buffer,
         inline,
+        loops,
     })
 }
 
@@ -393,7 +398,7 @@ fn probe(code: ErrCode) -> Option<&'static CStr> {
         FactorialOverflow => c"math.factorial(2 ** 63)",
         PermOverflow => c"math.perm(2 ** 64, 2 ** 63)",
         CombOverflow => c"math.comb(2 ** 65, 2 ** 64)",
-        ComplexResult | NegativeCount | StepByZero | ResultTooLarge => return None,
+        ComplexResult | NegativeCount | StepByZero | ResultTooLarge | Interrupted => return None,
     })
 }
 
@@ -442,6 +447,7 @@ fn call_message(py: Python<'_>, code: ErrCode, call: &fastiter::exec::ErrCall) -
         PyExcType::ValueError => err.is_instance_of::<PyValueError>(py),
         PyExcType::OverflowError => err.is_instance_of::<PyOverflowError>(py),
         PyExcType::TypeError => err.is_instance_of::<PyTypeError>(py),
+        PyExcType::KeyboardInterrupt => return None,
     };
     want.then(|| err.value(py).str().ok().map(|s| s.to_string()))?
 }
@@ -452,6 +458,7 @@ fn python_error(code: ErrCode, msg: String) -> PyErr {
         PyExcType::ValueError => PyValueError::new_err(msg),
         PyExcType::OverflowError => PyOverflowError::new_err(msg),
         PyExcType::TypeError => PyTypeError::new_err(msg),
+        PyExcType::KeyboardInterrupt => pyo3::exceptions::PyKeyboardInterrupt::new_err(()),
     }
 }
 
@@ -701,9 +708,16 @@ impl Kernel {
             threads
         };
         let compiled = &self.compiled;
-        let long =
-            arg.is_some_and(|b| b.len() as u64 >= WATCH_THRESHOLD) || self.long_range(&values);
-        let result = if long {
+        let len = match arg {
+            Some(b) => b.len() as u64,
+            None => self.source_len(&values),
+        };
+        // A run goes to a watched worker thread when it may take long and not all of it runs
+        // on this thread (only this thread's polls can check for signals, see
+        // `with_signals`).
+        let watched = len >= WATCH_THRESHOLD
+            || (self.loops && threads > 1 && fastiter_runtime::num_chunks(len) > 1);
+        let result = if watched {
             run_watched(py, |cancel| {
                 compiled.run_with(
                     &values,
@@ -716,17 +730,23 @@ impl Kernel {
                 )
             })?
         } else {
-            py.detach(|| {
-                compiled.run_with(
-                    &values,
-                    arg,
-                    &RunOptions {
-                        threads,
-                        jit,
-                        cancel: None,
-                    },
-                )
-            })
+            let (result, raised) = with_signals(|| {
+                py.detach(|| {
+                    compiled.run_with(
+                        &values,
+                        arg,
+                        &RunOptions {
+                            threads,
+                            jit,
+                            cancel: None,
+                        },
+                    )
+                })
+            });
+            if let Some(e) = raised {
+                return Err(e);
+            }
+            result
         };
         drop(view);
         drop(zview);
@@ -772,24 +792,27 @@ impl Kernel {
         slots[n + 1] = step as u64;
         let env: &[u64] = slots;
         let mut items = Vec::new();
-        let out = if self.compiled.defs.is_empty() {
-            inline.run(kernel, env, len, &mut items)
-        } else {
-            // Statements may loop for long: let other Python threads run meanwhile.
-            py.detach(|| inline.run(kernel, env, len, &mut items))
-        };
+        let (out, raised) = with_signals(|| {
+            if self.compiled.defs.is_empty() {
+                inline.run(kernel, env, len, &mut items)
+            } else {
+                // Statements may loop for long: let other Python threads run meanwhile.
+                py.detach(|| inline.run(kernel, env, len, &mut items))
+            }
+        });
+        if let Some(e) = raised {
+            return Some(Err(e));
+        }
         Some(match out? {
             Ok(v) => inline_to_py(py, v, &items),
             Err(e) => Err(exec_error(py, e)),
         })
     }
 
-    /// Whether a range source is long enough to watch for Ctrl-C.
-    fn long_range(&self, values: &[Value]) -> bool {
-        match fastiter::exec::eval_source(&self.compiled.pipeline, values, None) {
-            Ok(src) => src.len() >= WATCH_THRESHOLD,
-            Err(_) => false,
-        }
+    /// How many elements a source that is not a buffer has (0 when evaluating it fails: the
+    /// run then raises at once).
+    fn source_len(&self, values: &[Value]) -> u64 {
+        fastiter::exec::eval_source(&self.compiled.pipeline, values, None).map_or(0, |s| s.len())
     }
 }
 
@@ -979,6 +1002,47 @@ impl CompiledBase {
     }
 }
 
+/// The interpreter's main thread, the only one whose signal checks run handlers.
+static MAIN_THREAD: std::sync::OnceLock<std::ffi::c_ulong> = std::sync::OnceLock::new();
+
+/// How often a run on the main thread checks for signals (each check takes the GIL, which
+/// another Python thread may hold for up to its switch interval, 5 ms).
+const SIGNAL_EVERY: Duration = Duration::from_millis(40);
+
+/// Run `f` on this thread with its loops' polls (`fastiter_runtime::interrupt`) checking for
+/// signals, at most every `SIGNAL_EVERY`: a run that nobody watches (a `@fastiter.compile`
+/// call, a short input) still stops on Ctrl-C. Returns `f`'s result and the exception a
+/// signal handler raised, if one did (then the run was stopped). Off the main thread signals
+/// are never handled, and nothing is checked.
+fn with_signals<T>(f: impl FnOnce() -> T) -> (T, Option<PyErr>) {
+    // SAFETY: no preconditions; it reads the OS thread's identity.
+    let this = unsafe { pyo3::ffi::PyThread_get_thread_ident() };
+    if MAIN_THREAD.get() != Some(&this) {
+        return (f(), None);
+    }
+    let raised: std::cell::RefCell<Option<PyErr>> = std::cell::RefCell::new(None);
+    let last = std::cell::Cell::new(std::time::Instant::now());
+    let hook = || {
+        if raised.borrow().is_some() {
+            return true; // the interpreter's rerun of a stopped chunk stops too
+        }
+        if last.get().elapsed() < SIGNAL_EVERY {
+            return false;
+        }
+        let checked = Python::attach(|py| py.check_signals());
+        last.set(std::time::Instant::now());
+        match checked {
+            Ok(()) => false,
+            Err(e) => {
+                *raised.borrow_mut() = Some(e);
+                true
+            }
+        }
+    };
+    let out = fastiter_runtime::interrupt::with_hook(&hook, f);
+    (out, raised.into_inner())
+}
+
 /// Run `f` on a worker thread with the GIL released, checking for signals (Ctrl-C) every few
 /// milliseconds; on a signal, cancel the run, wait for it to stop, and raise.
 fn run_watched<T: Send>(py: Python<'_>, f: impl FnOnce(&AtomicBool) -> T + Send) -> PyResult<T> {
@@ -1031,6 +1095,10 @@ fn get_num_threads() -> usize {
 
 #[pymodule(gil_used = false)]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let main = m.py().import("threading")?.call_method0("main_thread")?;
+    if let Ok(ident) = main.getattr("ident")?.extract::<std::ffi::c_ulong>() {
+        let _ = MAIN_THREAD.set(ident);
+    }
     m.add_function(wrap_pyfunction!(compile, m)?)?;
     m.add_function(wrap_pyfunction!(buffer_dtype_of, m)?)?;
     m.add_function(wrap_pyfunction!(convert::sequence_buffer, m)?)?;

@@ -26,12 +26,14 @@
 //! workers stop claiming new ones once a lower-index chunk is decisive. So the earliest error
 //! in input order wins, as sequential Python would report it. `run_chunk` calls themselves may
 //! happen in any order and concurrently, so it must not rely on side-effect order. A set cancel
-//! flag stops new chunks from starting (running ones finish) and yields [`Cancelled`]; a panic
+//! flag stops new chunks from starting, running kernels stop at their next loop poll
+//! ([`interrupt`]), and the run yields [`Cancelled`]; a panic
 //! in a chunk propagates to the caller.
 
 pub mod abi;
 pub mod chunks;
 pub mod execute;
+pub mod interrupt;
 pub mod pool;
 
 pub use chunks::{chunk_bounds, chunk_len, num_chunks, MAX_CHUNKS, MIN_CHUNK};

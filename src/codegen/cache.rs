@@ -96,7 +96,12 @@ pub enum Target {
 /// The helpers a cached kernel may import: the JIT looks names up among the symbols
 /// `helpers::register` defines, then in the process, and a name that resolves nowhere would
 /// abort the process at finalisation.
-const IMPORTS: [&str; 3] = [helpers::MATH1, helpers::FBIN, helpers::BUILTIN];
+const IMPORTS: [&str; 4] = [
+    helpers::MATH1,
+    helpers::FBIN,
+    helpers::BUILTIN,
+    fastiter_runtime::interrupt::POLL_SYMBOL,
+];
 
 /// The relocation kinds the JIT applies (and how many bytes each patches); a kernel with any
 /// other kind is not cached.

@@ -23,6 +23,10 @@ pub fn register(jb: &mut JITBuilder) {
     jb.symbol(MATH1, math1 as *const u8);
     jb.symbol(FBIN, fbin as *const u8);
     jb.symbol(BUILTIN, builtin as *const u8);
+    jb.symbol(
+        fastiter_runtime::interrupt::POLL_SYMBOL,
+        fastiter_runtime::interrupt::poll as *const u8,
+    );
 }
 
 fn finish(r: Result<f64, crate::errors::ErrCode>, out: *mut f64) -> u32 {

@@ -18,6 +18,7 @@ use crate::errors::ErrCode;
 use crate::ir::*;
 use crate::pyops::MathFn;
 use fastiter_runtime::abi::{self, Partial};
+use fastiter_runtime::interrupt;
 
 mod builtins;
 
@@ -57,6 +58,10 @@ struct Gen<'a, 'f> {
     fbin: FuncRef,
     /// `fastiter_builtin`: the builtin table's operations (`lower::builtins`).
     builtin: FuncRef,
+    /// `fastiter_poll`: whether the run was interrupted (`fastiter_runtime::interrupt`).
+    poll: FuncRef,
+    /// Loop back edges left until the next poll.
+    budget: Variable,
     /// Address of an 8-byte stack slot for helper results.
     slot: Value,
     /// The batched loop's lanes: each interleaved element's own set of `vars` (lane 0's is
@@ -132,6 +137,14 @@ pub fn build(
             .map_err(|e| CodegenError(e.to_string()))?;
         module.declare_func_in_func(id, b.func)
     };
+    let poll = {
+        let mut sig = module.make_signature();
+        sig.returns.push(AbiParam::new(types::I32));
+        let id = module
+            .declare_function(interrupt::POLL_SYMBOL, Linkage::Import, &sig)
+            .map_err(|e| CodegenError(e.to_string()))?;
+        module.declare_func_in_func(id, b.func)
+    };
 
     let entry = b.create_block();
     b.append_block_params_for_function_params(entry);
@@ -162,6 +175,9 @@ pub fn build(
         .iter()
         .map(|v| b.declare_var(clif_type(v.ty)))
         .collect();
+    let budget = b.declare_var(types::I64);
+    let every = b.ins().iconst(types::I64, interrupt::POLL_EVERY);
+    b.def_var(budget, every);
     let fma = module
         .isa()
         .isa_flags()
@@ -188,6 +204,8 @@ pub fn build(
         math1,
         fbin,
         builtin,
+        poll,
+        budget,
         slot,
     };
     g.body(env, src_off, lo, hi, out)?;
@@ -326,6 +344,22 @@ impl Gen<'_, '_> {
             }
             _ => None,
         };
+        // The chunk runs in segments of `POLL_EVERY` elements, with a poll for an interrupt
+        // between two: no element pays for it.
+        let seg_head = self.b.create_block();
+        self.b.ins().jump(seg_head, &[]);
+        self.b.switch_to_block(seg_head);
+        let i_seg = self.b.use_var(i_var);
+        let room = self.b.ins().isub(hi, i_seg);
+        let short =
+            self.b
+                .ins()
+                .icmp_imm_s(IntCC::SignedLessThanOrEqual, room, interrupt::POLL_EVERY);
+        // Wraps only where `short` picks `hi` instead.
+        let seg_end = self.b.ins().iadd_imm_s(i_seg, interrupt::POLL_EVERY);
+        let hi_all = hi;
+        let hi = self.b.ins().select(short, hi_all, seg_end);
+
         let width = self.batch_width();
         if width > 1 {
             self.batched_loops(width, &src, hi, i_var, x_var, &accs, out);
@@ -333,10 +367,11 @@ impl Gen<'_, '_> {
 
         let body = self.b.create_block();
         let latch = self.b.create_block();
+        let seg_exit = self.b.create_block();
         let exit = self.b.create_block();
         let i0 = self.b.use_var(i_var);
         let nonempty = self.b.ins().icmp(IntCC::SignedLessThan, i0, hi);
-        self.b.ins().brif(nonempty, body, &[], exit, &[]);
+        self.b.ins().brif(nonempty, body, &[], seg_exit, &[]);
 
         // The loop body: one element.
         self.b.switch_to_block(body);
@@ -377,7 +412,22 @@ impl Gen<'_, '_> {
             self.b.def_var(v, x1);
         }
         let more = self.b.ins().icmp(IntCC::SignedLessThan, i1, hi);
-        self.b.ins().brif(more, body, &[], exit, &[]);
+        self.b.ins().brif(more, body, &[], seg_exit, &[]);
+
+        // The segment's end: poll, then the next segment, or the chunk's end.
+        self.b.switch_to_block(seg_exit);
+        let more = self.b.ins().icmp(IntCC::SignedLessThan, hi, hi_all);
+        let poll_b = self.b.create_block();
+        self.b.set_cold_block(poll_b);
+        self.b.ins().brif(more, poll_b, &[], exit, &[]);
+        self.b.switch_to_block(poll_b);
+        let call = self.b.ins().call(self.poll, &[]);
+        let stop = self.b.inst_results(call)[0];
+        let code = self.b.ins().iconst(types::I32, ErrCode::Interrupted as i64);
+        let args = [BlockArg::Value(code), BlockArg::Value(hi)];
+        self.b
+            .ins()
+            .brif(stop, self.err_block, &args, seg_head, &[]);
 
         // Exit: store the partial.
         self.b.switch_to_block(exit);
@@ -1153,6 +1203,28 @@ impl Gen<'_, '_> {
         self.b.switch_to_block(cont);
     }
 
+    /// A loop's back edge: every `POLL_EVERY` of them (in all the kernel's loops), ask
+    /// whether the run was interrupted, and leave with `Interrupted` if so. Even in the
+    /// batched loop: it is no element's error, and the run ends with it.
+    fn back_edge(&mut self) {
+        let left = self.b.use_var(self.budget);
+        let left = self.b.ins().iadd_imm_s(left, -1);
+        self.b.def_var(self.budget, left);
+        let poll_b = self.b.create_block();
+        self.b.set_cold_block(poll_b);
+        let go = self.b.create_block();
+        self.b.ins().brif(left, go, &[], poll_b, &[]);
+        self.b.switch_to_block(poll_b);
+        let every = self.b.ins().iconst(types::I64, interrupt::POLL_EVERY);
+        self.b.def_var(self.budget, every);
+        let call = self.b.ins().call(self.poll, &[]);
+        let stop = self.b.inst_results(call)[0];
+        let code = self.b.ins().iconst(types::I32, ErrCode::Interrupted as i64);
+        let args = [BlockArg::Value(code), BlockArg::Value(self.idx)];
+        self.b.ins().brif(stop, self.err_block, &args, go, &[]);
+        self.b.switch_to_block(go);
+    }
+
     /// Leave for the inexact exit when `cond` holds (the chunk is recomputed exactly).
     fn inexact_if(&mut self, cond: Value) {
         let cont = self.b.create_block();
@@ -1484,6 +1556,7 @@ impl Gen<'_, '_> {
                     self.b.ins().jump(head, &[]);
                 }
                 self.b.switch_to_block(head);
+                self.back_edge();
                 let cv = self.expr(cond);
                 let bb = self.b.create_block();
                 self.b.ins().brif(cv, bb, &[], exit, &[]);
@@ -1561,6 +1634,7 @@ impl Gen<'_, '_> {
         self.run_body(body, exit, latch, jam);
         // The next element; an overflowing step is past `stop`, so the loop ends.
         self.b.switch_to_block(latch);
+        self.back_edge();
         let i = self.b.use_var(cursor);
         let (n, of) = self.b.ins().sadd_overflow(i, st);
         let nb = self.b.create_block();

@@ -36,6 +36,8 @@ pub struct Interp<'a> {
     zip: Option<crate::exec::BufferArg>,
     /// The builtin call that raised last, for the chunk's error (see `ErrCall`).
     call: Option<Box<crate::exec::ErrCall>>,
+    /// Counts loop iterations between looks at whether the run was interrupted.
+    poll: fastiter_runtime::interrupt::Poller,
 }
 
 impl<'a> Interp<'a> {
@@ -48,6 +50,7 @@ impl<'a> Interp<'a> {
             index: 0,
             zip: None,
             call: None,
+            poll: Default::default(),
         }
     }
 
@@ -449,6 +452,9 @@ impl<'a> Interp<'a> {
                     if !self.eval_bool(c)? {
                         break;
                     }
+                    if self.poll.tick() {
+                        return Err(ErrCode::Interrupted);
+                    }
                     match self.exec(b)? {
                         Flow::Break => break,
                         Flow::Return(v) => return Ok(Flow::Return(v)),
@@ -474,6 +480,9 @@ impl<'a> Interp<'a> {
                 let up = step.is_positive();
                 let mut first = first.as_ref();
                 while if up { i < stop } else { i > stop } {
+                    if self.poll.tick() {
+                        return Err(ErrCode::Interrupted);
+                    }
                     self.vars[var.0 as usize] = Value::Int(i.clone());
                     let b = first.take().unwrap_or(body);
                     match self.exec(b)? {

@@ -560,6 +560,32 @@ impl Consumer {
 }
 
 impl Pipeline {
+    /// Whether any stage or the consumer runs a loop (a `while`, a `for`, a nested pipeline
+    /// or comprehension): then one element may take any time, and a run must be watched for
+    /// Ctrl-C however short its input.
+    pub fn has_loops(&self) -> bool {
+        fn looping(s: &Stmt) -> bool {
+            match s {
+                Stmt::While { .. } | Stmt::ForRange { .. } => true,
+                Stmt::If(_, a, b) => a.iter().chain(b).any(looping),
+                _ => false,
+            }
+        }
+        let in_expr =
+            |e: &Expr| e.any(&|e| matches!(&e.kind, ExprKind::Block(ss) if ss.iter().any(looping)));
+        let consumer: Vec<&Expr> = match &self.consumer {
+            Consumer::Any(Some(l)) | Consumer::All(Some(l)) => vec![&l.body],
+            Consumer::Find { pred: l, .. } | Consumer::ExtremeBy { key: l, .. } => vec![&l.body],
+            Consumer::Reduce { identity, op, .. } => vec![identity, op],
+            _ => vec![],
+        };
+        self.stages
+            .iter()
+            .map(Stage::expr)
+            .chain(consumer)
+            .any(in_expr)
+    }
+
     /// The type of elements reaching the consumer.
     pub fn elem_type(&self) -> Type {
         self.stages

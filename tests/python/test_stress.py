@@ -63,9 +63,33 @@ SQ7 = lambda x: x * x % 7
 NEVER = lambda x: x % 1000003 == 1000004
 ROOT = lambda x: math.sqrt(x) * 0.5
 NEG = lambda x: x < 0
+W = 100
+
+
+@fastiter.compile
+def spin(n):
+    i = 0
+    t = 0
+    while i < n:
+        t = (t + i * i) % 1000003
+        i += 1
+    return t
 
 
 def pipeline(n):
+    # Loops inside an element: W (a global the lambdas read) sets how long each runs.
+    global W
+    W = 100 if n <= 1000 else {"spin_stage": 10**9, "genexpr": 10**13}.get(KIND, 10**12)
+    if KIND == "spin":
+        return spin(W)
+    if KIND == "spin_stage":
+        return par_range(0, min(n, 10**6)).map(lambda k: spin(W + k)).sum()
+    if KIND == "spin_short":
+        return par_range(0, 10).map(lambda k: spin(W + k)).sum()
+    if KIND == "genexpr":
+        return par_range(0, 4).map(
+            lambda k: int(any(j * j % 1000003 == 1000004 for j in range(k, W)))
+        ).sum()
     if KIND == "map_sum":
         return par_range(0, n).map(SQ7).sum()
     if KIND == "filter_count":
@@ -107,7 +131,21 @@ CTRL_C_LATENCIES = {}
 @posix_only
 @pytest.mark.parametrize(
     ("kind", "threads"),
-    [("map_sum", 2), ("map_sum", 1), ("filter_count", 2), ("float_sum", 2), ("any", 2)],
+    [
+        ("map_sum", 2),
+        ("map_sum", 1),
+        ("filter_count", 2),
+        ("float_sum", 2),
+        ("any", 2),
+        # Loops inside one element (issue #13): a compiled function's `while`, one long loop
+        # per element of a long or a short input, a generator expression in a stage.
+        ("spin", 1),
+        ("spin_stage", 2),
+        ("spin_stage", 1),
+        ("spin_short", 2),
+        ("spin_short", 1),
+        ("genexpr", 2),
+    ],
 )
 def test_ctrl_c_stops_a_long_kernel(tmp_path, kind, threads):
     proc = run_script(tmp_path, "ctrl_c.py", CTRL_C_SCRIPT, (kind, threads, "catch"))
