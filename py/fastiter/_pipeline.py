@@ -163,7 +163,13 @@ class _Source:
     def input_note(self) -> str | None:
         """How the input is read, for `explain()`: in place, or why not."""
         if self.kind == "buffer":
-            return f"a {_type_name(type(self.data))}, its buffer read in place"
+            name = _type_name(type(self.data))
+            if _native.buffer_dtype_of(self.data) is None:
+                return (
+                    f"a {name} whose buffer (format {_buffer_format(self.data)!r}) is not read "
+                    "in place: its elements run as Python values"
+                )
+            return f"a {name}, its buffer read in place"
         return self.note
 
     def python_items(self) -> Iterable[Any]:
