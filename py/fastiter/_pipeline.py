@@ -244,8 +244,14 @@ def _zip_input(other: Any) -> tuple[Any, str]:
         return zbuf
     if isinstance(other, (list, tuple)):
         return _sequence_buffer(other)
-    if not _reads_in_place(other):
-        why = _not_in_place(other)
+    if not _buffer_source(other):
+        # Iterating a 2-D array gives rows; a subclass or another exporter what it likes.
+        if _reads_in_place(other):
+            why: str | None = (
+                "it is not a one-dimensional buffer (iterating it does not give its elements)"
+            )
+        else:
+            why = _not_in_place(other)
         raise Unsupported(
             f"`.zip()` does not compile with a {type(other).__name__}" + (f": {why}" if why else "")
         )

@@ -228,6 +228,13 @@ fn checked_buffer(obj: &Bound<'_, PyAny>, dtype: Dtype) -> PyResult<PyUntypedBuf
         )));
     }
     let buf = PyUntypedBuffer::get(obj)?;
+    if buf.dimensions() != 1 {
+        // Iterating a 2-D array gives its rows, a 0-D one raises: never its flat elements.
+        return Err(PyTypeError::new_err(format!(
+            "expected a one-dimensional buffer, got {} dimensions",
+            buf.dimensions()
+        )));
+    }
     let dt = buffer_dtype(&buf);
     // Bytes of 0/1 read as bools. Tagged numbers come as pairs of int64 (`convert.rs`).
     let ok = dt == Some(dtype)
@@ -251,14 +258,15 @@ fn items_of(buf: &PyUntypedBuffer, dtype: Dtype) -> usize {
 }
 
 /// The dtype name of an object's buffer, or None when fastiter cannot read it in place (not
-/// a type read in place, no buffer protocol, not C-contiguous, an unsupported format).
+/// a type read in place, no buffer protocol, not one-dimensional and C-contiguous, an
+/// unsupported format).
 #[pyfunction]
 fn buffer_dtype_of(obj: &Bound<'_, PyAny>) -> Option<&'static str> {
     if !reads_in_place(obj) {
         return None;
     }
     let buf = PyUntypedBuffer::get(obj).ok()?;
-    if !buf.is_c_contiguous() {
+    if !buf.is_c_contiguous() || buf.dimensions() != 1 {
         return None;
     }
     buffer_dtype(&buf).map(Dtype::name)

@@ -287,6 +287,25 @@ def test_zip_partner(name, make, how):
         assert "compiled: no" in text and "not read in place" in text, text
 
 
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param(lambda: np.arange(6).reshape(3, 2), id="ndarray-2d"),
+        pytest.param(lambda: np.arange(6.0).reshape(3, 2), id="ndarray-2d-f"),
+        pytest.param(lambda: memoryview(bytes(6)).cast("B", (3, 2)), id="memoryview-2d"),
+    ],
+)
+def test_zip_with_a_two_dimensional_buffer(other):
+    """A 2-D partner zips its rows (or raises, as iterating a 2-D memoryview does), never its
+    flat elements."""
+    a = np.arange(3)
+    want = outcome(lambda: [x + y for x, y in zip(a.tolist(), other())])
+    got = outcome(lambda: into_par_iter(a).zip(other()).map(lambda t: t[0] + t[1]).collect())
+    assert same(got, want), (got, want)
+    text = fastiter.explain(into_par_iter(a).zip(other()).map(lambda t: t[0] + t[1]))
+    assert "compiled: no" in text and "not a one-dimensional buffer" in text, text
+
+
 # ---------------------------------------------------------------------------------------------
 # The native checks behind them
 # ---------------------------------------------------------------------------------------------
@@ -300,18 +319,24 @@ def test_native_reads_only_exact_types():
     assert _native.buffer_dtype_of(Arr("q", [1])) is None
     assert _native.buffer_dtype_of((ctypes.c_int64 * 2)()) is None
     assert _native.buffer_dtype_of(memoryview(b"ab").cast("c")) is None
+    assert _native.buffer_dtype_of(np.arange(4).reshape(2, 2)) is None
+    assert _native.buffer_dtype_of(np.array(5)) is None
     kernel = _native.compile("_fi_data.sum()", [], ("_fi_data", "i64"))
     assert kernel.run([], np.arange(4)) == 6
     with pytest.raises(TypeError, match="not read in place"):
         kernel.run([], np.ma.masked_array([1, 2, 3, 4], mask=[0, 1, 0, 0]))
     with pytest.raises(TypeError, match="not read in place"):
         kernel.run([], Arr("q", [1, 2]))
+    with pytest.raises(TypeError, match="one-dimensional"):
+        kernel.run([], np.arange(4).reshape(2, 2))
 
 
 def test_run_refuses_a_subclass():
     assert fastiter.run("d.map(x * 2).sum()", d=np.arange(4)) == 12
     with pytest.raises(TypeError, match="not a subclass"):
         fastiter.run("d.map(x * 2).sum()", d=np.ma.masked_array([1, 2, 3], mask=[0, 1, 0]))
+    with pytest.raises(TypeError):
+        fastiter.run("d.map(x * 2).sum()", d=np.arange(4).reshape(2, 2))
 
 
 # ---------------------------------------------------------------------------------------------
