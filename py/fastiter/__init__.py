@@ -61,8 +61,8 @@ def run(src: str, **params: Any) -> Any:
     ``run("range(0, N).filter(x % 2 == 0).map(x * x).sum()", N=10**6)``.
 
     Keyword arguments that are numbers become parameters (the kernel is cached per source and
-    parameter types); one argument may be a buffer (a NumPy array, ``array.array``, ...), read
-    in place under its name. Raises :class:`CompileError` (with ``line``, ``column`` and a
+    parameter types); one argument may be a buffer (an exact NumPy array, ``array.array``,
+    ``memoryview``, ``bytes`` or ``bytearray``; not a subclass), read in place under its name. Raises :class:`CompileError` (with ``line``, ``column`` and a
     caret in ``rendered``) when the text does not compile, and the Python exception a run
     raises (``ZeroDivisionError``, ...) as CPython would.
     """
@@ -79,7 +79,8 @@ def run(src: str, **params: Any) -> Any:
         if dtype is None or buffer is not None:
             raise TypeError(
                 f"parameter {name!r} is a {type(value).__name__}: parameters are int, float or "
-                "bool, plus at most one C-contiguous buffer (NumPy array, array.array, ...)"
+                "bool, plus at most one C-contiguous buffer read in place (an exact NumPy "
+                "array, array.array, memoryview, bytes or bytearray; not a subclass)"
             )
         buffer = (name, dtype, value)
     key = (src, tuple(names), buffer[:2] if buffer else None)

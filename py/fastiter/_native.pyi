@@ -101,7 +101,9 @@ def compile(
     params: Sequence[tuple[str, str]],
     buffer: tuple[str, str] | None = None,
 ) -> Kernel: ...
-def buffer_dtype_of(obj: Any) -> str | None: ...
+def buffer_dtype_of(obj: Any) -> str | None:
+    """The dtype read in place from ``obj`` (an exact ndarray, array.array, memoryview, bytes,
+    bytearray or converted list, C-contiguous, in a format read), else None."""
 
 class SeqBuffer:
     """A converted list or tuple: a read-only buffer of int64, float64 or bool items."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import contextvars
 import functools
 import itertools
@@ -85,12 +86,67 @@ def _strict_error(reason: Any) -> BaseException:
 # --- Sources ------------------------------------------------------------------------------
 
 
-class _Source:
-    __slots__ = ("data", "kind", "length")
+# The exact types read in place (with `numpy.ndarray`, found without importing numpy):
+# iterating one gives its buffer's elements.
+_IN_PLACE_TYPES = (memoryview, bytes, bytearray, array.array)
+_IN_PLACE_NAMES = "numpy.ndarray, array.array, memoryview, bytes or bytearray"
 
-    def __init__(self, kind: str, data: Any) -> None:
+
+def _in_place_base(cls: type) -> bool:
+    if cls in _IN_PLACE_TYPES:
+        return True
+    np = sys.modules.get("numpy")
+    return np is not None and cls is getattr(np, "ndarray", None)
+
+
+def _reads_in_place(obj: Any) -> bool:
+    """Whether ``obj`` is of a type read in place (exact: not a subclass). A subclass or any
+    other exporter may iterate as something else than its buffer (a masked array gives
+    ``masked``, a 1xN ``np.matrix`` one row, an ``__iter__`` of its own anything)."""
+    return _in_place_base(type(obj))
+
+
+def _type_name(cls: type) -> str:
+    mod = getattr(cls, "__module__", "builtins")
+    return cls.__qualname__ if mod == "builtins" else f"{mod}.{cls.__qualname__}"
+
+
+def _exports_buffer(obj: Any) -> bool:
+    try:
+        with memoryview(obj):
+            return True
+    except Exception:  # noqa: BLE001 - any exporter's failure means no buffer
+        return False
+
+
+def _not_in_place(obj: Any) -> str | None:
+    """Why ``obj``, which is not of a type read in place, is iterated rather than read in
+    place; None when it exports no buffer (nothing to say)."""
+    cls = type(obj)
+    for base in cls.__mro__[1:]:
+        if _in_place_base(base):
+            return (
+                f"a subclass of {_type_name(base)} ({cls.__name__}) is iterated as Python "
+                "does, not read in place"
+            )
+    if _exports_buffer(obj):
+        return (
+            f"a {cls.__name__} exports a buffer but is iterated as Python does, not read in "
+            f"place (only an exact {_IN_PLACE_NAMES} is)"
+        )
+    return None
+
+
+class _Source:
+    __slots__ = ("data", "kind", "length", "note", "origin")
+
+    def __init__(self, kind: str, data: Any, note: str | None = None, origin: str = "") -> None:
         self.kind = kind  # "range", "seq", "buffer"
         self.data = data
+        # For a "seq" made by iterating a buffer exporter not read in place: why not, and the
+        # exporter's type name.
+        self.note = note
+        self.origin = origin
 
     def describe(self) -> str:
         if self.kind == "range":
@@ -98,8 +154,23 @@ class _Source:
             step = f", {r.step}" if r.step != 1 else ""
             return f"par_range({r.start}, {r.stop}{step})"
         if self.kind == "seq":
-            return f"into_par_iter(<{type(self.data).__name__} of {len(self.data)}>)"
+            what = f"{type(self.data).__name__} of {len(self.data)}"
+            if self.note is not None:
+                what += f" from iterating a {self.origin}"
+            return f"into_par_iter(<{what}>)"
         return f"into_par_iter(<{type(self.data).__name__} buffer>)"
+
+    def input_note(self) -> str | None:
+        """How the input is read, for `explain()`: in place, or why not."""
+        if self.kind == "buffer":
+            name = _type_name(type(self.data))
+            if _native.buffer_dtype_of(self.data) is None:
+                return (
+                    f"a {name} whose buffer (format {_buffer_format(self.data)!r}) is not read "
+                    "in place: its elements run as Python values"
+                )
+            return f"a {name}, its buffer read in place"
+        return self.note
 
     def python_items(self) -> Iterable[Any]:
         """The elements as Python values (buffers: as `.tolist()` gives them)."""
@@ -129,7 +200,12 @@ class _Source:
                 None,
             )
         if self.kind == "seq":
-            buf, dtype = _sequence_buffer(self.data)
+            try:
+                buf, dtype = _sequence_buffer(self.data)
+            except Unsupported as e:
+                if self.note is None:
+                    raise
+                raise Unsupported(f"{self.note}; the items it gives: {e}") from None
         else:
             buf = self.data
             dtype = _native.buffer_dtype_of(buf)
@@ -168,9 +244,23 @@ def _zip_input(other: Any) -> tuple[Any, str]:
         return zbuf
     if isinstance(other, (list, tuple)):
         return _sequence_buffer(other)
+    if not _buffer_source(other):
+        # Iterating a 2-D array gives rows; a subclass or another exporter what it likes.
+        if _reads_in_place(other):
+            why: str | None = (
+                "it is not a one-dimensional buffer (iterating it does not give its elements)"
+            )
+        else:
+            why = _not_in_place(other)
+        raise Unsupported(
+            f"`.zip()` does not compile with a {type(other).__name__}" + (f": {why}" if why else "")
+        )
     dtype = _native.buffer_dtype_of(other)
     if dtype is None:
-        raise Unsupported(f"`.zip()` does not compile with a {type(other).__name__}")
+        raise Unsupported(
+            f"`.zip()` does not compile with this {type(other).__name__}: its buffer (format "
+            f"{_buffer_format(other)!r}) is not C-contiguous in a format fastiter reads in place"
+        )
     return other, dtype
 
 
@@ -748,7 +838,7 @@ def _apply_stages(stages: tuple[tuple[str, Any, Any], ...], it: Iterable[Any]) -
         elif op == "zip":
             if isinstance(extra, ParallelIterator):
                 other = extra._python_iter()
-            elif _native.buffer_dtype_of(extra) is not None:
+            elif _buffer_source(extra):
                 # A buffer zipped in reads as a buffer source does: `.tolist()`'s values.
                 other = _Source("buffer", extra).python_items()
             else:
@@ -875,6 +965,9 @@ def _explanation(
     p: ParallelIterator, consumer: str, plan: _Plan | None, values: list[Any], reason: Any
 ) -> str:
     lines = [f"pipeline: {p.describe()}.{consumer}()"]
+    note = p._src.input_note()
+    if note:
+        lines.append(f"input: {note}")
     if plan is not None and plan.kernel is not None:
         k = plan.kernel
         lines.append(
@@ -920,8 +1013,9 @@ def _par_range(start: int, stop: int | None = None, step: int = 1) -> ParallelIt
 def into_par_iter(data: Any) -> ParallelIterator:
     """A parallel iterator over ``data``: a range, a list or tuple (converted once, in one
     native pass, to a typed buffer when it holds ints, floats and bools), anything with the
-    buffer protocol (NumPy arrays, ``array.array``, ``memoryview``: read in place), or any
-    other iterable."""
+    buffer protocol of an exact type (``numpy.ndarray``, ``array.array``, ``memoryview``,
+    ``bytes``, ``bytearray``: read in place), or any other iterable (iterated once, as Python
+    does: a subclass of those, a masked array, ``np.matrix``)."""
     if isinstance(data, ParallelIterator):
         return data
     if isinstance(data, range):
@@ -930,16 +1024,22 @@ def into_par_iter(data: Any) -> ParallelIterator:
         return ParallelIterator(_Source("range", data))
     if isinstance(data, (list, tuple)):
         return ParallelIterator(_Source("seq", data))
-    if not isinstance(data, str):
-        try:
-            with memoryview(data) as m:
-                ndim = m.ndim
-        except TypeError:
-            pass
-        else:
-            if ndim == 1:
-                return ParallelIterator(_Source("buffer", data))
-    return ParallelIterator(_Source("seq", list(data)))
+    if _buffer_source(data):
+        return ParallelIterator(_Source("buffer", data))
+    note = None if isinstance(data, str) or _reads_in_place(data) else _not_in_place(data)
+    return ParallelIterator(_Source("seq", list(data), note, type(data).__name__))
+
+
+def _buffer_source(data: Any) -> bool:
+    """Whether ``data`` is read as a buffer: an exact type read in place, exporting a
+    one-dimensional buffer (an object array, a datetime64 array export none)."""
+    if not _reads_in_place(data):
+        return False
+    try:
+        with memoryview(data) as m:
+            return m.ndim == 1
+    except (TypeError, ValueError, BufferError):
+        return False
 
 
 # The native per-call path calls back into these; `par_range` is native: exact ints make the

@@ -18,7 +18,9 @@ use pyo3::buffer::PyUntypedBuffer;
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyValueError, PyZeroDivisionError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyTuple};
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyMemoryView, PyTuple,
+};
 
 use std::ffi::CStr;
 
@@ -188,7 +190,8 @@ fn buffer_dtype(buf: &PyUntypedBuffer) -> Option<Dtype> {
         ("i" | "l", 4) => Dtype::I32,
         ("h", 2) => Dtype::I16,
         ("b", 1) => Dtype::I8,
-        ("B" | "c", 1) => Dtype::U8,
+        // Not "c": a memoryview of chars iterates as 1-byte `bytes`, not ints.
+        ("B", 1) => Dtype::U8,
         ("H", 2) => Dtype::U16,
         ("I" | "L", 4) => Dtype::U32,
         ("?", 1) => Dtype::Bool,
@@ -196,9 +199,47 @@ fn buffer_dtype(buf: &PyUntypedBuffer) -> Option<Dtype> {
     })
 }
 
-/// `obj`'s buffer, checked to be C-contiguous elements of `dtype`.
+/// Whether `obj` is read in place: an exact `numpy.ndarray`, `array.array`, `memoryview`,
+/// `bytes` or `bytearray` (or a converted list). Iterating one of these gives its buffer's
+/// elements; a subclass or another exporter may iterate as something else (a masked array
+/// gives `masked`, a 1xN `np.matrix` one row, an `__iter__` of its own anything), so it is
+/// never read in place.
+fn reads_in_place(obj: &Bound<'_, PyAny>) -> bool {
+    if obj.is_exact_instance_of::<PyBytes>()
+        || obj.is_exact_instance_of::<PyByteArray>()
+        || obj.is_exact_instance_of::<PyMemoryView>()
+        || obj.is_exact_instance_of::<convert::SeqBuffer>()
+    {
+        return true;
+    }
+    // By module and name: no import of numpy (or array) to find its type.
+    let ty = obj.get_type();
+    let (Ok(module), Ok(name)) = (ty.module(), ty.name()) else {
+        return false;
+    };
+    matches!(
+        (module.to_str(), name.to_str()),
+        (Ok("numpy"), Ok("ndarray")) | (Ok("array"), Ok("array"))
+    )
+}
+
+/// `obj`'s buffer, checked to be C-contiguous elements of `dtype` of a type read in place.
 fn checked_buffer(obj: &Bound<'_, PyAny>, dtype: Dtype) -> PyResult<PyUntypedBuffer> {
+    if !reads_in_place(obj) {
+        return Err(PyTypeError::new_err(format!(
+            "a {} is not read in place (only an exact numpy.ndarray, array.array, memoryview, \
+             bytes or bytearray is): iterate it",
+            obj.get_type().name()?
+        )));
+    }
     let buf = PyUntypedBuffer::get(obj)?;
+    if buf.dimensions() != 1 {
+        // Iterating a 2-D array gives its rows, a 0-D one raises: never its flat elements.
+        return Err(PyTypeError::new_err(format!(
+            "expected a one-dimensional buffer, got {} dimensions",
+            buf.dimensions()
+        )));
+    }
     let dt = buffer_dtype(&buf);
     // Bytes of 0/1 read as bools. Tagged numbers come as pairs of int64 (`convert.rs`).
     let ok = dt == Some(dtype)
@@ -221,12 +262,16 @@ fn items_of(buf: &PyUntypedBuffer, dtype: Dtype) -> usize {
     }
 }
 
-/// The dtype name of an object's buffer, or None when fastiter cannot read it in place (no
-/// buffer protocol, not C-contiguous, an unsupported format).
+/// The dtype name of an object's buffer, or None when fastiter cannot read it in place (not
+/// a type read in place, no buffer protocol, not one-dimensional and C-contiguous, an
+/// unsupported format).
 #[pyfunction]
 fn buffer_dtype_of(obj: &Bound<'_, PyAny>) -> Option<&'static str> {
+    if !reads_in_place(obj) {
+        return None;
+    }
     let buf = PyUntypedBuffer::get(obj).ok()?;
-    if !buf.is_c_contiguous() {
+    if !buf.is_c_contiguous() || buf.dimensions() != 1 {
         return None;
     }
     buffer_dtype(&buf).map(Dtype::name)

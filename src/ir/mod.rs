@@ -304,8 +304,8 @@ pub enum Source {
     Range { start: Expr, stop: Expr, step: Expr },
     /// A list literal: one element type, items over parameters only.
     List { items: Vec<Expr>, ty: Type },
-    /// A contiguous buffer of `dtype` passed in at run time (a NumPy array, an
-    /// `array.array`, a `memoryview`), read in place.
+    /// A contiguous buffer of `dtype` passed in at run time (an exact NumPy array,
+    /// `array.array`, `memoryview`, `bytes` or `bytearray`, or a converted list), read in place.
     Buffer { name: String, dtype: Dtype },
 }
 

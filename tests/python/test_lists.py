@@ -402,3 +402,42 @@ def test_list_mutated_by_another_thread():
         stop.set()
         t.join()
         sys.setswitchinterval(old)
+
+
+def test_large_list_emptied_by_another_thread():
+    """A large list another thread empties (``clear()``, ``del l[:]``, ``l[:] = []``) and
+    refills while it is converted: each conversion holds the GIL (or the list's lock) from the
+    first item to the last, so it sees the list full or empty, never a length that shrank
+    under it (reading past the end would read freed item pointers)."""
+    n = 1_000_000
+    full = [3] * n
+    data = list(full)
+    stop = threading.Event()
+
+    def mutate():
+        k = 0
+        while not stop.is_set():
+            k += 1
+            op = k % 3
+            if op == 0:
+                data.clear()
+            elif op == 1:
+                del data[:]
+            else:
+                data[:] = []
+            data.extend(full)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    t = threading.Thread(target=mutate)
+    t.start()
+    try:
+        for _ in range(40):
+            got = into_par_iter(data).map(lambda x: x * 2).sum()
+            assert got in (0, 6 * n), got
+            c = into_par_iter(data).count()
+            assert c in (0, n), c
+    finally:
+        stop.set()
+        t.join()
+        sys.setswitchinterval(old)
