@@ -503,6 +503,7 @@ class Stats:
         "functions",
         "batches",
         "raised",
+        "errors",
     )
 
     def __init__(self):
@@ -570,8 +571,8 @@ class Runner:
             run = getattr(mod, f"run_{case.name}")
             got = outcome(lambda: run(src_obj))
             want, elements = ref(data)
-            st.pipelines += 1
             bad = mismatch(got, want, elements, case.consumer)
+            st.pipelines += 1
             if bad is None:
                 st.passed += 1
                 st.raised += isinstance(want, Raised)
@@ -588,8 +589,8 @@ class Runner:
                 k = rng.randint(0, 5)
                 got = outcome(lambda n=n, k=k: run(n, k))
                 want, elements = ref(n, k)
-                st.pipelines += 1
                 bad = mismatch(got, want, elements, case.consumer)
+                st.pipelines += 1
                 if bad is None:
                     st.passed += 1
                 else:
@@ -610,7 +611,6 @@ class Runner:
             hi = lo + rng.choice([0, 10, 300, 2000])
             got = outcome(lambda: fastiter.par_range(lo, hi).map(run).sum())
             want, elements = _ref(range(lo, hi), [("map", ref)], "sum", None)
-            st.pipelines += 1
             bad = mismatch(got, want, elements, "sum")
             xs = [rng.randint(-(10**6), 10**6), rng.uniform(-100, 100), True]
             for x in xs:
@@ -618,6 +618,7 @@ class Runner:
                 why = mismatch(g, w, [], "call")
                 if why is not None and bad is None:
                     bad, got, want = f"run_{case.name}({x!r}): {why}", g, w
+            st.pipelines += 1
             if bad is None:
                 st.passed += 1
             else:
@@ -681,7 +682,7 @@ class Runner:
                     raise
                 st.interrupts += 1
             except Exception:  # noqa: BLE001 - a bug of the soak script itself: say so
-                st.mismatches += 1
+                st.errors += 1
                 log(f"SOAK ERROR [{threading.current_thread().name}]\n{traceback.format_exc()}")
             finally:
                 while loaded is not None:
@@ -808,21 +809,20 @@ def main(argv=None):
             )
 
     rng = random.Random(seed * 1000 + 999)
-    while time.monotonic() < deadline:
+    running = True
+    while True:  # a KeyboardInterrupt may land anywhere here, also while stopping
         try:
-            sample_rss()
-            one_batch(runner, main_st, rng.randrange(2**32))
+            while running and time.monotonic() < deadline:
+                sample_rss()
+                one_batch(runner, main_st, rng.randrange(2**32))
+            running = False
+            runner.stop.set()
+            for t in helpers:
+                t.join()
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a SIGINT still pending is dropped
+            break
         except KeyboardInterrupt:
             main_st.interrupts += 1
-
-    runner.stop.set()
-    for t in helpers:
-        while True:
-            try:
-                t.join()
-                break
-            except KeyboardInterrupt:
-                main_st.interrupts += 1
     for t in workers:
         t.join(args.hang_seconds)
         if t.is_alive():
@@ -863,9 +863,10 @@ def main(argv=None):
         f"({signals[0]} SIGINTs sent)\n"
         f"set_num_threads:    {changes[0]} changes\n"
         f"kernels compiled:   {kernels} distinct (of {len(tot.texts)} distinct pipelines "
-        f"generated; {tot.kernels_from_disk} loaded from the disk cache; target {args.kernels}"
+        f"generated; target {args.kernels}"
         f"{'' if kernels >= args.kernels else ', NOT reached'}); "
         f"{cache_entries} files in the disk cache at the end\n"
+        f"soak errors:        {tot.errors} (exceptions in the soak script itself)\n"
         f"RSS:                start {rss_start:.0f} MB, after warm-up {rss_warm:.0f} MB, "
         f"10 min {'-' if rss_10 is None else f'{rss_10:.0f} MB'}, end {rss_end:.0f} MB, "
         f"max {rss_max:.0f} MB (growth after warm-up {growth:+.0f} MB, limit "
@@ -876,6 +877,9 @@ def main(argv=None):
     status = 0
     if tot.mismatches:
         print(f"FAIL: {tot.mismatches} mismatches", flush=True)
+        status = 1
+    if tot.errors:
+        print(f"FAIL: {tot.errors} errors of the soak script", flush=True)
         status = 1
     if growth > args.rss_limit_mb:
         print(f"FAIL: RSS grew {growth:.0f} MB after warm-up", flush=True)
@@ -889,7 +893,7 @@ def one_batch(runner, st, seed):
     try:
         loaded = runner.load_batch(rng, rng.randint(2, 6))
     except Exception:  # noqa: BLE001 - a bug of the soak script itself: say so
-        st.mismatches += 1
+        st.errors += 1
         log(f"SOAK ERROR [main]\n{traceback.format_exc()}")
         return
     cases, mod = loaded[0], loaded[1]
@@ -901,7 +905,7 @@ def one_batch(runner, st, seed):
             except KeyboardInterrupt:
                 st.interrupts += 1
             except Exception:  # noqa: BLE001 - a bug of the soak script itself: say so
-                st.mismatches += 1
+                st.errors += 1
                 log(f"SOAK ERROR [main] {case.text}\n{traceback.format_exc()}")
     finally:
         while True:
