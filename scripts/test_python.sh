@@ -29,8 +29,8 @@ if [ ! -x "$tools/bin/maturin" ]; then
 fi
 [ -x "$tools/bin/ruff" ] || "$tools/bin/pip" install -q ruff
 echo "== ruff (lint and format) on the Python code"
-"$tools/bin/ruff" check py tests/python benches
-"$tools/bin/ruff" format --check py tests/python benches
+"$tools/bin/ruff" check py tests/python benches scripts/soak.py
+"$tools/bin/ruff" format --check py tests/python benches scripts/soak.py
 rm -rf target/wheels-test
 echo "== building wheels for:$PYTHONS"
 # shellcheck disable=SC2086
