@@ -85,6 +85,105 @@ pub extern "C" fn poll() -> u32 {
     std::panic::catch_unwind(should_stop).map_or(1, u32::from)
 }
 
+/// The name kernels import [`poll`] by where it preserves every register
+/// ([`PRESERVING`]).
+pub const POLL_PRESERVING_SYMBOL: &str = "fastiter_poll_preserving";
+
+/// Whether kernels call [`poll`] through a trampoline that saves every register (Cranelift's
+/// `preserve_all` convention: it takes the address to write the answer to, 4 bytes, and
+/// returns nothing). A plain call in a kernel's chunk loop makes every value live across it
+/// leave the caller-saved registers, and W1's loop then reloads its step from the stack
+/// (17% slower); the trampoline leaves the register allocation as it was.
+pub const PRESERVING: bool = cfg!(all(target_arch = "x86_64", target_os = "linux"));
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+extern "C" {
+    fn fastiter_poll_preserving();
+}
+
+/// The trampoline's address, where there is one ([`PRESERVING`]).
+pub fn poll_preserving() -> Option<*const u8> {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    return Some(fastiter_poll_preserving as *const u8);
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    return None;
+}
+
+// Saves what the System V ABI lets `poll` clobber (the general caller-saved registers and
+// xmm0-15; kernels use no wider vectors), calls it with the stack aligned, writes its answer
+// through the pointer in rdi, and restores everything.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+std::arch::global_asm!(
+    ".pushsection .text.fastiter_poll_preserving,\"ax\",@progbits",
+    ".globl fastiter_poll_preserving",
+    ".hidden fastiter_poll_preserving",
+    ".type fastiter_poll_preserving,@function",
+    ".p2align 4",
+    "fastiter_poll_preserving:",
+    "push rbp",
+    "mov rbp, rsp",
+    "push rax",
+    "push rcx",
+    "push rdx",
+    "push rsi",
+    "push rdi",
+    "push r8",
+    "push r9",
+    "push r10",
+    "push r11",
+    "sub rsp, 264",
+    "movdqu [rsp + 0], xmm0",
+    "movdqu [rsp + 16], xmm1",
+    "movdqu [rsp + 32], xmm2",
+    "movdqu [rsp + 48], xmm3",
+    "movdqu [rsp + 64], xmm4",
+    "movdqu [rsp + 80], xmm5",
+    "movdqu [rsp + 96], xmm6",
+    "movdqu [rsp + 112], xmm7",
+    "movdqu [rsp + 128], xmm8",
+    "movdqu [rsp + 144], xmm9",
+    "movdqu [rsp + 160], xmm10",
+    "movdqu [rsp + 176], xmm11",
+    "movdqu [rsp + 192], xmm12",
+    "movdqu [rsp + 208], xmm13",
+    "movdqu [rsp + 224], xmm14",
+    "movdqu [rsp + 240], xmm15",
+    "call {poll}",
+    "mov rdi, [rbp - 40]",
+    "mov dword ptr [rdi], eax",
+    "movdqu xmm0, [rsp + 0]",
+    "movdqu xmm1, [rsp + 16]",
+    "movdqu xmm2, [rsp + 32]",
+    "movdqu xmm3, [rsp + 48]",
+    "movdqu xmm4, [rsp + 64]",
+    "movdqu xmm5, [rsp + 80]",
+    "movdqu xmm6, [rsp + 96]",
+    "movdqu xmm7, [rsp + 112]",
+    "movdqu xmm8, [rsp + 128]",
+    "movdqu xmm9, [rsp + 144]",
+    "movdqu xmm10, [rsp + 160]",
+    "movdqu xmm11, [rsp + 176]",
+    "movdqu xmm12, [rsp + 192]",
+    "movdqu xmm13, [rsp + 208]",
+    "movdqu xmm14, [rsp + 224]",
+    "movdqu xmm15, [rsp + 240]",
+    "add rsp, 264",
+    "pop r11",
+    "pop r10",
+    "pop r9",
+    "pop r8",
+    "pop rdi",
+    "pop rsi",
+    "pop rdx",
+    "pop rcx",
+    "pop rax",
+    "pop rbp",
+    "ret",
+    ".size fastiter_poll_preserving, .-fastiter_poll_preserving",
+    ".popsection",
+    poll = sym poll,
+);
+
 /// A counter for loops outside kernel code (the interpreter's): true every [`POLL_EVERY`]
 /// calls that [`should_stop`] says stop.
 #[derive(Debug)]

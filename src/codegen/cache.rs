@@ -96,11 +96,12 @@ pub enum Target {
 /// The helpers a cached kernel may import: the JIT looks names up among the symbols
 /// `helpers::register` defines, then in the process, and a name that resolves nowhere would
 /// abort the process at finalisation.
-const IMPORTS: [&str; 4] = [
+const IMPORTS: [&str; 5] = [
     helpers::MATH1,
     helpers::FBIN,
     helpers::BUILTIN,
     fastiter_runtime::interrupt::POLL_SYMBOL,
+    fastiter_runtime::interrupt::POLL_PRESERVING_SYMBOL,
 ];
 
 /// The relocation kinds the JIT applies (and how many bytes each patches); a kernel with any

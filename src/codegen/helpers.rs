@@ -27,6 +27,9 @@ pub fn register(jb: &mut JITBuilder) {
         fastiter_runtime::interrupt::POLL_SYMBOL,
         fastiter_runtime::interrupt::poll as *const u8,
     );
+    if let Some(addr) = fastiter_runtime::interrupt::poll_preserving() {
+        jb.symbol(fastiter_runtime::interrupt::POLL_PRESERVING_SYMBOL, addr);
+    }
 }
 
 fn finish(r: Result<f64, crate::errors::ErrCode>, out: *mut f64) -> u32 {

@@ -139,9 +139,16 @@ pub fn build(
     };
     let poll = {
         let mut sig = module.make_signature();
-        sig.returns.push(AbiParam::new(types::I32));
+        let name = if interrupt::PRESERVING {
+            sig.call_conv = cranelift_codegen::isa::CallConv::PreserveAll;
+            sig.params.push(AbiParam::new(ptr));
+            interrupt::POLL_PRESERVING_SYMBOL
+        } else {
+            sig.returns.push(AbiParam::new(types::I32));
+            interrupt::POLL_SYMBOL
+        };
         let id = module
-            .declare_function(interrupt::POLL_SYMBOL, Linkage::Import, &sig)
+            .declare_function(name, Linkage::Import, &sig)
             .map_err(|e| CodegenError(e.to_string()))?;
         module.declare_func_in_func(id, b.func)
     };
@@ -344,19 +351,24 @@ impl Gen<'_, '_> {
             }
             _ => None,
         };
-        // The chunk runs in segments of `POLL_EVERY` elements, with a poll for an interrupt
-        // between two: no element pays for it.
+        // The chunk runs in segments, with a poll for an interrupt between two: no element
+        // pays for it. Elements that loop get shorter segments (see `for_range`).
+        let seg_len = if p.has_loops() {
+            interrupt::POLL_EVERY / SHORT_LOOP as i64
+        } else {
+            interrupt::POLL_EVERY
+        };
         let seg_head = self.b.create_block();
         self.b.ins().jump(seg_head, &[]);
         self.b.switch_to_block(seg_head);
         let i_seg = self.b.use_var(i_var);
         let room = self.b.ins().isub(hi, i_seg);
-        let short =
-            self.b
-                .ins()
-                .icmp_imm_s(IntCC::SignedLessThanOrEqual, room, interrupt::POLL_EVERY);
+        let short = self
+            .b
+            .ins()
+            .icmp_imm_s(IntCC::SignedLessThanOrEqual, room, seg_len);
         // Wraps only where `short` picks `hi` instead.
-        let seg_end = self.b.ins().iadd_imm_s(i_seg, interrupt::POLL_EVERY);
+        let seg_end = self.b.ins().iadd_imm_s(i_seg, seg_len);
         let hi_all = hi;
         let hi = self.b.ins().select(short, hi_all, seg_end);
 
@@ -421,8 +433,7 @@ impl Gen<'_, '_> {
         self.b.set_cold_block(poll_b);
         self.b.ins().brif(more, poll_b, &[], exit, &[]);
         self.b.switch_to_block(poll_b);
-        let call = self.b.ins().call(self.poll, &[]);
-        let stop = self.b.inst_results(call)[0];
+        let stop = self.poll();
         let code = self.b.ins().iconst(types::I32, ErrCode::Interrupted as i64);
         let args = [BlockArg::Value(code), BlockArg::Value(hi)];
         self.b
@@ -1203,6 +1214,17 @@ impl Gen<'_, '_> {
         self.b.switch_to_block(cont);
     }
 
+    /// Ask whether the run was interrupted (nonzero: stop).
+    fn poll(&mut self) -> Value {
+        if interrupt::PRESERVING {
+            self.b.ins().call(self.poll, &[self.slot]);
+            self.b.ins().load(types::I32, mem(), self.slot, 0)
+        } else {
+            let call = self.b.ins().call(self.poll, &[]);
+            self.b.inst_results(call)[0]
+        }
+    }
+
     /// A loop's back edge: every `POLL_EVERY` of them (in all the kernel's loops), ask
     /// whether the run was interrupted, and leave with `Interrupted` if so. Even in the
     /// batched loop: it is no element's error, and the run ends with it.
@@ -1217,8 +1239,7 @@ impl Gen<'_, '_> {
         self.b.switch_to_block(poll_b);
         let every = self.b.ins().iconst(types::I64, interrupt::POLL_EVERY);
         self.b.def_var(self.budget, every);
-        let call = self.b.ins().call(self.poll, &[]);
-        let stop = self.b.inst_results(call)[0];
+        let stop = self.poll();
         let code = self.b.ins().iconst(types::I32, ErrCode::Interrupted as i64);
         let args = [BlockArg::Value(code), BlockArg::Value(self.idx)];
         self.b.ins().brif(stop, self.err_block, &args, go, &[]);
@@ -1598,6 +1619,11 @@ impl Gen<'_, '_> {
         jam: bool,
     ) {
         let [start, stop, step] = bounds;
+        // A short loop of straight-line code (`for _ in range(20)`) polls nothing: its work
+        // is bounded, and the element loop around it polls often enough for both.
+        let polls = short_trip(bounds).is_none_or(|n| n > SHORT_LOOP)
+            || loops_in(body)
+            || first.is_some_and(loops_in);
         let a = self.expr(start);
         let z = self.expr(stop);
         let st = self.expr(step);
@@ -1634,7 +1660,9 @@ impl Gen<'_, '_> {
         self.run_body(body, exit, latch, jam);
         // The next element; an overflowing step is past `stop`, so the loop ends.
         self.b.switch_to_block(latch);
-        self.back_edge();
+        if polls {
+            self.back_edge();
+        }
         let i = self.b.use_var(cursor);
         let (n, of) = self.b.ins().sadd_overflow(i, st);
         let nb = self.b.create_block();
@@ -2056,6 +2084,37 @@ impl Gen<'_, '_> {
 }
 
 /// Whether a `return` is among the statements (at any depth of statements).
+/// The most iterations of a loop of straight-line code that runs without polling.
+const SHORT_LOOP: u64 = 64;
+
+/// The trip count of a `for` over a range of constants.
+fn short_trip([start, stop, step]: [&Expr; 3]) -> Option<u64> {
+    fn c(e: &Expr) -> Option<&num_bigint::BigInt> {
+        match &e.kind {
+            ExprKind::ConstInt(v) => Some(v),
+            _ => None,
+        }
+    }
+    let (a, z, s) = (c(start)?, c(stop)?, c(step)?);
+    if s.sign() == num_bigint::Sign::NoSign {
+        return None;
+    }
+    crate::pyops::range_len(a, z, s).to_u64()
+}
+
+/// Whether statements loop (a `while`, a `for`, or an expression holding one).
+fn loops_in(body: &[Stmt]) -> bool {
+    body.iter().any(|s| match s {
+        Stmt::While { .. } | Stmt::ForRange { .. } => true,
+        s => {
+            let mut es = Vec::new();
+            s.exprs(&mut es);
+            es.iter()
+                .any(|e| e.any(&|e| matches!(&e.kind, ExprKind::Block(ss) if loops_in(ss))))
+        }
+    })
+}
+
 fn returns(s: &Stmt) -> bool {
     match s {
         // Raising leaves like a return does.
