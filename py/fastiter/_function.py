@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import ast
 import functools
+import threading
 import types
+from collections import OrderedDict
 from typing import Any, Callable
 
 from fastiter import _native
@@ -253,8 +255,20 @@ def _located(e: Any, text: str, fn: Any) -> Unsupported:
     return _map_error(text, [], e, _DEFS.get(text, []))
 
 
-# The def blocks of each program text, for placing compile errors in the user's file.
-_DEFS: dict[str, list[tuple[str, str, int, int]]] = {}
+# The def blocks of each program text, for placing compile errors in the user's file. Read
+# right after the text fails to compile, so only the newest texts need to stay (a process that
+# compiles thousands of functions kept every text here: the soak's memory grew with them).
+_DEFS: OrderedDict[str, list[tuple[str, str, int, int]]] = OrderedDict()
+_MAX_DEFS = 256
+_defs_lock = threading.Lock()
+
+
+def _remember_defs(text: str, defs: list[tuple[str, str, int, int]]) -> None:
+    with _defs_lock:
+        _DEFS[text] = defs
+        _DEFS.move_to_end(text)
+        while len(_DEFS) > _MAX_DEFS:
+            _DEFS.popitem(last=False)
 
 
 # --- which kind of function ---------------------------------------------------------------
@@ -327,7 +341,7 @@ def _scalar_program(fn: Any, types_: tuple) -> tuple[str, list, list, list]:
     name = prog.add_root(fn, 0)
     args = ", ".join(n for n, _ in params)
     text = prog.prefix + f"range(0, 1).map(lambda _fi_i: {name}({args})).min()"
-    _DEFS[text] = prog.defs
+    _remember_defs(text, prog.defs)
     return text, params + prog.params, prog.sources, prog.guards
 
 
@@ -403,7 +417,7 @@ def _chain_program(fn: Any, types_: tuple) -> tuple[str, list, list, list]:
             raise Unsupported(f"`.{op}()` takes one function")
         parts.append(f".{op}(" + ", ".join(render(a) for a in args) + ")")
     text = prog.prefix_text() + "".join(parts)
-    _DEFS[text] = prog.defs
+    _remember_defs(text, prog.defs)
     return text, params + prog.params, prog.sources, prog.guards
 
 
