@@ -547,6 +547,42 @@ fn the_interrupt_flag_cancels_a_long_run_and_the_session_goes_on() {
     assert_eq!(String::from_utf8_lossy(&out), "10\n");
 }
 
+#[test]
+fn the_interrupt_flag_stops_a_loop_inside_one_element() {
+    // Four elements, each a nested loop of 10**15 steps: no chunk boundary comes in time; the
+    // kernel's own loop polls the flag.
+    let flag = Arc::new(AtomicBool::new(false));
+    let setter = {
+        let flag = Arc::clone(&flag);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            flag.store(true, Ordering::SeqCst);
+        })
+    };
+    let opts = ReplOptions {
+        interrupt: Some(Arc::clone(&flag)),
+        threads: Some(2),
+        ..ReplOptions::default()
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let t0 = Instant::now();
+    let summary = run_repl(
+        &b"range(0, 4).map(lambda k: range(0, 10**15).filter(lambda j: j * j % 1000003 == 1000004 + k).count()).sum()\n"[..],
+        &mut out,
+        &mut err,
+        opts,
+    )
+    .expect("runs");
+    setter.join().expect("setter");
+    assert!(t0.elapsed() < Duration::from_secs(20), "{:?}", t0.elapsed());
+    assert!(
+        String::from_utf8_lossy(&err).starts_with("KeyboardInterrupt"),
+        "{}",
+        String::from_utf8_lossy(&err)
+    );
+    assert_eq!(summary.failures, 1);
+}
+
 /// `fastc` running in a pseudo-terminal of its own (rexpect), with everything it wrote kept and
 /// rendered as the lines a terminal would show (carriage returns, cursor moves and line clears
 /// applied), so that each wait looks at the whole session rather than sleeping. The process is
