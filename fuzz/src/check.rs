@@ -118,8 +118,19 @@ pub fn bounded_text(text: &str) -> bool {
         return false;
     }
     let banned = [
-        "def", "while", "for", "**", "<<", "pow", "factorial", "comb", "perm", "lcm", "repeat",
-        "ldexp", "prod",
+        "def",
+        "while",
+        "for",
+        "**",
+        "<<",
+        "pow",
+        "factorial",
+        "comb",
+        "perm",
+        "lcm",
+        "repeat",
+        "ldexp",
+        "prod",
     ];
     !banned.iter().any(|w| text.contains(w))
 }

@@ -324,7 +324,11 @@ impl Source {
             Source::Long(i) => (pick(LONG, *i).into(), true),
             Source::Huge(i) => (pick(HUGE, *i).into(), false),
             Source::List(items) => {
-                let items: Vec<&str> = items.iter().take(10).map(|&i| pick(LIST_ITEMS, i)).collect();
+                let items: Vec<&str> = items
+                    .iter()
+                    .take(10)
+                    .map(|&i| pick(LIST_ITEMS, i))
+                    .collect();
                 (format!("[{}]", items.join(", ")), false)
             }
         }
