@@ -13,6 +13,16 @@ PROPTEST_CASES="${PROPTEST_CASES:-3000}" DIFF_SECONDS="${DIFF_SECONDS:-300}" car
 echo "== differential tests again in release (optimised kernels, more cases)"
 PROPTEST_CASES="${PROPTEST_CASES_RELEASE:-20000}" DIFF_SECONDS="${DIFF_SECONDS:-300}" \
     cargo test --release --test differential --test threads
+# Coverage-guided fuzzing (README, "Fuzzing"): a short run of each target from the committed
+# seeds; cargo-fuzz is installed when missing. Building the instrumented targets takes a few
+# minutes; FASTITER_SKIP_FUZZ=1 skips the step, FUZZ_SECONDS sets each run's length.
+if [ "${FASTITER_SKIP_FUZZ:-0}" = 1 ]; then
+    echo "== fuzzing skipped (FASTITER_SKIP_FUZZ=1)"
+else
+    echo "== fuzzing (cargo fuzz: compile_text, jit_vs_interp)"
+    ./scripts/fuzz.sh compile_text "${FUZZ_SECONDS:-30}"
+    ./scripts/fuzz.sh jit_vs_interp "${FUZZ_SECONDS:-30}"
+fi
 if [ -x scripts/test_python.sh ]; then
     echo "== Python package tests"
     ./scripts/test_python.sh
