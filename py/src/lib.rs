@@ -762,32 +762,21 @@ impl Kernel {
         // `with_signals`).
         let watched = len >= WATCH_THRESHOLD
             || (self.loops && threads > 1 && fastiter_runtime::num_chunks(len) > 1);
+        let run = |cancel: Option<&AtomicBool>| {
+            compiled.run_with(
+                &values,
+                arg,
+                &RunOptions {
+                    threads,
+                    jit,
+                    cancel,
+                },
+            )
+        };
         let result = if watched {
-            run_watched(py, |cancel| {
-                compiled.run_with(
-                    &values,
-                    arg,
-                    &RunOptions {
-                        threads,
-                        jit,
-                        cancel: Some(cancel),
-                    },
-                )
-            })?
+            run_watched(py, |cancel| run(Some(cancel)))?
         } else {
-            let (result, raised) = with_signals(|| {
-                py.detach(|| {
-                    compiled.run_with(
-                        &values,
-                        arg,
-                        &RunOptions {
-                            threads,
-                            jit,
-                            cancel: None,
-                        },
-                    )
-                })
-            });
+            let (result, raised) = with_signals(|| py.detach(|| run(None)));
             if let Some(e) = raised {
                 return Err(e);
             }
