@@ -507,16 +507,22 @@ fn run_repl_takes_any_reader_and_writers() {
     assert_eq!(summary.exit_code(), 1);
 }
 
-#[test]
-fn the_interrupt_flag_cancels_a_long_run_and_the_session_goes_on() {
+/// An interrupt flag, and the thread that sets it after `delay`.
+fn set_after(delay: Duration) -> (Arc<AtomicBool>, std::thread::JoinHandle<()>) {
     let flag = Arc::new(AtomicBool::new(false));
     let setter = {
         let flag = Arc::clone(&flag);
         std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(500));
+            std::thread::sleep(delay);
             flag.store(true, Ordering::SeqCst);
         })
     };
+    (flag, setter)
+}
+
+#[test]
+fn the_interrupt_flag_cancels_a_long_run_and_the_session_goes_on() {
+    let (flag, setter) = set_after(Duration::from_millis(500));
     let opts = ReplOptions {
         interrupt: Some(Arc::clone(&flag)),
         threads: Some(2),
@@ -551,14 +557,7 @@ fn the_interrupt_flag_cancels_a_long_run_and_the_session_goes_on() {
 fn the_interrupt_flag_stops_a_loop_inside_one_element() {
     // Four elements, each a nested loop of 10**15 steps: no chunk boundary comes in time; the
     // kernel's own loop polls the flag.
-    let flag = Arc::new(AtomicBool::new(false));
-    let setter = {
-        let flag = Arc::clone(&flag);
-        std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(300));
-            flag.store(true, Ordering::SeqCst);
-        })
-    };
+    let (flag, setter) = set_after(Duration::from_millis(300));
     let opts = ReplOptions {
         interrupt: Some(Arc::clone(&flag)),
         threads: Some(2),
