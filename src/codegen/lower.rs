@@ -433,12 +433,7 @@ impl Gen<'_, '_> {
         self.b.set_cold_block(poll_b);
         self.b.ins().brif(more, poll_b, &[], exit, &[]);
         self.b.switch_to_block(poll_b);
-        let stop = self.poll();
-        let code = self.b.ins().iconst(types::I32, ErrCode::Interrupted as i64);
-        let args = [BlockArg::Value(code), BlockArg::Value(hi)];
-        self.b
-            .ins()
-            .brif(stop, self.err_block, &args, seg_head, &[]);
+        self.poll_then(hi, seg_head);
 
         // Exit: store the partial.
         self.b.switch_to_block(exit);
@@ -1214,6 +1209,15 @@ impl Gen<'_, '_> {
         self.b.switch_to_block(cont);
     }
 
+    /// Poll: leave with `Interrupted` (at element `index`) if the run was interrupted, else
+    /// go on to `go`.
+    fn poll_then(&mut self, index: Value, go: Block) {
+        let stop = self.poll();
+        let code = self.b.ins().iconst(types::I32, ErrCode::Interrupted as i64);
+        let args = [BlockArg::Value(code), BlockArg::Value(index)];
+        self.b.ins().brif(stop, self.err_block, &args, go, &[]);
+    }
+
     /// Ask whether the run was interrupted (nonzero: stop).
     fn poll(&mut self) -> Value {
         if interrupt::PRESERVING {
@@ -1239,10 +1243,7 @@ impl Gen<'_, '_> {
         self.b.switch_to_block(poll_b);
         let every = self.b.ins().iconst(types::I64, interrupt::POLL_EVERY);
         self.b.def_var(self.budget, every);
-        let stop = self.poll();
-        let code = self.b.ins().iconst(types::I32, ErrCode::Interrupted as i64);
-        let args = [BlockArg::Value(code), BlockArg::Value(self.idx)];
-        self.b.ins().brif(stop, self.err_block, &args, go, &[]);
+        self.poll_then(self.idx, go);
         self.b.switch_to_block(go);
     }
 
