@@ -16,6 +16,8 @@ use crate::pyops;
 use crate::value::Value;
 use fastiter_runtime::abi::{self, Partial};
 
+pub mod partials;
+
 /// Why a run produced no value.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ExecError {
@@ -100,6 +102,10 @@ pub struct BufferArg {
     stride: usize,
     /// A second buffer this one is zipped with (`zip`): its address, length and dtype.
     zip: Option<(*const u8, usize, Dtype)>,
+    /// A window ([`BufferArg::window`]): the position of the element at `ptr` in an input of
+    /// `len` elements, of which only `held` from there are here. 0 and `len` otherwise.
+    base: usize,
+    held: usize,
 }
 
 // SAFETY: a BufferArg is only read, and `BufferArg::new`'s contract keeps the memory alive and
@@ -119,7 +125,43 @@ impl BufferArg {
             dtype,
             stride: 1,
             zip: None,
+            base: 0,
+            held: len,
         }
+    }
+
+    /// Part of a longer input, for running some of its chunks elsewhere than the rest (a
+    /// cluster task holds one block of a distributed array): positions `[base, base + held)`
+    /// of an input of `total` elements, the first of them at `ptr`. Chunks that read
+    /// positions outside the part must not run (`exec::partials` checks), and views
+    /// (`skip`, `step_by`, `zip`) are refused: they would move positions.
+    ///
+    /// # Safety
+    /// As `new`, for `ptr`, `held` and `dtype`.
+    pub unsafe fn window(
+        ptr: *const u8,
+        held: usize,
+        dtype: Dtype,
+        base: usize,
+        total: usize,
+    ) -> BufferArg {
+        assert!(base + held <= total, "a window inside the input");
+        BufferArg {
+            len: total,
+            base,
+            held,
+            // SAFETY: this function's contract is `new`'s.
+            ..unsafe { BufferArg::new(ptr, held, dtype) }
+        }
+    }
+
+    /// The positions this buffer holds (all of them, but for a window).
+    pub fn held(&self) -> std::ops::Range<usize> {
+        self.base..self.base + self.held
+    }
+
+    fn is_window(&self) -> bool {
+        self.base != 0 || self.held != self.len
     }
 
     /// This buffer zipped with a second one (`.zip(...)` of two inputs).
@@ -156,6 +198,8 @@ impl BufferArg {
             dtype: self.dtype,
             stride: self.stride * mul,
             zip: self.zip,
+            base: 0,
+            held: len,
         }
     }
 
@@ -174,13 +218,14 @@ impl BufferArg {
     /// Element `i` as a Python value.
     pub fn get(&self, i: usize) -> Value {
         assert!(
-            i < self.len,
-            "buffer index {i} out of bounds ({})",
+            self.held().contains(&i),
+            "buffer index {i} out of bounds ({:?} of {})",
+            self.held(),
             self.len
         );
-        // SAFETY: `i < len`, and `new`'s contract makes `ptr[..len]` valid, aligned elements of
-        // `dtype`; a view's positions are positions of the buffer passed in.
-        let i = i * self.stride;
+        // SAFETY: `i` is held, and `new`'s contract makes `ptr[..held]` valid, aligned elements
+        // of `dtype`; a view's positions are positions of the buffer passed in.
+        let i = (i - self.base) * self.stride;
         unsafe {
             let p = self.ptr;
             match self.dtype {
@@ -295,7 +340,7 @@ pub enum ChunkOut {
 }
 
 impl ChunkOut {
-    fn decisive(&self) -> bool {
+    pub fn decisive(&self) -> bool {
         !matches!(self, ChunkOut::Done(_))
     }
 }
@@ -329,6 +374,13 @@ pub fn eval_source(
     let src = eval_plain_source(p, params, buffer)?;
     if p.view.is_empty() {
         return Ok(src);
+    }
+    if buffer.is_some_and(|b| b.is_window()) {
+        return Err(ExecError::Unsupported(
+            "part of a buffer cannot run a pipeline that moves positions (skip, take, \
+             step_by, zip)"
+                .into(),
+        ));
     }
     if let (
         [ViewOp::Chain { start, stop, step }],
@@ -536,7 +588,9 @@ fn build_env(params: &[Value], src: &SourceData, tagged: bool) -> Option<Env> {
             slots.push(items.as_ptr() as u64);
         }
         SourceData::Buffer(b) => {
-            slots.push(b.ptr as u64);
+            // A window's element `i` is at `ptr + (i - base) * size`: the kernel adds
+            // `i * size` to this address, which is never read itself.
+            slots.push((b.ptr as u64).wrapping_sub((b.base * b.dtype.size()) as u64));
             slots.push((b.stride * b.dtype.size()) as u64);
             // The zipped buffer's address (0 when none), read at the element's position.
             slots.push(b.zip.map_or(0, |z| z.0 as u64));
@@ -557,40 +611,69 @@ fn build_env(params: &[Value], src: &SourceData, tagged: bool) -> Option<Env> {
     })
 }
 
-/// Run a pipeline. `kernel` is None when only the interpreter is to be used.
-pub fn run(
-    p: &Pipeline,
-    kernel: Option<&Kernel>,
-    params: &[Value],
-    buffer: Option<BufferArg>,
-    opts: &RunOptions,
-) -> Result<(Value, RunStats), ExecError> {
-    let t0 = Instant::now();
-    let src = eval_source(p, params, buffer)?;
-    let len = src.len();
-    let env = if opts.jit {
-        build_env(params, &src, p.source.elem_type() == Type::Num)
-    } else {
-        None
-    };
-    let kernel = kernel.filter(|_| env.is_some());
-    let interp_chunks = std::sync::atomic::AtomicUsize::new(0);
-    let elem_ty = p.elem_type();
-    // `collect`: chunk [lo, hi) writes its items from position lo of one buffer (pages that
-    // no chunk fills are never touched); combining moves them together in order.
-    let mut collected: Vec<u64> = Vec::new();
-    let per = slots_per(elem_ty);
-    if kernel.is_some() && matches!(p.consumer, Consumer::Collect) {
-        collected.reserve_exact(len as usize * per);
-    }
-    let out_base = OutPtr(collected.as_mut_ptr());
+/// What every chunk of one run shares: the evaluated source, the kernel's environment, and
+/// how a chunk is computed (the kernel, the interpreter where the kernel cannot be exact).
+pub(crate) struct Chunks<'a> {
+    pub(crate) p: &'a Pipeline,
+    kernel: Option<&'a Kernel>,
+    params: &'a [Value],
+    pub(crate) src: SourceData,
+    env: Option<Env>,
+    elem_ty: Type,
+    cancel: Option<&'a AtomicBool>,
+    interp_chunks: std::sync::atomic::AtomicUsize,
+}
 
-    let run_chunk = |lo: i64, hi: i64| -> ChunkOut {
-        if let (Some(k), Some(env)) = (kernel, env.as_ref()) {
-            // The buffer has room for `len` items and chunks are disjoint ranges of positions,
-            // so each kernel writes only its own `[lo, hi)` (other consumers ignore `out`).
-            let out = out_base.get().wrapping_add(lo as usize * per);
-            if let Some(out) = run_kernel(p, k, &env.slots, lo, hi, elem_ty, out) {
+impl<'a> Chunks<'a> {
+    pub(crate) fn new(
+        p: &'a Pipeline,
+        kernel: Option<&'a Kernel>,
+        params: &'a [Value],
+        buffer: Option<BufferArg>,
+        opts: &RunOptions<'a>,
+    ) -> Result<Chunks<'a>, ExecError> {
+        let src = eval_source(p, params, buffer)?;
+        let env = if opts.jit {
+            build_env(params, &src, p.source.elem_type() == Type::Num)
+        } else {
+            None
+        };
+        Ok(Chunks {
+            p,
+            kernel: kernel.filter(|_| env.is_some()),
+            params,
+            src,
+            env,
+            elem_ty: p.elem_type(),
+            cancel: opts.cancel,
+            interp_chunks: Default::default(),
+        })
+    }
+
+    pub(crate) fn len(&self) -> u64 {
+        self.src.len()
+    }
+
+    /// Slots a collected item takes.
+    pub(crate) fn per_item(&self) -> usize {
+        slots_per(self.elem_ty)
+    }
+
+    /// Whether `collect` chunks write their items as slots (from `out`) rather than values.
+    pub(crate) fn writes_slots(&self) -> bool {
+        self.kernel.is_some() && matches!(self.p.consumer, Consumer::Collect)
+    }
+
+    /// Chunk `[lo, hi)`; a compiled `collect` writes its items from `out` (room for
+    /// `hi - lo` items). Polls the run's cancel flag in its loops.
+    pub(crate) fn run(&self, lo: i64, hi: i64, out: *mut u64) -> ChunkOut {
+        fastiter_runtime::interrupt::watching(self.cancel, || self.compute(lo, hi, out))
+    }
+
+    fn compute(&self, lo: i64, hi: i64, out: *mut u64) -> ChunkOut {
+        let p = self.p;
+        if let (Some(k), Some(env)) = (self.kernel, self.env.as_ref()) {
+            if let Some(out) = run_kernel(p, k, &env.slots, lo, hi, self.elem_ty, out) {
                 return match out {
                     ChunkOut::Error { index, code, .. } if ErrCall::names_arguments(code) => {
                         // The kernel knows only the error's kind: the interpreter runs the
@@ -601,7 +684,7 @@ pub fn run(
                         } else {
                             index
                         };
-                        match Interp::new(p, params).run_chunk(&src, from, index + 1) {
+                        match Interp::new(p, self.params).run_chunk(&self.src, from, index + 1) {
                             e @ ChunkOut::Error {
                                 index: i, code: c, ..
                             } if i == index && c == code => e,
@@ -616,13 +699,49 @@ pub fn run(
                 };
             }
         }
-        interp_chunks.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Interp::new(p, params).run_chunk(&src, lo, hi)
-    };
-    // Every thread that runs a chunk polls the run's cancel flag in its loops.
-    let run_range = |lo: i64, hi: i64| -> ChunkOut {
-        fastiter_runtime::interrupt::watching(opts.cancel, || run_chunk(lo, hi))
-    };
+        self.interp_chunks
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Interp::new(p, self.params).run_chunk(&self.src, lo, hi)
+    }
+
+    /// Whether combining these chunks needs one sequential scan of the whole input instead
+    /// (a NaN met by a float `min`/`max`, a mixed sum whose later ints cannot be converted).
+    pub(crate) fn needs_rescan(outs: &[ChunkOut]) -> bool {
+        let nan_seen = outs.iter().any(|o| {
+            matches!(
+                o,
+                ChunkOut::Done(
+                    Acc::Extreme { nan_seen: true, .. } | Acc::ExtremeBy { nan_seen: true, .. }
+                )
+            )
+        });
+        (nan_seen || mixed_sum_needs_scan(outs)) && outs.len() > 1
+    }
+}
+
+/// Run a pipeline. `kernel` is None when only the interpreter is to be used.
+pub fn run(
+    p: &Pipeline,
+    kernel: Option<&Kernel>,
+    params: &[Value],
+    buffer: Option<BufferArg>,
+    opts: &RunOptions,
+) -> Result<(Value, RunStats), ExecError> {
+    let t0 = Instant::now();
+    let chunks = Chunks::new(p, kernel, params, buffer, opts)?;
+    let len = chunks.len();
+    // `collect`: chunk [lo, hi) writes its items from position lo of one buffer (pages that
+    // no chunk fills are never touched); combining moves them together in order.
+    let mut collected: Vec<u64> = Vec::new();
+    let per = chunks.per_item();
+    if chunks.writes_slots() {
+        collected.reserve_exact(len as usize * per);
+    }
+    let out_base = OutPtr(collected.as_mut_ptr());
+    // The buffer has room for `len` items and chunks are disjoint ranges of positions, so
+    // each kernel writes only its own `[lo, hi)` (other consumers ignore `out`).
+    let run_range =
+        |lo: i64, hi: i64| chunks.run(lo, hi, out_base.get().wrapping_add(lo as usize * per));
 
     let outs = if p.consumer.is_fold() {
         // A fold is sequential: its operator never combines two partial results.
@@ -636,16 +755,7 @@ pub fn run(
         .map_err(|_| ExecError::Cancelled)?
     };
 
-    let nan_seen = outs.iter().any(|o| {
-        matches!(
-            o,
-            ChunkOut::Done(
-                Acc::Extreme { nan_seen: true, .. } | Acc::ExtremeBy { nan_seen: true, .. }
-            )
-        )
-    });
-    let rescan = nan_seen || mixed_sum_needs_scan(&outs);
-    let outs = if rescan && outs.len() > 1 {
+    let outs = if Chunks::needs_rescan(&outs) {
         // With a NaN, a float min/max depends on the exact sequence of comparisons: redo it
         // as one sequential scan.
         vec![run_range(0, len as i64)]
@@ -657,8 +767,8 @@ pub fn run(
         elements: len,
         threads: opts.threads.max(1),
         run_time: t0.elapsed(),
-        interp_chunks: interp_chunks.into_inner(),
-        jit: kernel.is_some(),
+        interp_chunks: chunks.interp_chunks.into_inner(),
+        jit: chunks.kernel.is_some(),
     };
     Ok((value, stats))
 }
@@ -753,7 +863,7 @@ impl OutPtr {
     }
 }
 
-fn combine(
+pub(crate) fn combine(
     p: &Pipeline,
     params: &[Value],
     outs: Vec<ChunkOut>,

@@ -133,6 +133,41 @@ impl Compiled {
     }
 }
 
+impl Compiled {
+    /// How many positions a run's chunks split (the source after views and passes: a
+    /// strided range has half the elements of `range(0, N).filter(x % 2 == 0)`'s).
+    pub fn chunked_len(
+        &self,
+        params: &[Value],
+        buffer: Option<exec::BufferArg>,
+    ) -> Result<u64, ExecError> {
+        exec::eval_source(&self.pipeline, params, buffer).map(|s| s.len())
+    }
+
+    /// Chunks `which` of a run over `buffer` (or the pipeline's range), as a part of a run
+    /// computed elsewhere: see [`exec::partials`].
+    pub fn run_chunks(
+        &self,
+        params: &[Value],
+        buffer: Option<exec::BufferArg>,
+        which: std::ops::Range<usize>,
+        opts: &RunOptions,
+    ) -> Result<Vec<exec::ChunkOut>, ExecError> {
+        let kernel = self.kernel.as_ref().filter(|_| opts.jit);
+        exec::partials::run_chunks(&self.pipeline, kernel, params, buffer, which, opts)
+    }
+
+    /// The value of a run from all its chunks' results, in order (`None`: run it whole, see
+    /// [`exec::partials::combine_chunks`]).
+    pub fn combine_chunks(
+        &self,
+        params: &[Value],
+        outs: Vec<exec::ChunkOut>,
+    ) -> Result<Option<Value>, ExecError> {
+        exec::partials::combine_chunks(&self.pipeline, params, outs)
+    }
+}
+
 /// Compile and run in one step, with named parameter values.
 pub fn eval(src: &str, params: &[(String, Value)], opts: &RunOptions) -> Result<Value, EvalError> {
     let infos: Vec<ir::ParamInfo> = params

@@ -60,14 +60,39 @@ where
     P: Send,
     F: Fn(usize, i64, i64) -> (P, bool) + Sync,
 {
+    execute_chunks(len, 0..num_chunks(len), threads, cancel, run_chunk)
+}
+
+/// [`execute`] for the chunks `which` of `0..len` only (a part of a run whose other chunks
+/// run elsewhere, such as another machine): the same split, the same order, the same
+/// truncation after the first decisive chunk among them. `run_chunk` gets each chunk's index
+/// in the whole split. Callers guarantee `which.end <= num_chunks(len)`.
+pub fn execute_chunks<P, F>(
+    len: u64,
+    which: std::ops::Range<usize>,
+    threads: usize,
+    cancel: Option<&AtomicBool>,
+    run_chunk: F,
+) -> Result<Vec<P>, Cancelled>
+where
+    P: Send,
+    F: Fn(usize, i64, i64) -> (P, bool) + Sync,
+{
     debug_assert!(
         len <= i64::MAX as u64,
         "input length {len} exceeds i64::MAX"
     );
-    let n = num_chunks(len);
+    debug_assert!(which.end <= num_chunks(len), "chunks {which:?} of {len}");
+    let base = which.start;
+    let n = which.len();
     if n == 0 {
         return Ok(Vec::new());
     }
+    // Chunk `idx` of these is chunk `base + idx` of the whole split.
+    let run_chunk = |idx: usize| {
+        let (lo, hi) = chunk_bounds(len, base + idx);
+        run_chunk(base + idx, lo, hi)
+    };
     let is_cancelled = || cancel.is_some_and(|c| c.load(Ordering::Relaxed));
 
     // Chunks `from..n` in order on the calling thread, after `out`'s.
@@ -76,8 +101,7 @@ where
             if is_cancelled() {
                 return Err(Cancelled);
             }
-            let (lo, hi) = chunk_bounds(len, idx);
-            let (partial, decisive) = run_chunk(idx, lo, hi);
+            let (partial, decisive) = run_chunk(idx);
             out.push(partial);
             if decisive {
                 break;
@@ -96,8 +120,7 @@ where
             return Err(Cancelled);
         }
         let t0 = Instant::now();
-        let (lo, hi) = chunk_bounds(len, 0);
-        let (partial, decisive) = run_chunk(0, lo, hi);
+        let (partial, decisive) = run_chunk(0);
         let mut out = Vec::with_capacity(n);
         if decisive {
             out.push(partial);
@@ -134,8 +157,7 @@ where
             {
                 break;
             }
-            let (lo, hi) = chunk_bounds(len, idx);
-            let (partial, decisive) = run_chunk(idx, lo, hi);
+            let (partial, decisive) = run_chunk(idx);
             *slots[idx].lock().unwrap_or_else(PoisonError::into_inner) = Some(partial);
             if decisive {
                 first_decisive.fetch_min(idx, Ordering::Relaxed);

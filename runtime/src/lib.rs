@@ -37,7 +37,7 @@ pub mod interrupt;
 pub mod pool;
 
 pub use chunks::{chunk_bounds, chunk_len, num_chunks, MAX_CHUNKS, MIN_CHUNK};
-pub use execute::{execute, Cancelled};
+pub use execute::{execute, execute_chunks, Cancelled};
 pub use pool::{
     default_threads, get_num_threads, parse_num_threads, set_num_threads, with_pool,
     ThreadCountError, NUM_THREADS_ENV,
