@@ -50,7 +50,7 @@ impl ExecError {
         ExecError::raised(code, None)
     }
 
-    fn raised(code: ErrCode, call: Option<Box<ErrCall>>) -> ExecError {
+    pub fn raised(code: ErrCode, call: Option<Box<ErrCall>>) -> ExecError {
         if code == ErrCode::Interrupted {
             return ExecError::Cancelled;
         }

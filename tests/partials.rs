@@ -144,12 +144,13 @@ fn nan_and_mixed_sums_ask_for_one_scan() {
     .unwrap();
     let vals = [Value::int(100_000)];
     let n = num_chunks(100_000);
-    let got = in_parts(&c, &vals, &[0..n], |_| None, true);
+    let whole_run = 0..n;
+    let got = in_parts(&c, &vals, std::slice::from_ref(&whole_run), |_| None, true);
     assert_eq!(got, Ok(None));
     // One chunk: nothing to rescan.
     let vals = [Value::int(1000)];
     assert!(matches!(
-        in_parts(&c, &vals, &[0..1], |_| None, true),
+        in_parts(&c, &vals, std::slice::from_ref(&(0..1)), |_| None, true),
         Ok(Some(_))
     ));
 }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any, Callable, TypeVar, overload
 
 from fastiter import _native
+from fastiter._cluster import cluster
 from fastiter._function import CompiledFunction, explain_function
 from fastiter._native import Refused, get_num_threads
 from fastiter._pipeline import (
@@ -29,6 +30,7 @@ __all__ = [
     "CompileError",
     "ParallelIterator",
     "Refused",
+    "cluster",
     "compile",
     "explain",
     "get_num_threads",

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
-from fastiter import _adaptors, _native
+from fastiter import _adaptors, _cluster, _native
 from fastiter._source import (
     AST_LOCK,
     PARAM_TYPES,
@@ -149,6 +149,9 @@ class _Source:
         self.origin = origin
 
     def describe(self) -> str:
+        if self.kind == "dask":
+            x = self.data
+            return f"into_par_iter(<dask array of {x.shape[0]} {x.dtype}>)"
         if self.kind == "range":
             r = self.data
             step = f", {r.step}" if r.step != 1 else ""
@@ -162,6 +165,11 @@ class _Source:
 
     def input_note(self) -> str | None:
         """How the input is read, for `explain()`: in place, or why not."""
+        if self.kind == "dask":
+            return (
+                f"a dask array in {len(self.data.chunks[0])} blocks, each run on the worker "
+                "that holds it"
+            )
         if self.kind == "buffer":
             name = _type_name(type(self.data))
             if _native.buffer_dtype_of(self.data) is None:
@@ -174,6 +182,8 @@ class _Source:
 
     def python_items(self) -> Iterable[Any]:
         """The elements as Python values (buffers: as `.tolist()` gives them)."""
+        if self.kind == "dask":
+            return self.data.compute().tolist()
         if self.kind == "buffer":
             obj = self.data
             tolist = getattr(obj, "tolist", None)
@@ -199,6 +209,16 @@ class _Source:
                 [r.start, r.stop, r.step],
                 None,
             )
+        if self.kind == "dask":
+            import numpy as np
+
+            dtype = _native.buffer_dtype_of(np.empty(0, self.data.dtype))
+            if dtype is None:
+                raise Unsupported(
+                    f"a dask array of {self.data.dtype} is not read in place (int8-64, "
+                    "uint8-32, float32/64, bool)"
+                )
+            return ("dask", dtype), "_fi_data", [], [], (self.data, dtype)
         if self.kind == "seq":
             try:
                 buf, dtype = _sequence_buffer(self.data)
@@ -755,6 +775,11 @@ class _Methods:
             if fast_ok and self._src.kind == "range":
                 _fast_store(self, consumer, carg, plan)
             try:
+                cl = _cluster.takes(self, consumer)
+                if cl is not None or self._src.kind == "dask":
+                    out = _cluster.compiled(self, plan, values, buf, cl)
+                    if out is not _cluster.IN_PROCESS:
+                        return out
                 return plan.kernel.run(values, buf[0] if buf else None)
             except _native.Refused:
                 pass
@@ -895,6 +920,11 @@ def _python_run(p: ParallelIterator, consumer: str, carg: Any) -> Any:
         done = _range_closed_form(p._src.data, consumer, carg)
         if done is not _NO_CLOSED_FORM:
             return done
+    cl = _cluster.takes(p, consumer)
+    if cl is not None or p._src.kind == "dask":
+        out = _cluster.python(p, consumer, carg, cl)
+        if out is not _cluster.IN_PROCESS:
+            return out
     items = p._src.python_items()
     threads = _native.get_num_threads()
     if not _GIL_DISABLED or threads < 2 or not hasattr(items, "__len__") or len(items) < 4096:
@@ -1024,10 +1054,21 @@ def into_par_iter(data: Any) -> ParallelIterator:
         return ParallelIterator(_Source("range", data))
     if isinstance(data, (list, tuple)):
         return ParallelIterator(_Source("seq", data))
+    if _is_dask_array(data):
+        if data.ndim == 1:
+            return ParallelIterator(_Source("dask", data))
+        # Iterating it gives rows (or raises, at 0-d), as its computed array does.
+        return into_par_iter(data.compute())
     if _buffer_source(data):
         return ParallelIterator(_Source("buffer", data))
     note = None if isinstance(data, str) or _reads_in_place(data) else _not_in_place(data)
     return ParallelIterator(_Source("seq", list(data), note, type(data).__name__))
+
+
+def _is_dask_array(data: Any) -> bool:
+    """A `dask.array.Array` (found by module and name: dask is not imported for it)."""
+    cls = type(data)
+    return cls.__name__ == "Array" and cls.__module__.startswith("dask.array")
 
 
 def _buffer_source(data: Any) -> bool:
@@ -1045,4 +1086,5 @@ def _buffer_source(data: Any) -> bool:
 # The native per-call path calls back into these; `par_range` is native: exact ints make the
 # chain without Python code, anything else goes to `_par_range`.
 _native.chain_setup(_Source, _par_range, _callable, _python_run, _explaining)
+_cluster.setup(apply_stages=_apply_stages, finish=_finish)
 par_range = _native.par_range

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 
 use pyo3::exceptions::PyRuntimeError;
@@ -674,6 +675,18 @@ type Table = HashMap<Key, Arc<Entry>, BuildHasherDefault<WordHasher>>;
 
 static TABLE: LazyLock<Mutex<Table>> = LazyLock::new(|| Mutex::new(Table::default()));
 
+/// While a `fastiter.cluster` block is active anywhere, ranges of at least this many elements
+/// take the Python path, which runs them on the cluster when the block is this thread's
+/// (`u64::MAX`: no block is active).
+static CLUSTER_MIN: AtomicU64 = AtomicU64::new(u64::MAX);
+
+/// Set by `fastiter._cluster` when cluster blocks start and end: the smallest `min_elements`
+/// of the active ones, None when none is.
+#[pyfunction]
+pub(crate) fn set_cluster_min(n: Option<u64>) {
+    CLUSTER_MIN.store(n.unwrap_or(u64::MAX), Ordering::Relaxed);
+}
+
 /// Whether `explain` is recording (the `_explaining` context variable holds a value).
 fn explaining(py: Python<'_>, h: &Hooks) -> PyResult<bool> {
     let mut value: *mut ffi::PyObject = std::ptr::null_mut();
@@ -703,6 +716,13 @@ fn fast<'py>(
     let Some(([start, stop, step], step1)) = range_of(slf)? else {
         return Ok(None);
     };
+    let min = CLUSTER_MIN.load(Ordering::Relaxed);
+    if min != u64::MAX {
+        let len = fastiter::pyops::range_len(&start.extract()?, &stop.extract()?, &step.extract()?);
+        if len >= num_bigint::BigInt::from(min) {
+            return Ok(None); // `_consume_slow` sends it to the cluster
+        }
+    }
     let stages = slf.get().stages.bind(py);
     let Some(key) = key_of(stages, step1, consumer, carg, None) else {
         return Ok(None);

@@ -6,6 +6,7 @@
 mod arenas;
 mod chain;
 mod convert;
+mod partials;
 mod repl;
 
 use std::sync::atomic::AtomicBool;
@@ -566,18 +567,7 @@ impl Kernel {
         jit: bool,
         array: bool,
     ) -> PyResult<Py<PyAny>> {
-        if params.len() != self.params.len() {
-            return Err(PyTypeError::new_err(format!(
-                "expected {} parameter values, got {}",
-                self.params.len(),
-                params.len()
-            )));
-        }
-        let values = params
-            .iter()
-            .zip(&self.params)
-            .map(|(o, p)| to_value(o, p.ty))
-            .collect::<PyResult<Vec<_>>>()?;
+        let values = self.values(&params)?;
         self.run_values(py, values, buffer, threads, jit, array)
     }
 
@@ -607,6 +597,22 @@ impl Kernel {
 }
 
 impl Kernel {
+    /// Parameter values, in `params` order, as the parameters' types.
+    fn values(&self, params: &[Bound<'_, PyAny>]) -> PyResult<Vec<Value>> {
+        if params.len() != self.params.len() {
+            return Err(PyTypeError::new_err(format!(
+                "expected {} parameter values, got {}",
+                self.params.len(),
+                params.len()
+            )));
+        }
+        params
+            .iter()
+            .zip(&self.params)
+            .map(|(o, p)| to_value(o, p.ty))
+            .collect()
+    }
+
     /// `call` with the values after `args` as a slice (`Caller` reads them at each call).
     fn call_with(
         &self,
@@ -1126,6 +1132,16 @@ fn with_signals<T>(f: impl FnOnce() -> T) -> (T, Option<PyErr>) {
 /// Run `f` on a worker thread with the GIL released, checking for signals (Ctrl-C) every few
 /// milliseconds; on a signal, cancel the run, wait for it to stop, and raise.
 fn run_watched<T: Send>(py: Python<'_>, f: impl FnOnce(&AtomicBool) -> T + Send) -> PyResult<T> {
+    run_watched_until(py, |_| Ok(false), f)
+}
+
+/// `run_watched`, also cancelling the run (and returning what it then returns) once
+/// `stop` says so; `stop` is called with the GIL every few milliseconds.
+fn run_watched_until<T: Send>(
+    py: Python<'_>,
+    stop: impl Fn(Python<'_>) -> PyResult<bool> + Sync,
+    f: impl FnOnce(&AtomicBool) -> T + Send,
+) -> PyResult<T> {
     let cancel = AtomicBool::new(false);
     py.detach(|| {
         std::thread::scope(|s| {
@@ -1140,9 +1156,19 @@ fn run_watched<T: Send>(py: Python<'_>, f: impl FnOnce(&AtomicBool) -> T + Send)
                     Ok(v) => return pending.map_or(Ok(v), Err),
                     Err(mpsc::RecvTimeoutError::Timeout) => {
                         if pending.is_none() {
-                            if let Err(e) = Python::attach(|py| py.check_signals()) {
-                                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-                                pending = Some(e);
+                            let checked = Python::attach(|py| {
+                                py.check_signals()?;
+                                stop(py)
+                            });
+                            match checked {
+                                Ok(false) => {}
+                                Ok(true) => {
+                                    cancel.store(true, std::sync::atomic::Ordering::Relaxed)
+                                }
+                                Err(e) => {
+                                    cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                                    pending = Some(e);
+                                }
                             }
                         }
                     }
@@ -1184,6 +1210,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(convert::sequence_buffer, m)?)?;
     m.add_class::<convert::SeqBuffer>()?;
     m.add_function(wrap_pyfunction!(set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(partials::split, m)?)?;
+    m.add_function(wrap_pyfunction!(partials::run_chunks, m)?)?;
+    m.add_function(wrap_pyfunction!(partials::combine_chunks, m)?)?;
     m.add_function(wrap_pyfunction!(get_num_threads, m)?)?;
     m.add_class::<Kernel>()?;
     m.add_class::<Caller>()?;
@@ -1192,6 +1221,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<chain::Span>()?;
     m.add_function(wrap_pyfunction!(chain::par_range, m)?)?;
     m.add_function(wrap_pyfunction!(chain::chain_setup, m)?)?;
+    m.add_function(wrap_pyfunction!(chain::set_cluster_min, m)?)?;
     repl::register(m)?;
     m.add("CompileError", m.py().get_type::<CompileError>())?;
     m.add("Refused", m.py().get_type::<Refused>())?;
